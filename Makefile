@@ -1,0 +1,45 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both build .venv first.
+SHELL := /bin/bash
+PYTHON := $(shell infra/scripts/find-python.sh)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt layers/shared/requirements.txt layers/shared/pyproject.toml | sha1sum | cut -c1-12)
+SAM_VENV := .venv-sam
+
+.PHONY: venv run test lint format sync clean
+
+venv: $(STAMP)
+
+$(STAMP):
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	cd requirements && ../$(BIN)/pip install --quiet -r dev.txt
+	touch $@
+
+run: venv  ## the whole system locally (AWS emulator, Postgres, sync); Ctrl-C stops it
+	$(BIN)/python -m infra.local
+
+test: venv  ## every test, against the real Postgres, Redis and moto's server
+	$(BIN)/pytest
+
+lint: venv $(SAM_VENV)/bin/sam  ## ruff, cfn-lint and sam validate --lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/cfn-lint template.yaml
+	$(SAM_VENV)/bin/sam validate --lint --region us-east-1
+
+# The SAM CLI pins its own boto and cfn-lint versions, so it lives in a venv of its own.
+$(SAM_VENV)/bin/sam:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet -r requirements/sam.txt
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+sync: venv  ## run the startup sync against the configured environment
+	$(BIN)/jobsctl sync
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .ruff_cache .aws-sam

@@ -1,0 +1,142 @@
+"""Settings: read from the environment once per cold start, checked, then frozen.
+
+Nothing else in the package reads ``os.environ``. Explicit arguments win: tests and the local
+runtime build ``Settings(...)`` or ``Settings.from_env({...})`` themselves.
+Secrets (database URL with its password, bot token) are kept out of ``repr`` so that
+logging a Settings object can never leak them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+from .errors import ConfigError, UnknownTimezone
+from .schedule import load_zone
+
+LOCAL_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+_STAGE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
+_PREFIX_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the handlers, the CLI and the admin app use."""
+
+    stage: str = "dev"
+    database_url: str = field(default=LOCAL_DATABASE_URL, repr=False)
+    redis_url: str | None = field(default=None, repr=False)
+    aws_endpoint_url: str | None = None
+    aws_region: str = "us-east-1"
+    event_bus_name: str = "default"
+    rule_prefix: str = "telegram-jobs-dev"
+    rules_per_bus_quota: int = 300
+    jobs_queue_url: str | None = None
+    jobs_queue_arn: str | None = None
+    notifications_queue_url: str | None = None
+    telegram_bot_token: str | None = field(default=None, repr=False)
+    telegram_api_url: str = "https://api.telegram.org"
+    default_timezone: str = "Asia/Tehran"
+    log_level: str = "INFO"
+    log_format: str = "text"  # "json" inside Lambda, chosen by from_env
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build from environment variables (names are the upper-cased field names)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for spec in fields(cls):
+            raw = env.get(spec.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[spec.name] = _convert(spec.name, raw)
+        if "rule_prefix" not in values:
+            values["rule_prefix"] = f"telegram-jobs-{values.get('stage', cls.stage)}"
+        if "log_format" not in values:
+            values["log_format"] = "json" if env.get("AWS_LAMBDA_FUNCTION_NAME") else "text"
+        if "aws_region" not in values and env.get("AWS_DEFAULT_REGION"):
+            values["aws_region"] = env["AWS_DEFAULT_REGION"]
+        settings = cls(**values)
+        return _resolve_secrets(settings, env)
+
+    def secret_values(self) -> list[str]:
+        """The secret strings, so log output can be scrubbed of them."""
+        found = [self.telegram_bot_token, _password(self.database_url), _password(self.redis_url)]
+        return [value for value in found if value and len(value) >= 4]
+
+
+def _convert(name: str, raw: str) -> object:
+    if name == "rules_per_bus_quota":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"RULES_PER_BUS_QUOTA must be a whole number, not {raw!r}") from None
+    return raw.strip()
+
+
+def _check(settings: Settings) -> None:
+    if not _STAGE_RE.match(settings.stage):
+        raise ConfigError(
+            f"STAGE must be lowercase letters, digits and '-', not {settings.stage!r}"
+        )
+    if not _PREFIX_RE.match(settings.rule_prefix):
+        raise ConfigError(
+            "RULE_PREFIX must be 1-40 letters, digits, '.', '_' or '-' (it starts every "
+            f"EventBridge rule name), not {settings.rule_prefix!r}"
+        )
+    _check_urls(settings)
+    if settings.log_format not in ("json", "text"):
+        raise ConfigError(f"LOG_FORMAT must be json or text, not {settings.log_format!r}")
+    if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(
+            f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {settings.log_level!r}"
+        )
+    if not 1 <= settings.rules_per_bus_quota <= 100_000:
+        raise ConfigError("RULES_PER_BUS_QUOTA must be between 1 and 100000")
+    try:
+        load_zone(settings.default_timezone)
+    except UnknownTimezone as exc:
+        raise ConfigError(f"DEFAULT_TIMEZONE: {exc}") from exc
+
+
+def _check_urls(settings: Settings) -> None:
+    if not urlsplit(settings.database_url).scheme.startswith("postgres"):
+        raise ConfigError("DATABASE_URL must be a postgresql:// URL")
+    if settings.redis_url and urlsplit(settings.redis_url).scheme not in ("redis", "rediss"):
+        raise ConfigError("REDIS_URL must be a redis:// or rediss:// URL")
+    for name in ("aws_endpoint_url", "telegram_api_url"):
+        value = getattr(settings, name)
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise ConfigError(f"{name.upper()} must be an http(s):// URL, not {value!r}")
+
+
+def _password(url: str | None) -> str | None:
+    return urlsplit(url).password if url else None
+
+
+def _resolve_secrets(settings: Settings, env: Mapping[str, str]) -> Settings:
+    """In Lambda the database URL and bot token come from Secrets Manager by ARN."""
+    updates: dict[str, str] = {}
+    for name, variable in (
+        ("database_url", "DATABASE_URL_SECRET_ARN"),
+        ("telegram_bot_token", "TELEGRAM_BOT_TOKEN_SECRET_ARN"),
+    ):
+        arn = env.get(variable)
+        if arn:
+            from .aws import read_secret  # boto3 only when a secret is configured
+
+            updates[name] = read_secret(settings, arn, variable)
+    return replace(settings, **updates) if updates else settings
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built on first use (one cold start, one read)."""
+    return Settings.from_env()

@@ -1,0 +1,88 @@
+"""Postgres access: one connection per warm Lambda, migrations applied by yoyo.
+
+psycopg errors are translated to ``DatabaseError`` here (``database_errors``) so callers see
+one error type; the psycopg error stays attached as the cause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from yoyo import get_backend, read_migrations
+
+from .errors import DatabaseError
+from .observability import logger
+
+# Two cold starts may migrate at once; the second waits on this lock, then finds nothing to do.
+MIGRATION_LOCK_ID = 0x6A6F6273  # "jobs"
+CONNECT_TIMEOUT_SECONDS = 5
+_connections: dict[str, psycopg.Connection] = {}
+
+
+@contextmanager
+def database_errors(action: str) -> Iterator[None]:
+    """Translate psycopg failures into DatabaseError naming what was being done."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise DatabaseError(f"{action}: {type(exc).__name__}: {exc}".strip()) from exc
+
+
+def connect(database_url: str) -> psycopg.Connection[dict[str, Any]]:
+    """A new autocommit connection with dict rows; transactions are explicit blocks."""
+    with database_errors("connecting to Postgres"):
+        return psycopg.connect(
+            database_url,
+            autocommit=True,
+            row_factory=dict_row,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            application_name="telegram-jobs",
+        )
+
+
+def get_connection(database_url: str) -> psycopg.Connection[dict[str, Any]]:
+    """The connection kept across warm invocations, replaced when it has gone bad."""
+    conn = _connections.get(database_url)
+    if conn is None or conn.closed or conn.broken:
+        conn = _connections[database_url] = connect(database_url)
+    return conn
+
+
+def close_all() -> None:
+    while _connections:
+        _, conn = _connections.popitem()
+        conn.close()
+
+
+def migrations_dir() -> str:
+    return str(resources.files("job_scheduler") / "migrations")
+
+
+def yoyo_url(database_url: str) -> str:
+    """yoyo picks psycopg 3 by the ``postgresql+psycopg://`` scheme."""
+    scheme, rest = database_url.split("://", 1)
+    return f"postgresql+psycopg://{rest}" if "+" not in scheme else database_url
+
+
+def migrate(database_url: str) -> list[str]:
+    """Apply pending migrations under an advisory lock; return the ids applied."""
+    with connect(database_url) as lock_conn, database_errors("applying migrations"):
+        lock_conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_ID,))
+        try:
+            backend = get_backend(yoyo_url(database_url))
+            try:
+                pending = backend.to_apply(read_migrations(migrations_dir()))
+                applied = [migration.id for migration in pending]
+                if applied:
+                    backend.apply_migrations(pending)
+                    logger.info("migrations applied", extra={"migrations": applied})
+                return applied
+            finally:
+                backend.connection.close()
+        finally:
+            lock_conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_ID,))

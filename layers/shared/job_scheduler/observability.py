@@ -1,0 +1,72 @@
+"""Logging and metrics: Powertools Logger (JSON in Lambda, readable text locally) and EMF.
+
+Every log line passes through ``scrub`` before it is written: configured secret values, bot
+tokens, URL passwords and bearer tokens are replaced by ``***``, so a secret that slips into
+a message or an exception still never reaches a log.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.metrics import MetricUnit
+
+SERVICE = "telegram-jobs"
+NAMESPACE = "TelegramJobs"
+MASK = "***"
+_PATTERNS = [
+    (re.compile(r"\b\d{5,15}:[A-Za-z0-9_-]{30,}"), MASK),  # Telegram bot tokens
+    (re.compile(r"(://[^:/@\s]+:)[^@\s]+@"), rf"\g<1>{MASK}@"),  # passwords in URLs
+    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), rf"\g<1>{MASK}"),
+]
+_secret_values: set[str] = set()
+
+
+def register_secrets(*values: str | None) -> None:
+    """Remember secret strings (from Settings) so every later log line is scrubbed of them."""
+    _secret_values.update(value for value in values if value and len(value) >= 4)
+
+
+def scrub(text: str) -> str:
+    for value in sorted(_secret_values, key=len, reverse=True):
+        text = text.replace(value, MASK)
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class JsonFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON lines, scrubbed."""
+
+    def serialize(self, log: dict[str, Any]) -> str:
+        return scrub(super().serialize(log))
+
+
+class TextFormatter(LambdaPowertoolsFormatter):
+    """One readable line per record for a terminal: time, level, message, extra keys."""
+
+    _SKIP = frozenset({"timestamp", "level", "message", "service", "location", "sampling_rate"})
+
+    def serialize(self, log: dict[str, Any]) -> str:
+        extras = " ".join(f"{key}={value}" for key, value in log.items() if key not in self._SKIP)
+        line = f"{log.get('timestamp', '')[11:19]} {log.get('level', ''):<7} {log.get('message')}"
+        return scrub(f"{line} {extras}".rstrip())
+
+
+logger = Logger(service=SERVICE, logger_formatter=JsonFormatter())
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+
+def configure(settings: Any) -> Logger:
+    """Apply the settings' log level, format and secrets; called once per cold start."""
+    register_secrets(*settings.secret_values())
+    formatter = TextFormatter() if settings.log_format == "text" else JsonFormatter()
+    logger.registered_handler.setFormatter(formatter)
+    logger.setLevel(settings.log_level)
+    return logger
+
+
+__all__ = ["MetricUnit", "configure", "logger", "metrics", "register_secrets", "scrub"]
