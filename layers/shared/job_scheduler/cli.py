@@ -98,6 +98,6 @@ def _sync(args: argparse.Namespace) -> int:
     from .startup import run_startup
 
     settings = get_settings()
-    observability.configure(settings)
+    observability.configure(settings, stream=sys.stderr)
     print(json.dumps(run_startup(settings).as_dict(), indent=2))
     return 0

@@ -7,8 +7,9 @@ a message or an exception still never reaches a log.
 
 from __future__ import annotations
 
+import logging
 import re
-from typing import Any
+from typing import IO, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
@@ -60,11 +61,17 @@ logger = Logger(service=SERVICE, logger_formatter=JsonFormatter())
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 
-def configure(settings: Any) -> Logger:
-    """Apply the settings' log level, format and secrets; called once per cold start."""
+def configure(settings: Any, stream: IO[str] | None = None) -> Logger:
+    """Apply the settings' log level, format and secrets; called once per cold start.
+
+    ``stream`` moves log lines elsewhere (the CLI sends them to stderr, keeping stdout for
+    its output).
+    """
     register_secrets(*settings.secret_values())
     formatter = TextFormatter() if settings.log_format == "text" else JsonFormatter()
     logger.registered_handler.setFormatter(formatter)
+    if stream is not None and isinstance(logger.registered_handler, logging.StreamHandler):
+        logger.registered_handler.setStream(stream)
     logger.setLevel(settings.log_level)
     return logger
 

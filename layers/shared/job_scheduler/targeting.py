@@ -22,13 +22,13 @@ STREAM_BATCH = 2000
 _TARGETED = """
     FROM users AS u
     WHERE u.is_active
-      AND NOT (u.id = ANY(%(exclude)s))
+      AND NOT (u.id = ANY(%(exclude)s::bigint[]))
       AND (
-            (cardinality(%(include)s) = 0 AND cardinality(%(packs)s) = 0)
-         OR u.id = ANY(%(include)s)
+            (cardinality(%(include)s::bigint[]) = 0 AND cardinality(%(packs)s::bigint[]) = 0)
+         OR u.id = ANY(%(include)s::bigint[])
          OR EXISTS (
                 SELECT 1 FROM user_character_packs AS m
-                WHERE m.user_id = u.id AND m.pack_id = ANY(%(packs)s)
+                WHERE m.user_id = u.id AND m.pack_id = ANY(%(packs)s::bigint[])
             )
       )
 """
