@@ -1,0 +1,98 @@
+"""Reading template.yaml, so the local runtime creates what the stack declares, no more.
+
+CloudFormation's short tags (!Ref, !GetAtt, !Sub, ...) become their long-form dicts, and the
+few intrinsics the queue and environment definitions use are resolved against what the
+local runtime created.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that turns !Tag values into {'Fn::Tag': value} (or {'Ref': value})."""
+
+
+def _construct(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct)
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    logical_id: str
+    attributes: dict[str, str]
+    dead_letter_queue: str | None
+    max_receive_count: int | None
+
+
+def queue_specs(template: dict[str, Any]) -> list[QueueSpec]:
+    """The template's SQS queues, dead-letter queues first (others point at them)."""
+    specs = []
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::SQS::Queue":
+            continue
+        props = resource.get("Properties", {})
+        attributes = {
+            name: str(props[name])
+            for name in ("VisibilityTimeout", "MessageRetentionPeriod")
+            if name in props
+        }
+        redrive = props.get("RedrivePolicy")
+        dlq = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0] if redrive else None
+        count = resolve(template, redrive["maxReceiveCount"], {}) if redrive else None
+        specs.append(QueueSpec(logical_id, attributes, dlq, int(count) if count else None))
+    return sorted(specs, key=lambda spec: spec.dead_letter_queue is not None)
+
+
+def resolve(template: dict[str, Any], value: Any, created: dict[str, dict[str, str]]) -> Any:
+    """Resolve Ref / GetAtt / FindInMap against created resources; None if unknown."""
+    if not isinstance(value, dict):
+        return value
+    if "Ref" in value:
+        return created.get(value["Ref"], {}).get("Ref")
+    if "Fn::GetAtt" in value:
+        logical_id, attribute = value["Fn::GetAtt"]
+        return created.get(logical_id, {}).get(attribute)
+    if "Fn::FindInMap" in value:
+        mapping, key, name = value["Fn::FindInMap"]
+        return template["Mappings"][mapping][key][name]
+    return None
+
+
+def function_environment(
+    template: dict[str, Any], created: dict[str, dict[str, str]]
+) -> dict[str, str]:
+    """The Globals environment variables that point at created resources (queue URLs, ARNs)."""
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    resolved = {name: resolve(template, value, created) for name, value in variables.items()}
+    return {
+        name: str(value)
+        for name, value in resolved.items()
+        if value is not None
+        and isinstance(variables[name], dict)
+        and "Fn::FindInMap" not in variables[name]
+    }
