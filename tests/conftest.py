@@ -17,9 +17,10 @@ import boto3
 import psycopg
 import pytest
 import redis
+from moto.server import ThreadedMotoServer
+
 from job_scheduler.config import Settings
 from job_scheduler.db import close_all, connect, migrate
-from moto.server import ThreadedMotoServer
 
 SERVER_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from job_scheduler.config import get_settings
 
 APP = Path(__file__).parents[1] / "functions" / "bot_startup" / "app.py"

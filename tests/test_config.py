@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from job_scheduler.config import Settings
 from job_scheduler.errors import ConfigError
 

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
+
 from job_scheduler.db import connect, get_connection, migrate
 from job_scheduler.errors import DatabaseError
 

@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 from aws_lambda_powertools import Logger
+
 from job_scheduler.config import Settings
 from job_scheduler.observability import JsonFormatter, TextFormatter, configure, register_secrets
 

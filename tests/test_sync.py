@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 import pytest
+
 from job_scheduler.config import Settings
 from job_scheduler.errors import RuleQuotaExceeded, SyncError
 from job_scheduler.registry import CodedJob, JobRegistry, JobRun, OutgoingMessage, Recipient
