@@ -20,6 +20,7 @@ from .zoned import Schedule
 HORIZON = timedelta(days=3 * 366)
 SAMPLE_STEP = timedelta(hours=6)
 MAX_RULES_PER_SCHEDULE = 4
+MAX_EXPRESSION_LENGTH = 256  # EventBridge's limit on ScheduleExpression
 ALL_MONTHS = frozenset(range(1, 13))
 ALL_DOM = frozenset(range(1, 32))
 ALL_DOW = frozenset(range(1, 8))
@@ -46,10 +47,10 @@ def utc_rule_expressions(
     start = start or datetime.now(UTC)
     offsets = zone_offsets(schedule, start - timedelta(days=1), start + horizon)
     parts = [part for offset in offsets for part in shift(schedule.expression, offset)]
-    parts = merge(parts)
+    parts = merge_overlapping(merge(parts))
     if len(parts) > MAX_RULES_PER_SCHEDULE:
         parts = [union_all(parts)]
-    return sorted(render(part) for part in parts)
+    return sorted(render(fit_length(part)) for part in parts)
 
 
 def zone_offsets(schedule: Schedule, start: datetime, end: datetime) -> list[int]:
@@ -177,6 +178,60 @@ def _union_days(a: DaySpec, b: DaySpec) -> DaySpec | None:
     if isinstance(a, DayOfWeek) and isinstance(b, DayOfWeek) and a.is_plain and b.is_plain:
         return DayOfWeek(a.weekdays | b.weekdays)
     return None
+
+
+def merge_overlapping(parts: list[RulePart]) -> list[RulePart]:
+    """Replace any two parts that could fire at the same instant by their union.
+
+    Two rules firing at one instant would deliver the same firing twice; the union is a
+    superset (``is_due`` drops the extra firings) and fires each instant once.
+    """
+    parts = list(parts)
+    while True:
+        pair = next(
+            (
+                (i, j)
+                for i in range(len(parts))
+                for j in range(i + 1, len(parts))
+                if _may_overlap(parts[i], parts[j])
+            ),
+            None,
+        )
+        if pair is None:
+            return parts
+        i, j = pair
+        combined = union_all([parts[i], parts[j]])
+        parts = [part for index, part in enumerate(parts) if index not in pair] + [combined]
+
+
+def _may_overlap(a: RulePart, b: RulePart) -> bool:
+    if not (a.minutes & b.minutes and a.hours & b.hours and a.months & b.months):
+        return False
+    if a.years is not None and b.years is not None and not a.years & b.years:
+        return False
+    plain_same_kind = type(a.day) is type(b.day) and a.day.is_plain and b.day.is_plain
+    if plain_same_kind:
+        return bool(_plain_days(a.day) & _plain_days(b.day))
+    return True  # specials, or day-of-month against day-of-week: assume they can meet
+
+
+def _plain_days(day: DaySpec) -> frozenset[int]:
+    return day.weekdays if isinstance(day, DayOfWeek) else day.days
+
+
+def fit_length(part: RulePart) -> RulePart:
+    """Widen fields (years, then days, months, hours) until the rule fits EventBridge's limit."""
+    widenings = (
+        {"years": None},
+        {"day": DayOfMonth(ALL_DOM)},
+        {"months": ALL_MONTHS},
+        {"hours": frozenset(range(24))},
+    )
+    for widening in widenings:
+        if len(render(part)) <= MAX_EXPRESSION_LENGTH:
+            break
+        part = replace(part, **widening)
+    return part
 
 
 def union_all(parts: list[RulePart]) -> RulePart:

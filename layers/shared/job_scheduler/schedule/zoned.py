@@ -107,6 +107,8 @@ class Schedule:
         instant = as_utc(instant)
         if isinstance(self.expression, RateExpression):
             return True
+        if instant.second or instant.microsecond:
+            return False  # occurrences are whole minutes; callers floor EventBridge's time
         cron: CronExpression = self.expression
         wall = self.wall_time(instant)
         if cron.matches(wall) and self.to_instant(wall) == instant:
