@@ -10,11 +10,12 @@ SAM_VENV := .venv-sam
 
 venv: $(STAMP)
 
+# Re-run when any requirements file changes; pip only adds what is missing or changed.
 $(STAMP):
-	rm -rf $(VENV)
-	$(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	cd requirements && ../$(BIN)/pip install --quiet -r dev.txt
+	rm -f $(VENV)/.installed-*
 	touch $@
 
 run: venv  ## the whole system locally (AWS emulator, Postgres, sync); Ctrl-C stops it

@@ -7,6 +7,8 @@ database and dropped at the end, so runs never see each other's rows.
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import socket
 import uuid
@@ -21,6 +23,7 @@ from moto.server import ThreadedMotoServer
 
 from job_scheduler.config import Settings
 from job_scheduler.db import close_all, connect, migrate
+from job_scheduler.observability import JsonFormatter, logger
 
 SERVER_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -30,6 +33,9 @@ TABLES = (
     "audit_log, notification_deliveries, job_executions, scheduled_jobs,"
     " user_character_packs, character_packs, users, system_config"
 )
+
+
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request
 
 
 def _database_url(name: str) -> str:
@@ -146,3 +152,15 @@ def redis_client() -> Iterator[redis.Redis]:
         pytest.fail(f"Redis is not reachable at {REDIS_URL} ({exc}); start it: {START_REDIS}")
     yield client
     client.close()
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """What the package logger writes during the test, as JSON lines."""
+    handler = logger.registered_handler
+    stream = io.StringIO()
+    previous_stream, previous_format = handler.setStream(stream), handler.formatter
+    handler.setFormatter(JsonFormatter())  # another test may have left the text format on
+    yield stream
+    handler.setStream(previous_stream)
+    handler.setFormatter(previous_format)

@@ -35,7 +35,7 @@ def test_migrations_build_the_schema_from_empty_and_reapply_as_no_op(make_databa
     url = make_database()
     assert tables(url) == set()
 
-    assert migrate(url) == ["0001.initial-schema"]
+    assert migrate(url) == ["0001.initial-schema", "0002.execution-leases"]
     assert tables(url) == TABLES
     assert migrate(url) == []
 
@@ -45,7 +45,12 @@ def test_two_cold_starts_migrating_at_once_apply_each_migration_once(make_databa
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda _: migrate(url), range(4)))
 
-    assert sorted(results, key=len) == [[], [], [], ["0001.initial-schema"]]
+    assert sorted(results, key=len) == [
+        [],
+        [],
+        [],
+        ["0001.initial-schema", "0002.execution-leases"],
+    ]
     assert tables(url) == TABLES
 
 

@@ -1,9 +1,20 @@
-"""Job executor Lambda handler (jobs queue -> run the job). Not built yet.
+"""job_executor: runs each firing from the jobs queue; failures are retried record by record."""
 
-Until it is, every firing fails loudly, so SQS retries it and then parks it in the jobs
-dead-letter queue (which has an alarm) instead of the firing being dropped.
-"""
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+
+from job_scheduler.handlers import handle_firing
+from job_scheduler.observability import logger, metrics
+
+processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def handler(event, context):
-    raise NotImplementedError("job executor: not built yet; see docs")
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict, context: object) -> dict:
+    return process_partial_response(
+        event=event, record_handler=handle_firing, processor=processor, context=context
+    )

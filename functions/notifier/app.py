@@ -1,9 +1,20 @@
-"""Notifier Lambda handler (notifications queue -> Telegram Bot API). Not built yet.
+"""notifier: sends each batch of deliveries to Telegram; failures are retried record by record."""
 
-Until it is, every batch fails loudly, so SQS retries it and then parks it in the
-notifications dead-letter queue (which has an alarm) instead of the messages being dropped.
-"""
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+
+from job_scheduler.handlers import handle_deliveries
+from job_scheduler.observability import logger, metrics
+
+processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def handler(event, context):
-    raise NotImplementedError("notifier: not built yet; see docs")
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict, context: object) -> dict:
+    return process_partial_response(
+        event=event, record_handler=handle_deliveries, processor=processor, context=context
+    )

@@ -96,3 +96,43 @@ def function_environment(
         and isinstance(variables[name], dict)
         and "Fn::FindInMap" not in variables[name]
     }
+
+
+@dataclass(frozen=True)
+class SqsSource:
+    """One SQS event source mapping of a function, as template.yaml declares it."""
+
+    function: str
+    code_uri: str
+    handler: str
+    timeout: int
+    queue: str
+    batch_size: int
+    report_batch_item_failures: bool
+
+
+def sqs_sources(template: dict[str, Any]) -> list[SqsSource]:
+    """Every function's SQS event sources (the pollers the local runtime runs)."""
+    defaults = template.get("Globals", {}).get("Function", {})
+    sources = []
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        props = resource["Properties"]
+        for event in props.get("Events", {}).values():
+            if event["Type"] != "SQS":
+                continue
+            spec = event["Properties"]
+            sources.append(
+                SqsSource(
+                    function=logical_id,
+                    code_uri=props["CodeUri"],
+                    handler=props["Handler"],
+                    timeout=int(props.get("Timeout", defaults.get("Timeout", 3))),
+                    queue=spec["Queue"]["Fn::GetAtt"][0],
+                    batch_size=int(spec.get("BatchSize", 10)),
+                    report_batch_item_failures="ReportBatchItemFailures"
+                    in spec.get("FunctionResponseTypes", []),
+                )
+            )
+    return sources

@@ -42,6 +42,12 @@ class Settings:
     telegram_api_url: str = "https://api.telegram.org"
     default_timezone: str = "Asia/Tehran"
     log_level: str = "INFO"
+    max_receive_count: int = 5  # the queues' redrive maxReceiveCount (template.yaml)
+    execution_lease_seconds: int = 120  # > the executor's timeout, < the queue's visibility
+    recipients_per_message: int = 50  # deliveries per notifications-queue message
+    telegram_rate_per_second: int = 30
+    telegram_rate_per_chat_per_second: int = 1
+    notifier_concurrency: int = 8
     log_format: str = "text"  # "json" inside Lambda, chosen by from_env
 
     def __post_init__(self) -> None:
@@ -72,12 +78,23 @@ class Settings:
         return [value for value in found if value and len(value) >= 4]
 
 
+_NUMBERS = {
+    "rules_per_bus_quota": (1, 100_000),
+    "max_receive_count": (1, 1000),
+    "execution_lease_seconds": (10, 43_200),
+    "recipients_per_message": (1, 500),
+    "telegram_rate_per_second": (1, 100_000),
+    "telegram_rate_per_chat_per_second": (1, 1000),
+    "notifier_concurrency": (1, 64),
+}
+
+
 def _convert(name: str, raw: str) -> object:
-    if name == "rules_per_bus_quota":
+    if name in _NUMBERS:
         try:
             return int(raw)
         except ValueError:
-            raise ConfigError(f"RULES_PER_BUS_QUOTA must be a whole number, not {raw!r}") from None
+            raise ConfigError(f"{name.upper()} must be a whole number, not {raw!r}") from None
     return raw.strip()
 
 
@@ -98,8 +115,9 @@ def _check(settings: Settings) -> None:
         raise ConfigError(
             f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {settings.log_level!r}"
         )
-    if not 1 <= settings.rules_per_bus_quota <= 100_000:
-        raise ConfigError("RULES_PER_BUS_QUOTA must be between 1 and 100000")
+    for name, (low, high) in _NUMBERS.items():
+        if not low <= getattr(settings, name) <= high:
+            raise ConfigError(f"{name.upper()} must be between {low} and {high}")
     try:
         load_zone(settings.default_timezone)
     except UnknownTimezone as exc:

@@ -6,6 +6,7 @@
     │   ├── InvalidExpression
     │   └── UnknownTimezone
     ├── RegistryError          two coded jobs share a name, or a job is malformed
+    ├── InvalidMessage         a custom message cannot be sent as written (``field`` names it)
     ├── DatabaseError          Postgres refused or could not be reached (wraps psycopg)
     ├── AwsError               an AWS call failed (wraps botocore)
     └── SyncError              the startup sync would leave things inconsistent
@@ -40,6 +41,14 @@ class UnknownTimezone(ScheduleError):
 
 class RegistryError(JobSchedulerError):
     """The coded-job registry was given something it cannot hold."""
+
+
+class InvalidMessage(JobSchedulerError):
+    """A message or its template cannot be sent; says what to fix, ``field`` says where."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class DatabaseError(JobSchedulerError):

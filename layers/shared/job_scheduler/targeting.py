@@ -58,21 +58,25 @@ class Targeting:
         }
 
 
-def iter_recipients(conn: psycopg.Connection, targeting: Targeting) -> Iterator[Recipient]:
-    """The targeted active users in id order, fetched in batches from a named cursor."""
+def iter_recipients(
+    conn: psycopg.Connection, targeting: Targeting, page_size: int = STREAM_BATCH
+) -> Iterator[Recipient]:
+    """The targeted active users in id order, one page of ``page_size`` per query."""
     query = (
         "SELECT u.id AS user_id, u.telegram_chat_id AS chat_id, u.first_name, u.last_name,"
-        " u.username, u.language_code" + _TARGETED + " ORDER BY u.id"
+        " u.username, u.language_code" + _TARGETED + " AND u.id > %(after)s"
+        " ORDER BY u.id LIMIT %(limit)s"
     )
-    with (
-        database_errors("resolving a job's recipients"),
-        conn.transaction(),
-        conn.cursor(name="recipients") as cursor,
-    ):
-        cursor.itersize = STREAM_BATCH
-        cursor.execute(query, targeting.params())
-        for row in cursor:
-            yield Recipient(**row)
+    after = 0
+    while True:
+        with database_errors("resolving a job's recipients"):
+            rows = conn.execute(
+                query, {**targeting.params(), "after": after, "limit": page_size}
+            ).fetchall()
+        yield from (Recipient(**row) for row in rows)
+        if len(rows) < page_size:
+            return
+        after = rows[-1]["user_id"]
 
 
 def count_recipients(conn: psycopg.Connection, targeting: Targeting) -> int:

@@ -1,0 +1,47 @@
+"""Loading the functions' handlers in-process, and a Lambda context object for them."""
+
+from __future__ import annotations
+
+import importlib.util
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class LocalContext:
+    """The attributes of Lambda's context object that the handlers and Powertools read."""
+
+    function_name: str
+    timeout_seconds: int = 60
+    memory_limit_in_mb: int = 512
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/local"
+    log_stream_name: str = "local"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.timeout_seconds * 1000
+
+
+@cache
+def load_handler(code_uri: str, handler: str) -> Callable[[dict, Any], Any]:
+    """Import ``<CodeUri>/<module>.py`` under a unique name and return its handler."""
+    module_name, function_name = handler.rsplit(".", 1)
+    path = ROOT / code_uri / f"{module_name}.py"
+    unique = f"local_lambda_{path.parent.name}_{module_name}"
+    spec = importlib.util.spec_from_file_location(unique, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load handler {handler} from {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, function_name)

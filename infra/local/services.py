@@ -1,0 +1,84 @@
+"""The services ``make run`` needs, from configuration or embedded defaults.
+
+- Postgres: ``DATABASE_URL`` when set; otherwise an embedded PostgreSQL 16 (the ``pgserver``
+  wheel) with its data in ``.local/pgdata``, kept between runs.
+- Redis: ``REDIS_URL`` when set and answering; otherwise none (the executor then runs
+  lock-less, as it would with Redis down, and says so).
+- Telegram: the real Bot API when ``TELEGRAM_BOT_TOKEN`` is set; otherwise the fake server
+  from ``infra/fakes`` with a fake token.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from job_scheduler.redis_client import redis_from_url
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCAL_DIR = ROOT / ".local"
+FAKE_TOKEN = "123456789:LOCAL-fake-token-for-the-fake-telegram"  # noqa: S105 - not a secret
+
+
+@dataclass
+class Services:
+    database_url: str
+    redis_url: str | None
+    telegram_api_url: str
+    telegram_token: str
+    notes: list[str]
+    stoppers: list[Any]
+
+    def stop(self) -> None:
+        for stopper in reversed(self.stoppers):
+            stopper()
+
+
+def start_services(environ: dict[str, str] | None = None) -> Services:
+    env = dict(os.environ if environ is None else environ)
+    notes: list[str] = []
+    stoppers: list[Any] = []
+    database_url = env.get("DATABASE_URL") or _embedded_postgres(notes, stoppers)
+    redis_url = _answering_redis(env.get("REDIS_URL"), notes)
+    token = env.get("TELEGRAM_BOT_TOKEN")
+    if token:
+        api_url = env.get("TELEGRAM_API_URL", "https://api.telegram.org")
+        notes.append(f"Telegram: the real Bot API at {api_url}")
+    else:
+        from infra.fakes.telegram import FakeTelegram
+
+        fake = FakeTelegram()
+        api_url = fake.start(port=int(env.get("FAKE_TELEGRAM_PORT", "0")))
+        stoppers.append(fake.stop)
+        token = FAKE_TOKEN
+        notes.append(f"Telegram: the fake Bot API; messages at {api_url}/_fake")
+    return Services(database_url, redis_url, api_url, token, notes, stoppers)
+
+
+def _embedded_postgres(notes: list[str], stoppers: list[Any]) -> str:
+    import pgserver
+
+    data = LOCAL_DIR / "pgdata"
+    data.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(str(data), cleanup_mode="stop")
+    stoppers.append(server.cleanup)
+    notes.append(
+        f"Postgres: embedded PostgreSQL 16, data in {data} (set DATABASE_URL to use yours)"
+    )
+    return server.get_uri()
+
+
+def _answering_redis(url: str | None, notes: list[str]) -> str | None:
+    if not url:
+        notes.append("Redis: not configured (REDIS_URL); firings run without the Redis lock")
+        return None
+    client = redis_from_url(url)
+    try:
+        client.ping()
+    except Exception as exc:
+        notes.append(f"Redis: {type(exc).__name__} at REDIS_URL; running without the Redis lock")
+        return None
+    notes.append("Redis: answering at REDIS_URL; firing locks and the rate limiter use it")
+    return url

@@ -1,0 +1,222 @@
+"""Sending a batch of deliveries to Telegram, each at most once where Postgres can tell.
+
+For one queue message (one ``DeliveryBatch``):
+
+1. claim the deliveries: ``queued``/``pending`` ones, or ``sending`` ones whose claim
+   expired (a notifier died mid-send). Sent, failed and freshly claimed ones are skipped,
+   so a redelivered message sends nothing twice where the send was recorded;
+2. send the claimed ones on a few threads, each waiting on the shared rate limiter;
+3. record each outcome as it arrives: ``sent`` with Telegram's message_id; 403/chat-not-found
+   → the user goes inactive and the delivery fails for good; a migrated chat → the user's
+   chat id is updated and the message sent again; 429 → the limiter is penalised and the
+   delivery re-queued with a delay; network/5xx → retried here with backoff, then the
+   record fails and SQS retries it (on the last receive the delivery is marked failed);
+4. add the counts to the execution.
+
+The one window that cannot be closed: Telegram accepted a message and the notifier died
+before Postgres recorded it. Telegram has no idempotency key, so that message is sent
+again once the claim expires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from .config import Settings
+from .db import database_errors, get_connection
+from .errors import JobSchedulerError
+from .observability import logger, metrics
+from .outbox import Delivery, DeliveryBatch, Outbox
+from .ratelimit import RateLimiter
+from .telegram import ChatGone, ChatMigrated, RateLimited, Rejected, SendError, Transient
+
+TRANSIENT_ATTEMPTS = 3
+MAX_REQUEUE_DELAY = 900  # SQS's DelaySeconds limit
+
+
+class DeliveriesFailed(JobSchedulerError):
+    """Some deliveries hit transient errors; the queue should redeliver the batch."""
+
+
+@dataclass
+class NotifyResult:
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    requeued: int = 0
+    retry: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Notifier:
+    settings: Settings
+    send: Callable[[int, str, str | None, bool], int]  # TelegramClient.send
+    limiter: RateLimiter
+    outbox: Outbox
+
+    @property
+    def conn(self) -> psycopg.Connection:
+        return get_connection(self.settings.database_url)
+
+    def process(self, batch: DeliveryBatch, receive_count: int = 1) -> NotifyResult:
+        claimed = self._claim([d.delivery_id for d in batch.deliveries])
+        deliveries = [d for d in batch.deliveries if d.delivery_id in claimed]
+        result = NotifyResult(claimed=len(deliveries))
+        rate_limited: list[tuple[Delivery, float]] = []
+        if deliveries:
+            workers = min(self.settings.notifier_concurrency, len(deliveries))
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                futures = {pool.submit(self._send_one, d): d for d in deliveries}
+                for future in as_completed(futures):
+                    self._record(futures[future], future.result(), result, rate_limited)
+        if rate_limited:
+            self._requeue(batch, rate_limited, result)
+        self._count(batch.execution_id, result)
+        if result.retry:
+            self._give_back(result.retry, final=receive_count >= self.settings.max_receive_count)
+            raise DeliveriesFailed(f"{len(result.retry)} deliveries hit transient errors")
+        return result
+
+    def _send_one(self, delivery: Delivery) -> int | SendError:
+        """Telegram's message_id, or the SendError to record (never raises)."""
+        try:
+            return self._send_retrying(delivery.chat_id, delivery)
+        except ChatMigrated as moved:
+            self._move_chat(delivery.user_id, moved.new_chat_id)
+            try:
+                return self._send_retrying(moved.new_chat_id, delivery)
+            except SendError as exc:
+                return exc
+        except SendError as exc:
+            return exc
+
+    @retry(
+        retry=retry_if_exception_type(Transient),
+        stop=stop_after_attempt(TRANSIENT_ATTEMPTS),
+        wait=wait_exponential(multiplier=0.2, max=2),
+        reraise=True,
+    )
+    def _send_retrying(self, chat_id: int, delivery: Delivery) -> int:
+        self.limiter.acquire(chat_id)
+        return self.send(chat_id, delivery.text, delivery.parse_mode, delivery.silent)
+
+    def _record(
+        self,
+        delivery: Delivery,
+        outcome: int | SendError,
+        result: NotifyResult,
+        rate_limited: list[tuple[Delivery, float]],
+    ) -> None:
+        if isinstance(outcome, int):
+            self._mark(delivery.delivery_id, "sent", message_id=outcome)
+            result.sent += 1
+        elif isinstance(outcome, RateLimited):
+            self.limiter.penalise(outcome.retry_after)
+            rate_limited.append((delivery, outcome.retry_after))
+        elif isinstance(outcome, ChatGone):
+            self._deactivate(delivery.user_id, str(outcome))
+            self._mark(delivery.delivery_id, "failed", error=str(outcome))
+            result.failed += 1
+        elif isinstance(outcome, Rejected | ChatMigrated):
+            self._mark(delivery.delivery_id, "failed", error=str(outcome))
+            result.failed += 1
+        else:
+            self._mark(delivery.delivery_id, "sending", error=str(outcome))
+            result.retry.append(delivery.delivery_id)
+        if not isinstance(outcome, int):
+            logger.warning(
+                "delivery not sent",
+                extra={"delivery_id": delivery.delivery_id, "error": str(outcome)},
+            )
+
+    def _requeue(
+        self, batch: DeliveryBatch, limited: list[tuple[Delivery, float]], result: NotifyResult
+    ) -> None:
+        delay = min(MAX_REQUEUE_DELAY, int(max(wait for _, wait in limited) + 0.999))
+        deliveries = tuple(delivery for delivery, _ in limited)
+        self.outbox.send([DeliveryBatch(batch.execution_id, batch.job_name, deliveries)], delay)
+        ids = [delivery.delivery_id for delivery in deliveries]
+        with database_errors("re-queueing rate-limited deliveries"):
+            self.conn.execute(
+                "UPDATE notification_deliveries SET status = 'queued', claimed_until = NULL,"
+                " last_error = 'rate limited (429); re-queued', updated_at = now()"
+                " WHERE id = ANY(%s) AND status = 'sending'",
+                (ids,),
+            )
+        result.requeued = len(ids)
+        metrics.add_metric(name="TelegramRateLimited", unit="Count", value=len(ids))
+
+    # --- Postgres -------------------------------------------------------------------------
+
+    def _claim(self, ids: list[int]) -> set[int]:
+        with database_errors("claiming deliveries"):
+            rows = self.conn.execute(
+                "UPDATE notification_deliveries SET status = 'sending', attempts = attempts + 1,"
+                " claimed_until = now() + make_interval(secs => %s), updated_at = now()"
+                " WHERE id = ANY(%s) AND (status IN ('pending', 'queued')"
+                "   OR (status = 'sending' AND claimed_until < now()))"
+                " RETURNING id",
+                (self.settings.execution_lease_seconds, ids),
+            ).fetchall()
+        return {row["id"] for row in rows}
+
+    def _mark(
+        self, delivery_id: int, status: str, message_id: int | None = None, error: str | None = None
+    ) -> None:
+        with database_errors("recording a delivery"):
+            self.conn.execute(
+                "UPDATE notification_deliveries SET status = %s, telegram_message_id = %s,"
+                " last_error = %s, updated_at = now(),"
+                " sent_at = CASE WHEN %s = 'sent' THEN now() END,"
+                " claimed_until = CASE WHEN %s = 'sending' THEN claimed_until END"
+                " WHERE id = %s",
+                (status, message_id, error, status, status, delivery_id),
+            )
+
+    def _give_back(self, ids: list[int], final: bool) -> None:
+        """Transient failures: free the claim for the retry, or fail them on the last try."""
+        status = "failed" if final else "queued"
+        with database_errors("releasing deliveries"):
+            self.conn.execute(
+                "UPDATE notification_deliveries SET status = %s, claimed_until = NULL,"
+                " updated_at = now() WHERE id = ANY(%s) AND status = 'sending'",
+                (status, ids),
+            )
+
+    def _deactivate(self, user_id: int, reason: str) -> None:
+        with database_errors("deactivating a user"):
+            self.conn.execute(
+                "UPDATE users SET is_active = false, inactive_reason = %s, inactive_since = now(),"
+                " updated_at = now() WHERE id = %s AND is_active",
+                (reason, user_id),
+            )
+        metrics.add_metric(name="UsersDeactivated", unit="Count", value=1)
+
+    def _move_chat(self, user_id: int, new_chat_id: int) -> None:
+        with database_errors("moving a user to their new chat id"):
+            self.conn.execute(
+                "UPDATE users SET telegram_chat_id = %s, updated_at = now() WHERE id = %s",
+                (new_chat_id, user_id),
+            )
+
+    def _count(self, execution_id: int, result: NotifyResult) -> None:
+        if not (result.sent or result.failed):
+            return
+        with database_errors("counting deliveries"):
+            self.conn.execute(
+                "UPDATE job_executions SET sent_count = sent_count + %s,"
+                " failed_count = failed_count + %s WHERE id = %s",
+                (result.sent, result.failed, execution_id),
+            )
+        metrics.add_metric(name="MessagesSent", unit="Count", value=result.sent)
+
+
+def receive_count(record: Any) -> int:
+    """ApproximateReceiveCount of an SQS record (1 on the first delivery)."""
+    return int(record.attributes.approximate_receive_count or 1)

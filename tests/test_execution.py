@@ -1,0 +1,433 @@
+"""The execution path against real services: Postgres, Redis, moto's SQS and the fake Telegram.
+
+Each test drives the executor and the notifier as the Lambdas would (one firing, one queue
+message at a time) and reads the outcome where a user would see it: the fake Telegram's
+recorded messages, and the executions and deliveries in Postgres.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pipeline import (
+    add_custom_job,
+    add_users,
+    drain_notifications,
+    execution_rows,
+    firing,
+    make_queues,
+    receive_all,
+)
+
+from infra.fakes.telegram import FakeTelegram
+from job_scheduler.config import Settings
+from job_scheduler.errors import DatabaseError
+from job_scheduler.execution import Executor, RetryLater
+from job_scheduler.firing import parse_firing
+from job_scheduler.locks import FiringLock
+from job_scheduler.notifier import Notifier
+from job_scheduler.outbox import DeliveryBatch, Outbox
+from job_scheduler.ratelimit import LocalRateLimiter
+from job_scheduler.redis_client import new_redis_client
+from job_scheduler.registry import CodedJob, JobRegistry, JobRun, OutgoingMessage, Recipient
+from job_scheduler.telegram import TelegramClient
+
+TOKEN = "123456789:TEST-token-for-the-fake-telegram-server"
+
+
+def now_minute() -> datetime:
+    return datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+@pytest.fixture(scope="session")
+def telegram_server():
+    fake = FakeTelegram()
+    url = fake.start()
+    yield fake, url
+    fake.stop()
+
+
+@pytest.fixture
+def telegram(telegram_server):
+    fake, _ = telegram_server
+    fake.reset()
+    yield fake
+    fake.reset()
+
+
+@pytest.fixture
+def queues(aws):
+    return make_queues(aws)
+
+
+@pytest.fixture
+def settings(database_url, aws, queues, telegram_server) -> Settings:
+    return Settings(
+        database_url=database_url,
+        aws_endpoint_url=aws,
+        jobs_queue_url=queues.jobs["url"],
+        jobs_queue_arn=queues.jobs["arn"],
+        notifications_queue_url=queues.notifications["url"],
+        telegram_bot_token=TOKEN,
+        telegram_api_url=telegram_server[1],
+        rule_prefix="test-jobs",
+        max_receive_count=3,
+        recipients_per_message=7,
+    )
+
+
+class Flaky(CodedJob):
+    """A coded job whose behaviour a test sets: fail after N messages, or never."""
+
+    name = "flaky"
+    description = "Fails on purpose"
+    schedule = "cron(* * * * ? *)"
+    fail_after: int | None = None
+    on_fail: staticmethod = staticmethod(lambda: None)
+
+    def messages(self, run: JobRun, recipients: Iterable[Recipient]) -> Iterator[OutgoingMessage]:
+        for index, user in enumerate(recipients):
+            if self.fail_after is not None and index == self.fail_after:
+                type(self).on_fail()
+            yield OutgoingMessage(user.user_id, user.chat_id, f"flaky {run.scheduled_for:%H:%M}")
+
+
+@pytest.fixture
+def registry() -> JobRegistry:
+    registry = JobRegistry()
+    registry.register(Flaky)
+    Flaky.fail_after, Flaky.on_fail = None, staticmethod(lambda: None)
+    return registry
+
+
+@pytest.fixture
+def executor(settings, registry, redis_client, queues) -> Executor:
+    redis_client.flushdb()
+    return Executor(
+        settings=settings,
+        registry=registry,
+        lock=FiringLock(new_redis_client("redis://127.0.0.1:6379/15"), 120),
+        outbox=Outbox(queues.sqs, settings.notifications_queue_url),
+    )
+
+
+@pytest.fixture
+def notifier(settings, queues) -> Notifier:
+    return Notifier(
+        settings=settings,
+        send=TelegramClient(TOKEN, settings.telegram_api_url).send,
+        limiter=LocalRateLimiter(per_second=10_000, per_chat_per_second=1_000),
+        outbox=Outbox(queues.sqs, settings.notifications_queue_url),
+    )
+
+
+def deliver(queues, notifier) -> int:
+    return drain_notifications(queues, notifier.process)
+
+
+def chats(telegram) -> list[int]:
+    return sorted(int(message["chat_id"]) for message in telegram.messages())
+
+
+# --- the happy path ---------------------------------------------------------------------
+
+
+def test_a_firing_reaches_every_targeted_user_rendered(db, executor, notifier, queues, telegram):
+    users = add_users(db, 20)
+    add_custom_job(db, exclude_user_ids=[users[0]])
+
+    outcome = executor.execute(firing("promo", now_minute()))
+    deliver(queues, notifier)
+
+    assert outcome.status == "ran" and outcome.result.recipients == 19
+    assert chats(telegram) == list(range(5001, 5020))
+    sample = next(m for m in telegram.messages() if int(m["chat_id"]) == 5001)
+    assert (sample["text"], sample["parse_mode"], sample["disable_notification"]) == (
+        "<b>Hi User1</b>",
+        "HTML",
+        False,
+    )
+    (execution,) = execution_rows(db)
+    assert (
+        execution["status"],
+        execution["recipients_count"],
+        execution["queued_count"],
+        execution["sent_count"],
+        execution["lock_mode"],
+    ) == ("succeeded", 19, 19, 19, "redis")
+
+
+def test_the_same_firing_ten_times_at_once_runs_once_and_messages_once(
+    db, executor, notifier, queues, telegram
+):
+    add_users(db, 15)
+    add_custom_job(db)
+    start = threading.Barrier(10)
+
+    def fire() -> str:
+        start.wait()
+        try:
+            return executor.execute(firing("promo", now_minute())).status
+        except RetryLater:
+            return "retry-later"
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        first_round = list(pool.map(lambda _: fire(), range(10)))
+    retried = [
+        executor.execute(firing("promo", now_minute())).status for s in first_round if s != "ran"
+    ]
+    deliver(queues, notifier)
+
+    assert first_round.count("ran") == 1
+    assert set(retried) == {"duplicate"}
+    assert len(execution_rows(db)) == 1
+    assert chats(telegram) == list(range(5000, 5015))
+
+
+def test_with_redis_unreachable_the_job_still_runs_once(
+    db, settings, registry, queues, telegram, notifier
+):
+    add_users(db, 3)
+    add_custom_job(db)
+    lockless = Executor(
+        settings,
+        registry,
+        FiringLock(new_redis_client("redis://127.0.0.1:1/0"), 120),
+        Outbox(queues.sqs, settings.notifications_queue_url),
+    )
+
+    assert lockless.execute(firing("promo", now_minute())).status == "ran"
+    assert lockless.execute(firing("promo", now_minute())).status == "duplicate"
+    deliver(queues, notifier)
+
+    (execution,) = execution_rows(db)
+    assert execution["lock_mode"] == "redis-unavailable"
+    assert chats(telegram) == [5000, 5001, 5002]
+
+
+def test_postgres_failing_mid_run_is_retried_without_loss_or_doubles(
+    db, executor, notifier, queues, telegram
+):
+    add_users(db, 2500)
+    job = add_custom_job(db, name="flaky", kind="coded")
+    assert job["kind"] == "coded"
+
+    def kill_my_connection() -> None:
+        db.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+    Flaky.fail_after, Flaky.on_fail = 1500, staticmethod(kill_my_connection)
+    with pytest.raises(DatabaseError):
+        executor.execute(firing("flaky", now_minute()))
+    (failed,) = execution_rows(db)
+    assert failed["status"] == "failed" and "terminat" in failed["error"].lower()
+
+    Flaky.fail_after = None
+    assert executor.execute(firing("flaky", now_minute())).status == "ran"
+    deliver(queues, notifier)
+
+    (execution,) = execution_rows(db)
+    assert (execution["status"], execution["attempts"]) == ("succeeded", 2)
+    assert chats(telegram) == list(range(5000, 7500))
+
+
+# --- what is not run ----------------------------------------------------------------------
+
+
+def test_a_superset_firing_that_is_not_due_is_dropped(db, executor):
+    add_custom_job(db, cron="cron(30 2 * * ? *)", timezone="Europe/Berlin")
+    not_due = datetime(2026, 7, 1, 1, 30, tzinfo=UTC)  # 03:30 CEST: the rule's other hour
+
+    assert executor.execute(firing("promo", not_due)).status == "not-due"
+    assert execution_rows(db) == []
+
+
+def test_a_disabled_job_records_skipped_but_run_now_still_runs(db, executor, telegram):
+    add_users(db, 1)
+    add_custom_job(db, enabled=False)
+
+    assert executor.execute(firing("promo", now_minute())).status == "skipped"
+    assert executor.execute(firing("promo", now_minute(), trigger="manual")).status == "ran"
+
+    rows = execution_rows(db)
+    assert [(r["trigger"], r["status"]) for r in rows] == [
+        ("schedule", "skipped"),
+        ("manual", "succeeded"),
+    ]
+    assert rows[0]["detail"] == "the job is disabled"
+
+
+def test_a_late_firing_past_its_grace_is_missed_not_run(db, executor):
+    add_users(db, 1)
+    add_custom_job(db, misfire_grace_seconds=120)
+
+    assert executor.execute(firing("promo", now_minute() - timedelta(minutes=5))).status == "missed"
+    assert executor.execute(firing("promo", now_minute() - timedelta(minutes=1))).status == "ran"
+
+    missed = execution_rows(db)[0]
+    assert missed["status"] == "missed" and "misfire grace is 120 s" in missed["detail"]
+
+
+@pytest.mark.parametrize("policy, expected", [("skip", "skipped"), ("allow", "ran")])
+def test_overlap_policy_while_a_previous_run_is_going(db, executor, policy, expected):
+    add_users(db, 1)
+    job = add_custom_job(db, overlap_policy=policy)
+    db.execute(
+        "INSERT INTO job_executions (job_id, scheduled_for, trigger, status, lease_until)"
+        " VALUES (%s, %s, 'schedule', 'running', now() + interval '1 minute')",
+        (job["id"], now_minute() - timedelta(minutes=1)),
+    )
+
+    assert executor.execute(firing("promo", now_minute())).status == expected
+
+
+def test_a_stale_run_does_not_block_the_next_one(db, executor):
+    add_users(db, 1)
+    job = add_custom_job(db)
+    db.execute(
+        "INSERT INTO job_executions (job_id, scheduled_for, trigger, status, lease_until)"
+        " VALUES (%s, %s, 'schedule', 'running', now() - interval '1 minute')",
+        (job["id"], now_minute() - timedelta(minutes=1)),
+    )
+    assert executor.execute(firing("promo", now_minute())).status == "ran"
+
+
+def test_a_firing_for_a_deleted_job_is_dropped(db, executor):
+    assert executor.execute(firing("gone", now_minute())).status == "unknown-job"
+
+
+# --- Telegram's answers -------------------------------------------------------------------
+
+
+def test_a_429_storm_delivers_everything_exactly_once(db, executor, notifier, queues, telegram):
+    add_users(db, 30)
+    add_custom_job(db)
+    telegram.configure(rate_limit_every=3, retry_after=1)
+
+    executor.execute(firing("promo", now_minute()))
+    deliver(queues, notifier)
+
+    assert chats(telegram) == list(range(5000, 5030))
+    assert telegram.stats()["429"] >= 9
+    (execution,) = execution_rows(db)
+    assert execution["sent_count"] == 30
+
+
+def test_a_user_who_blocked_the_bot_goes_inactive_and_is_not_targeted_again(
+    db, executor, notifier, queues, telegram
+):
+    add_users(db, 3)
+    add_custom_job(db)
+    telegram.configure(blocked_chat_ids=[5001])
+
+    executor.execute(firing("promo", now_minute()))
+    deliver(queues, notifier)
+
+    user = db.execute(
+        "SELECT is_active, inactive_reason FROM users WHERE telegram_chat_id = 5001"
+    ).fetchone()
+    assert user["is_active"] is False and "blocked" in user["inactive_reason"]
+    assert chats(telegram) == [5000, 5002]
+    assert (
+        executor.execute(firing("promo", now_minute() + timedelta(minutes=1))).result.recipients
+        == 2
+    )
+    (first, _) = execution_rows(db)
+    assert (first["sent_count"], first["failed_count"]) == (2, 1)
+
+
+def test_a_migrated_chat_is_followed(db, executor, notifier, queues, telegram):
+    add_users(db, 1)
+    add_custom_job(db)
+    telegram.configure(migrated_chats={5000: -1009000})
+
+    executor.execute(firing("promo", now_minute()))
+    deliver(queues, notifier)
+
+    assert chats(telegram) == [-1009000]
+    assert (
+        db.execute("SELECT telegram_chat_id FROM users").fetchone()["telegram_chat_id"] == -1009000
+    )
+
+
+def test_server_errors_are_retried_and_delivered(db, executor, notifier, queues, telegram):
+    add_users(db, 10)
+    add_custom_job(db)
+    telegram.configure(server_error_every=2)
+
+    executor.execute(firing("promo", now_minute()))
+    deliver(queues, notifier)
+
+    assert chats(telegram) == list(range(5000, 5010))
+
+
+def test_a_redelivered_batch_sends_nothing_twice(db, executor, notifier, queues, telegram):
+    """The notifier 'killed' after recording its sends but before SQS heard back."""
+    add_users(db, 8)
+    add_custom_job(db)
+    executor.execute(firing("promo", now_minute()))
+    bodies = [m for m in receive_all(queues, queues.notifications)]
+
+    for message in bodies:  # processed, never deleted: SQS will hand them out again
+        notifier.process(DeliveryBatch.from_json(message["Body"]))
+    deliver(queues, notifier)  # the redelivered copies
+
+    assert chats(telegram) == list(range(5000, 5008))
+
+
+def test_the_unclosable_window_resends_after_the_claim_expires(
+    db, executor, notifier, queues, telegram
+):
+    """Telegram accepted, the process died before Postgres recorded it: sent again, once."""
+    add_users(db, 1)
+    add_custom_job(db)
+    executor.execute(firing("promo", now_minute()))
+    db.execute(
+        "UPDATE notification_deliveries SET status = 'sending',"
+        " claimed_until = now() - interval '1 second'"
+    )  # a dead claim
+    telegram.configure()  # nothing odd
+
+    deliver(queues, notifier)
+
+    assert chats(telegram) == [5000]
+
+
+def test_after_max_receives_a_failing_firing_is_in_the_dlq_and_the_execution_failed(
+    db, settings, registry, queues
+):
+    """Three receives (maxReceiveCount 3), each failing, then SQS moves it to the DLQ."""
+    add_users(db, 2)
+    add_custom_job(db, name="flaky", kind="coded")
+
+    def boom() -> None:
+        raise RuntimeError("the job broke")
+
+    Flaky.fail_after, Flaky.on_fail = 0, staticmethod(boom)
+    executor = Executor(
+        settings,
+        registry,
+        FiringLock(None, 120),
+        Outbox(queues.sqs, settings.notifications_queue_url),
+    )
+    body = json.dumps(firing("flaky", now_minute()).to_message())
+    queues.sqs.send_message(QueueUrl=queues.jobs["url"], MessageBody=body)
+    for _ in range(3):
+        (message,) = queues.sqs.receive_message(
+            QueueUrl=queues.jobs["url"], WaitTimeSeconds=5, MaxNumberOfMessages=1
+        )["Messages"]
+        with pytest.raises(RuntimeError):
+            executor.execute(parse_firing(message["Body"], executor.job_for_rule))
+
+    assert receive_all(queues, queues.jobs, wait=2.5) == []
+    assert queues.depth(queues.jobs_dlq) == 1
+    (execution,) = execution_rows(db)
+    assert execution["status"] == "failed" and "the job broke" in execution["error"]
+    assert execution["attempts"] == 3

@@ -1,0 +1,655 @@
+"""The fake Telegram Bot API (infra/fakes/telegram.py), driven over real HTTP on loopback.
+
+Two clients drive it: httpx, and pyTelegramBotAPI pointed at it through
+``telebot.apihelper.API_URL`` the way production code is. One server serves the module; each
+test starts from ``reset()``.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import requests
+import telebot
+from telebot import apihelper
+
+from infra.fakes import telegram as fakes
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"  # shaped like a real one, is not
+BOT_ID = 123456789
+
+
+@pytest.fixture(scope="module")
+def server() -> Any:
+    fake = fakes.FakeTelegram()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake(server: Any) -> Any:
+    server.reset()
+    yield server
+    server.reset()
+
+
+@pytest.fixture(scope="module")
+def http(server: Any) -> Any:
+    with httpx.Client(base_url=server.base_url, timeout=5) as client:
+        yield client
+
+
+@pytest.fixture
+def bot(fake: Any, monkeypatch: pytest.MonkeyPatch) -> telebot.TeleBot:
+    """pyTelegramBotAPI aimed at the fake; monkeypatch puts API_URL back afterwards."""
+    monkeypatch.setattr(apihelper, "API_URL", fake.base_url + "/bot{0}/{1}")
+    return telebot.TeleBot(TOKEN)
+
+
+def send(http: httpx.Client, **params: Any) -> httpx.Response:
+    return http.post(f"/bot{TOKEN}/sendMessage", json=params)
+
+
+def recorded(http: httpx.Client, query: str = "") -> list[dict[str, Any]]:
+    response = http.get(f"/_fake/messages{query}")
+    assert response.status_code == 200
+    return response.json()
+
+
+def error(code: int, description: str, **parameters: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return body
+
+
+# --- the happy path ----------------------------------------------------------------------------
+
+
+def test_get_me_answers_for_the_token_s_bot(fake: Any, http: httpx.Client, bot: Any) -> None:
+    answer = http.get(f"/bot{TOKEN}/getMe")
+
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json() == {
+        "ok": True,
+        "result": {
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "Fake Bot",
+            "username": "fake_bot",
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        },
+    }
+    me = bot.get_me()
+    assert (me.id, me.is_bot, me.username) == (BOT_ID, True, "fake_bot")
+
+
+def test_telebot_sends_html_silently_and_the_fake_records_it(
+    fake: Any, http: httpx.Client, bot: Any
+) -> None:
+    message = bot.send_message(
+        42, "<b>Hi</b> &amp; <i>bye</i>", parse_mode="HTML", disable_notification=True
+    )
+
+    assert message.message_id == 1
+    assert message.chat.id == 42
+    assert message.chat.type == "private"
+    assert message.from_user.id == BOT_ID
+    assert message.text == "Hi & bye"
+    assert [(e.type, e.offset, e.length) for e in message.entities] == [
+        ("bold", 0, 2),
+        ("italic", 5, 3),
+    ]
+    [record] = recorded(http)
+    assert record["chat_id"] == 42
+    assert record["text"] == "<b>Hi</b> &amp; <i>bye</i>"
+    assert record["visible_text"] == "Hi & bye"
+    assert record["parse_mode"] == "HTML"
+    assert record["disable_notification"] is True
+    assert record["message_id"] == 1
+    assert record["time"].endswith("+00:00")
+    assert abs(time.time() - datetime.fromisoformat(record["time"]).timestamp()) < 60
+
+
+@pytest.mark.parametrize(
+    ("how", "silent", "expected"),
+    [
+        ("json", True, True),
+        ("json", False, False),
+        ("json", None, False),
+        ("form", "true", True),
+        ("form", "false", False),
+        ("form", "1", True),
+        ("form", "0", False),
+        ("query-post", "True", True),  # what pyTelegramBotAPI sends: str(True), in the URL
+        ("query-post", "False", False),
+        ("query-get", "true", True),
+    ],
+)
+def test_parameters_arrive_any_way_the_api_takes_them(
+    fake: Any, http: httpx.Client, how: str, silent: Any, expected: bool
+) -> None:
+    params: dict[str, Any] = {"chat_id": 7, "text": "<u>x</u>", "parse_mode": "html"}
+    if silent is not None:
+        params["disable_notification"] = silent
+    url = f"/bot{TOKEN}/sendMessage"
+    strings = {key: str(value) for key, value in params.items()}
+    answer = {
+        "json": lambda: http.post(url, json=params),
+        "form": lambda: http.post(url, data=strings),
+        "query-post": lambda: http.post(url, params=strings),
+        "query-get": lambda: http.get(url, params=strings),
+    }[how]()
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["result"]["text"] == "x"
+    [record] = recorded(http)
+    assert (record["chat_id"], record["disable_notification"]) == (7, expected)
+
+
+def test_message_ids_count_per_chat(fake: Any, http: httpx.Client) -> None:
+    ids = [
+        send(http, chat_id=chat, text="x").json()["result"]["message_id"] for chat in (1, 1, 2, 1)
+    ]
+
+    assert ids == [1, 2, 1, 3]
+
+
+@pytest.mark.parametrize(
+    ("chat_id", "chat"),
+    [
+        (-123, {"id": -123, "title": "Group", "type": "group"}),
+        (-1001234567890, {"id": -1001234567890, "title": "Supergroup", "type": "supergroup"}),
+    ],
+)
+def test_group_chats_answer_with_group_shapes(
+    fake: Any, http: httpx.Client, chat_id: int, chat: dict[str, Any]
+) -> None:
+    assert send(http, chat_id=chat_id, text="x").json()["result"]["chat"] == chat
+
+
+def test_a_username_chat_id_is_a_channel(fake: Any, http: httpx.Client) -> None:
+    result = send(http, chat_id="@news", text="x").json()["result"]
+
+    assert result["chat"]["type"] == "channel"
+    assert result["chat"]["username"] == "news"
+    assert len(recorded(http, f"?chat_id={result['chat']['id']}")) == 1
+
+
+# --- Telegram's HTML ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "visible", "entities"),
+    [
+        ("<b>bold</b> <strong>too</strong>", "bold too", [("bold", 0, 4), ("bold", 5, 3)]),
+        ("<B>upper</B> <I>case</i>", "upper case", [("bold", 0, 5), ("italic", 6, 4)]),
+        ("<i>a<u>b</u></i>", "ab", [("italic", 0, 2), ("underline", 1, 1)]),
+        ("<s>1</s><strike>2</strike><del>3</del><ins>4</ins><em>5</em>", "12345", None),
+        ("&lt;tag&gt; &amp; &quot;q&quot; &#65;&#x42;", '<tag> & "q" AB', []),
+        ("&nbsp;&copy; &unknown; & alone", "&nbsp;&copy; &unknown; & alone", []),  # as Telegram
+        ("&lt;no semicolon&gt", "<no semicolon>", []),
+        ('<a href="https://example.com">site</a>', "site", [("text_link", 0, 4)]),
+        ('<a href="tg://user?id=42">you</a>', "you", [("text_mention", 0, 3)]),
+        ('<span class="tg-spoiler">s</span><tg-spoiler>t</tg-spoiler>', "st", None),
+        ('<tg-emoji emoji-id="5368324170671202286">👍</tg-emoji>', "👍", [("custom_emoji", 0, 2)]),
+        ('<pre><code class="language-python">x = 1</code></pre>', "x = 1", [("pre", 0, 5)]),
+        ("<code>c</code>", "c", [("code", 0, 1)]),
+        ("<blockquote expandable>long</blockquote>", "long", [("expandable_blockquote", 0, 4)]),
+        ("<blockquote>q</blockquote>", "q", [("blockquote", 0, 1)]),
+        ("😀<b>x</b>", "😀x", [("bold", 2, 1)]),  # offsets count UTF-16 code units
+        ("  \n<b> x </b> \n ", " x", [("bold", 0, 2)]),  # trimmed, not past the first entity
+        ("a\r\nb\tc", "a\nb c", []),  # \r dropped, control characters become spaces
+        ("<b></b>empty tags make no entity", "empty tags make no entity", []),
+    ],
+)
+def test_html_is_parsed_as_telegram_parses_it(
+    fake: Any, http: httpx.Client, text: str, visible: str, entities: list[Any] | None
+) -> None:
+    answer = send(http, chat_id=1, text=text, parse_mode="HTML")
+
+    assert answer.status_code == 200, answer.text
+    result = answer.json()["result"]
+    assert result["text"] == visible
+    if entities is not None:
+        found = [(e["type"], e["offset"], e["length"]) for e in result.get("entities", [])]
+        assert found == entities
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("<foo>x</foo>", 'Unsupported start tag "foo" at byte offset 0'),
+        ("héllo <br>", 'Unsupported start tag "br" at byte offset 7'),  # offsets count bytes
+        ("1 < 2", 'Unsupported start tag "" at byte offset 2'),  # a bare <
+        ("ends with <", "Unclosed start tag at byte offset 10"),
+        ("<b>bold", 'Can\'t find end tag corresponding to start tag "b"'),
+        ("<b><i>x</b></i>", 'Unmatched end tag at byte offset 7, expected "</i>", found "</b>"'),
+        ("x</b>", "Unexpected end tag at byte offset 1"),
+        ("<b>x</b", "Unclosed end tag at byte offset 4"),
+        ("<span>x</span>", 'Tag "span" must have class "tg-spoiler" at byte offset 0'),
+        ('<a href="x"/>', 'Empty attribute name in the tag "a" at byte offset 0'),
+        ("<b x", 'Unclosed start tag "b" at byte offset 0'),
+        ("<a href=x'y'>z</a>", "Unexpected end of name token at byte offset 8"),
+        ('<tg-emoji emoji-id="abc">x</tg-emoji>', "Invalid custom emoji identifier specified"),
+        (
+            "&#xD83D;",
+            "Text contains invalid Unicode characters after decoding HTML entities, check for"
+            " unmatched surrogate code units",
+        ),
+    ],
+)
+def test_bad_html_is_refused_with_telegram_s_words(
+    fake: Any, http: httpx.Client, bot: Any, text: str, reason: str
+) -> None:
+    description = f"Bad Request: can't parse entities: {reason}"
+
+    answer = send(http, chat_id=1, text=text, parse_mode="HTML")
+
+    assert (answer.status_code, answer.json()) == (400, error(400, description))
+    with pytest.raises(apihelper.ApiTelegramException) as raised:
+        bot.send_message(1, text, parse_mode="HTML")
+    assert (raised.value.error_code, raised.value.description) == (400, description)
+    assert recorded(http) == []
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "description"),
+    [
+        ({"chat_id": 1}, 400, "Bad Request: message text is empty"),
+        ({"chat_id": 1, "text": ""}, 400, "Bad Request: message text is empty"),
+        ({"text": "x"}, 400, "Bad Request: chat_id is empty"),
+        ({}, 400, "Bad Request: message text is empty"),  # the text is checked first
+        ({"chat_id": "abc", "text": "x"}, 400, "Bad Request: chat not found"),
+        ({"chat_id": 1, "text": " \n "}, 400, "Bad Request: text must be non-empty"),
+        (
+            {"chat_id": 1, "text": "<b> </b>", "parse_mode": "HTML"},
+            400,
+            "Bad Request: text must be non-empty",
+        ),
+        (
+            {"chat_id": 1, "text": "x", "parse_mode": "Markdown3"},
+            400,
+            "Bad Request: unsupported parse_mode",
+        ),
+        ({"chat_id": 1, "text": "a" * 4096}, 200, None),
+        ({"chat_id": 1, "text": "a" * 4097}, 400, "Bad Request: message is too long"),
+        ({"chat_id": 1, "text": "😀" * 2048}, 200, None),
+        ({"chat_id": 1, "text": "😀" * 2048 + "a"}, 400, "Bad Request: message is too long"),
+        ({"chat_id": 1, "text": f"<b>{'a' * 4096}</b>", "parse_mode": "HTML"}, 200, None),
+        (
+            {"chat_id": 1, "text": f"<b>{'a' * 4097}</b>", "parse_mode": "HTML"},
+            400,
+            "Bad Request: message is too long",
+        ),
+        ({"chat_id": 1, "text": "a" * 32769}, 400, "Bad Request: text is too long"),
+        ({"chat_id": 1, "text": "*not parsed*", "parse_mode": "MarkdownV2"}, 200, None),
+    ],
+)
+def test_send_message_checks_its_parameters(
+    fake: Any, http: httpx.Client, params: dict[str, Any], status: int, description: str | None
+) -> None:
+    answer = send(http, **params)
+
+    assert answer.status_code == status, answer.text
+    if description is not None:
+        assert answer.json() == error(status, description)
+    assert len(recorded(http)) == (1 if status == 200 else 0)
+
+
+# --- routing -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "123",
+        "abc:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0",
+        "123:short",
+        "123:AAHfiqksKZ8WmR2zSjiQ7!",
+        "",
+    ],
+)
+def test_a_malformed_token_is_unauthorized(fake: Any, http: httpx.Client, token: str) -> None:
+    answer = http.get(f"/bot{token}/getMe")
+
+    assert (answer.status_code, answer.json()) == (401, error(401, "Unauthorized"))
+    assert fake.stats()["401"] == 1
+
+
+@pytest.mark.parametrize("path", [f"/bot{TOKEN}/getUpdatez", f"/bot{TOKEN}/", "/", "/favicon.ico"])
+def test_an_unknown_method_is_not_found(fake: Any, http: httpx.Client, path: str) -> None:
+    answer = http.post(path)
+
+    assert (answer.status_code, answer.json()) == (404, error(404, "Not Found"))
+
+
+@pytest.mark.parametrize("method", ["SENDMESSAGE", "sendmessage", "SendMessage", "sendMessage"])
+def test_method_names_are_case_insensitive(fake: Any, http: httpx.Client, method: str) -> None:
+    answer = http.post(f"/bot{TOKEN}/{method}", json={"chat_id": 1, "text": "x"})
+
+    assert answer.status_code == 200
+
+
+# --- behaviour knobs ---------------------------------------------------------------------------
+
+KNOBS = [
+    pytest.param(
+        {"blocked_chat_ids": [5]}, 403, "Forbidden: bot was blocked by the user", {}, id="blocked"
+    ),
+    pytest.param(
+        {"deactivated_chat_ids": [5]}, 403, "Forbidden: user is deactivated", {}, id="deactivated"
+    ),
+    pytest.param({"missing_chat_ids": [5]}, 400, "Bad Request: chat not found", {}, id="missing"),
+    pytest.param(
+        {"migrated_chats": {5: -1009999}},
+        400,
+        "Bad Request: group chat was upgraded to a supergroup chat",
+        {"migrate_to_chat_id": -1009999},
+        id="migrated",
+    ),
+    pytest.param(
+        {"rate_limit_every": 1, "retry_after": 7},
+        429,
+        "Too Many Requests: retry after 7",
+        {"retry_after": 7},
+        id="429-every",
+    ),
+    pytest.param(
+        {"rate_limit_for_seconds": 60},
+        429,
+        "Too Many Requests: retry after 1",
+        {"retry_after": 1},
+        id="429-period",
+    ),
+    pytest.param({"server_error_every": 1}, 502, "Bad Gateway", {}, id="502"),
+]
+
+
+@pytest.mark.parametrize(("changes", "status", "description", "parameters"), KNOBS)
+def test_each_knob_answers_like_telegram_over_httpx(
+    fake: Any,
+    http: httpx.Client,
+    changes: dict[str, Any],
+    status: int,
+    description: str,
+    parameters: dict[str, Any],
+) -> None:
+    fake.configure(**changes)
+
+    answer = send(http, chat_id=5, text="hello")
+
+    assert answer.status_code == status
+    assert answer.json() == error(status, description, **parameters)
+    assert recorded(http) == []
+    assert fake.stats()["5xx" if status >= 500 else str(status)] == 1
+
+
+@pytest.mark.parametrize(("changes", "status", "description", "parameters"), KNOBS)
+def test_each_knob_raises_in_telebot(
+    fake: Any,
+    bot: Any,
+    changes: dict[str, Any],
+    status: int,
+    description: str,
+    parameters: dict[str, Any],
+) -> None:
+    fake.configure(**changes)
+
+    with pytest.raises(apihelper.ApiTelegramException) as raised:
+        bot.send_message(5, "hello", parse_mode="HTML", disable_notification=True)
+
+    assert raised.value.error_code == status
+    assert raised.value.description == description
+    assert raised.value.result_json.get("parameters", {}) == parameters
+
+
+def test_knobs_leave_other_chats_alone(fake: Any, http: httpx.Client) -> None:
+    fake.configure(
+        blocked_chat_ids=[5], deactivated_chat_ids=[6], missing_chat_ids=[7], migrated_chats={8: 9}
+    )
+
+    assert send(http, chat_id=10, text="x").status_code == 200
+
+
+def _outcome(http: httpx.Client) -> int | str:
+    try:
+        return send(http, chat_id=1, text="x").status_code
+    except httpx.ReadError:
+        return "reset"
+
+
+@pytest.mark.parametrize(
+    ("knob", "failure"),
+    [("rate_limit_every", 429), ("server_error_every", 502), ("drop_connection_every", "reset")],
+)
+def test_every_nth_call_fails(fake: Any, http: httpx.Client, knob: str, failure: Any) -> None:
+    send(http, chat_id=1, text="before")  # counts start when the knob is set
+    fake.configure(**{knob: 3})
+
+    outcomes = [_outcome(http) for _ in range(7)]
+
+    assert outcomes == [200, 200, failure, 200, 200, failure, 200]
+    assert [m["message_id"] for m in recorded(http)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_rate_limit_period_ends(fake: Any, http: httpx.Client) -> None:
+    fake.configure(rate_limit_for_seconds=0.3, retry_after=2)
+    assert send(http, chat_id=1, text="x").json() == error(
+        429, "Too Many Requests: retry after 2", retry_after=2
+    )
+
+    time.sleep(0.35)
+
+    assert send(http, chat_id=1, text="x").status_code == 200
+
+
+def test_latency_delays_each_answer(fake: Any, http: httpx.Client) -> None:
+    fake.configure(latency_ms=150)
+    started = time.perf_counter()
+
+    answer = send(http, chat_id=1, text="x")
+
+    assert answer.status_code == 200
+    assert time.perf_counter() - started >= 0.15
+
+
+def test_a_dropped_connection_is_a_network_error(fake: Any, http: httpx.Client, bot: Any) -> None:
+    fake.configure(drop_connection_every=1)
+
+    with pytest.raises(httpx.ReadError):
+        send(http, chat_id=1, text="x")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        bot.send_message(1, "x")
+
+    fake.configure(drop_connection_every=0)
+    assert send(http, chat_id=1, text="x").status_code == 200
+    assert bot.send_message(1, "y").message_id == 2
+    assert fake.stats()["dropped"] == 2
+
+
+def test_enforced_limits_allow_one_message_a_second_per_chat(
+    fake: Any, http: httpx.Client, bot: Any
+) -> None:
+    fake.configure(enforce_limits=True)
+
+    answers = [send(http, chat_id=1, text=f"m{n}") for n in range(3)]
+
+    assert [a.status_code for a in answers] == [200, 429, 429]
+    assert answers[1].json() == error(429, "Too Many Requests: retry after 1", retry_after=1)
+    assert send(http, chat_id=2, text="another chat").status_code == 200
+    with pytest.raises(apihelper.ApiTelegramException) as raised:
+        bot.send_message(1, "m3")
+    assert raised.value.result_json["parameters"]["retry_after"] == 1
+    assert [m["text"] for m in recorded(http)] == ["m0", "another chat"]
+
+
+def test_enforced_limits_cap_all_chats_together(fake: Any, http: httpx.Client) -> None:
+    fake.configure(enforce_limits=True, global_per_second=3)
+
+    statuses = [send(http, chat_id=chat, text="x").status_code for chat in range(1, 6)]
+
+    assert statuses == [200, 200, 200, 429, 429]
+
+
+def test_message_ids_stay_unique_under_concurrent_sends(fake: Any, server: Any) -> None:
+    def worker() -> None:
+        with httpx.Client(base_url=server.base_url, timeout=5) as client:
+            for _ in range(25):
+                assert send(client, chat_id=1, text="x").status_code == 200
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    ids = sorted(message["message_id"] for message in fake.messages())
+    assert ids == list(range(1, 201))
+
+
+def test_keep_alive_answers_do_not_stall(fake: Any, server: Any, http: httpx.Client) -> None:
+    """Nagle's algorithm meeting delayed ACK costs ~40 ms a request. The fake writes each answer
+    at once and turns Nagle off on every connection (the handler's disable_nagle_algorithm)."""
+    started = time.perf_counter()
+    for _ in range(50):
+        send(http, chat_id=1, text="x")
+
+    assert (time.perf_counter() - started) / 50 < 0.02
+    connections = list(server._connections)  # the server's ends of the open connections
+    assert connections
+    assert all(c.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for c in connections)
+
+
+# --- control routes ----------------------------------------------------------------------------
+
+
+def test_config_over_http(fake: Any, http: httpx.Client) -> None:
+    answer = http.post("/_fake/config", json={"blocked_chat_ids": [5], "retry_after": 3})
+
+    assert answer.status_code == 200
+    assert answer.json()["blocked_chat_ids"] == [5]
+    assert http.get("/_fake/config").json()["retry_after"] == 3
+    assert send(http, chat_id=5, text="x").status_code == 403
+    assert fake.behaviour.blocked_chat_ids == frozenset({5})
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"no_such_knob": 1}, "unknown behaviour field(s): no_such_knob"),
+        ({"rate_limit_every": -1}, "rate_limit_every: must be >= 0"),
+        ({"blocked_chat_ids": 5}, "blocked_chat_ids: must be a list of chat ids"),
+        ([1, 2], "JSON object"),
+    ],
+)
+def test_bad_config_is_refused(fake: Any, http: httpx.Client, body: Any, words: str) -> None:
+    answer = http.post("/_fake/config", json=body)
+
+    assert answer.status_code == 400
+    assert answer.json()["ok"] is False
+    assert words in answer.json()["description"]
+    assert fake.behaviour == fakes.Behaviour()
+
+
+def test_configure_refuses_unknown_names_in_python_too(fake: Any) -> None:
+    with pytest.raises(ValueError, match="unknown behaviour field"):
+        fake.configure(blocked=[1])
+
+
+def test_messages_filter_and_clear(fake: Any, http: httpx.Client) -> None:
+    for chat in (1, 2, 1):
+        send(http, chat_id=chat, text=f"to {chat}")
+
+    assert [m["text"] for m in recorded(http, "?chat_id=1")] == ["to 1", "to 1"]
+    assert len(recorded(http)) == 3
+    assert http.delete("/_fake/messages").status_code == 200
+    assert recorded(http) == []
+    assert fake.messages() == []
+
+
+def test_stats_count_by_outcome(fake: Any, http: httpx.Client) -> None:
+    fake.configure(blocked_chat_ids=[3])
+    send(http, chat_id=1, text="ok")
+    send(http, chat_id=2, text="ok")
+    send(http, chat_id=3, text="blocked")
+    send(http, chat_id=1, text="<x>", parse_mode="HTML")
+    http.get("/botbad/getMe")
+
+    stats = http.get("/_fake/stats").json()
+
+    assert stats == {
+        "sent": 2,
+        "400": 1,
+        "401": 1,
+        "403": 1,
+        "404": 0,
+        "429": 0,
+        "5xx": 0,
+        "dropped": 0,
+        "messages": 2,
+    }
+
+
+def test_the_page_lists_messages_newest_first_and_escapes_them(
+    fake: Any, http: httpx.Client
+) -> None:
+    send(http, chat_id=11, text="<script>alert(1)</script>")  # plain text: shown as typed
+    send(
+        http,
+        chat_id=12,
+        text='&lt;script&gt;alert(2)&lt;/script&gt; <b>bold</b> <a href="javascript:x()">j</a>',
+        parse_mode="HTML",
+        disable_notification=True,
+    )
+
+    answer = http.get("/_fake")
+
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/html")
+    page = answer.text
+    assert "<script" not in page
+    assert "javascript:" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;script&gt;alert(2)&lt;/script&gt; <b>bold</b> j" in page
+    assert page.index("chat 12") < page.index("chat 11")
+    assert "silent" in page
+    assert '<meta http-equiv="refresh" content="5">' in page
+    assert 'name="viewport"' in page
+    assert "src=" not in page
+    assert "<link" not in page
+
+
+# --- standalone --------------------------------------------------------------------------------
+
+
+def test_python_m_runs_it_standalone() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.fakes.telegram", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        answer = httpx.get(f"{url}/bot{TOKEN}/getMe", timeout=5)
+        assert answer.json()["result"]["id"] == BOT_ID
+    finally:
+        process.terminate()
+    assert process.wait(timeout=5) == 0  # SIGTERM stops it cleanly

@@ -1,0 +1,196 @@
+"""Telegram's send limits, local and shared through the real Redis.
+
+The property checked is on grant times: in every one-second window at most ``per_second``
+grants overall and ``per_chat_per_second`` per chat. Times are taken when ``acquire``
+returns, a little after the grant, so windows are shortened by EPSILON to absorb that lag.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+
+from job_scheduler.observability import metrics
+from job_scheduler.ratelimit import (
+    LocalRateLimiter,
+    RateLimiter,
+    RedisRateLimiter,
+    rate_limiter,
+)
+from job_scheduler.redis_client import new_redis_client
+
+EPSILON = 0.05
+HOT_CHATS = [101, 102, 103, 104, 105]
+DEAD = "redis://:s3cret-rl-pass@127.0.0.1:1/0"  # nothing listens on port 1
+FALLBACK_MESSAGE = (
+    "Redis failed under the shared Telegram rate limiter; this process limits itself"
+    " locally from now on"
+)
+
+
+def warnings_in(stream: io.StringIO) -> list[dict]:
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    return [line for line in lines if line["level"] == "WARNING"]
+
+
+@pytest.fixture
+def redis_url(redis_client: redis.Redis) -> str:
+    """The test Redis as a URL, so each limiter can get a client (a pool) of its own."""
+    kwargs = redis_client.connection_pool.connection_kwargs
+    auth = f":{kwargs['password']}@" if kwargs.get("password") else ""
+    return f"redis://{auth}{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}"
+
+
+@pytest.fixture
+def prefix(redis_client: redis.Redis) -> Iterator[str]:
+    name = f"test-rl-{uuid.uuid4().hex[:8]}"
+    yield name
+    for key in redis_client.scan_iter(match=f"{{{name}}}:*"):
+        redis_client.delete(key)
+
+
+def local_limiters(redis_url: str, prefix: str, count: int, **limits: int) -> list[RateLimiter]:
+    return [LocalRateLimiter(**limits)]  # one process: one limiter, shared by its threads
+
+
+def redis_limiters(redis_url: str, prefix: str, count: int, **limits: int) -> list[RateLimiter]:
+    """``count`` limiters with their own clients, as separate Lambdas would have."""
+    return [
+        RedisRateLimiter(new_redis_client(redis_url), prefix=prefix, **limits) for _ in range(count)
+    ]
+
+
+MAKERS = [pytest.param(local_limiters, id="local"), pytest.param(redis_limiters, id="redis")]
+Maker = Callable[..., list[RateLimiter]]
+
+
+def run_threads(work: list[Callable[[], None]], timeout: float = 20) -> None:
+    threads = [threading.Thread(target=job) for job in work]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    assert not any(thread.is_alive() for thread in threads), "an acquire hung"
+
+
+def most_in_a_window(times: list[float], width: float) -> int:
+    """The largest number of the times that fit in one half-open window of ``width``."""
+    times = sorted(times)
+    most, start = 0, 0
+    for end, moment in enumerate(times):
+        while times[start] <= moment - width:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+def workload() -> list[int]:
+    """90 sends: three rounds to five hot chats first (the per-chat limit binds), then 75
+    single sends to other chats (the overall limit binds: 90 > 2 x 30)."""
+    return HOT_CHATS * 3 + list(range(1000, 1075))
+
+
+@pytest.mark.parametrize("make", MAKERS)
+def test_grants_never_pass_telegrams_limits(make: Maker, redis_url, prefix):
+    limiters = make(redis_url, prefix, 2, per_second=30, per_chat_per_second=1)
+    workers = [limiter for limiter in limiters for _ in range(3)]  # three threads each
+    chats = workload()
+    grants: list[tuple[float, int]] = []
+
+    def send(limiter: RateLimiter, share: list[int]) -> None:
+        for chat in share:
+            limiter.acquire(chat)
+            grants.append((time.monotonic(), chat))
+
+    run_threads(
+        [lambda n=n, lim=lim: send(lim, chats[n :: len(workers)]) for n, lim in enumerate(workers)]
+    )
+    assert sorted(chat for _, chat in grants) == sorted(chats)
+    width = 1.0 - EPSILON
+    assert most_in_a_window([moment for moment, _ in grants], width) <= 30
+    by_chat: dict[int, list[float]] = defaultdict(list)
+    for moment, chat in grants:
+        by_chat[chat].append(moment)
+    assert max(most_in_a_window(times, width) for times in by_chat.values()) == 1
+
+
+def test_the_window_check_catches_an_excess():
+    """The property above is able to fail: 31 grants inside one second are caught."""
+    assert most_in_a_window([i / 40 for i in range(31)], 1.0 - EPSILON) == 31
+    assert most_in_a_window([0.0, 1.0, 2.0], 1.0 - EPSILON) == 1
+
+
+@pytest.mark.parametrize("make", MAKERS)
+def test_a_penalty_makes_every_sender_wait(make: Maker, redis_url, prefix):
+    limiters = make(redis_url, prefix, 2, per_second=30, per_chat_per_second=1)
+    limiters[0].acquire(1)
+    started = time.monotonic()
+    limiters[0].penalise(0.5)
+    limiters[0].penalise(0.1)  # a shorter penalty never cuts a longer one short
+    waited: list[float] = []
+
+    def send(limiter: RateLimiter, chat: int) -> None:
+        limiter.acquire(chat)
+        waited.append(time.monotonic() - started)
+
+    run_threads([lambda i=i: send(limiters[i % len(limiters)], 10 + i) for i in range(4)])
+    assert len(waited) == 4
+    assert min(waited) >= 0.49, waited
+
+
+@pytest.mark.parametrize(
+    ("where", "expected", "warning"),
+    [
+        ("healthy", RedisRateLimiter, None),
+        ("none", LocalRateLimiter, "no Redis configured"),
+        ("refused", LocalRateLimiter, "Redis did not answer (ConnectionError)"),
+    ],
+)
+def test_the_factory_uses_redis_only_when_it_answers(
+    where, expected, warning, redis_url, log_lines
+):
+    client = {
+        "healthy": new_redis_client(redis_url),
+        "none": None,
+        "refused": new_redis_client(DEAD),
+    }[where]
+    started = time.monotonic()
+    limiter = rate_limiter(client, per_second=30, per_chat_per_second=1)
+    assert time.monotonic() - started < 2
+    assert type(limiter) is expected
+    messages = [line["message"] for line in warnings_in(log_lines)]
+    assert messages == (
+        [] if warning is None else [f"Telegram rate limit is per process: {warning}"]
+    )
+    assert "s3cret-rl-pass" not in log_lines.getvalue()
+
+
+def test_redis_dying_mid_run_falls_back_once(redis_url, prefix, redis_client, log_lines):
+    client = new_redis_client(redis_url)
+    limiter = RedisRateLimiter(client, per_second=200, per_chat_per_second=1, prefix=prefix)
+    metrics.clear_metrics()
+
+    def send(first_chat: int) -> None:
+        for chat in range(first_chat, first_chat + 10):
+            limiter.acquire(chat)
+
+    run_threads([lambda n=n: send(n * 100) for n in range(3)])
+    assert redis_client.zcard(f"{{{prefix}}}:global") == 30 and not limiter.degraded
+    # Redis goes away: the open connections drop and new ones are refused.
+    alive, client.connection_pool = client.connection_pool, new_redis_client(DEAD).connection_pool
+    alive.disconnect()
+    run_threads([lambda n=n: send(1000 + n * 100) for n in range(3)])
+    limiter.penalise(0.01)  # goes to the local limiter, no second warning
+    limiter.acquire(1)
+    assert limiter.degraded
+    assert [line["message"] for line in warnings_in(log_lines)] == [FALLBACK_MESSAGE]
+    assert metrics.metric_set["RedisRateLimiterUnavailable"]["Value"] == [1.0]
+    metrics.clear_metrics()
