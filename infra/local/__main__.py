@@ -1,109 +1,68 @@
 """``make run``: the system on this machine, with nothing configured and no Docker.
 
-Starts moto's server as the AWS emulator (unless AWS_ENDPOINT_URL points at LocalStack or
-AWS), creates the queues template.yaml declares, runs the startup sync against Postgres
-(DATABASE_URL, default the local server), prints the jobs and their next runs, and keeps
-the emulator up until Ctrl-C.
+See ``runtime.py`` for what starts; this prints where to look and stops on Ctrl-C.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import signal
-import socket
 import sys
-import threading
 from datetime import UTC, datetime
 
-from job_scheduler import observability
-from job_scheduler.aws import client
-from job_scheduler.config import Settings
 from job_scheduler.db import get_connection
 from job_scheduler.errors import JobSchedulerError
+from job_scheduler.history import list_jobs
 from job_scheduler.schedule import Schedule, describe
-from job_scheduler.startup import run_startup
 
-from .resources import create_queues
-from .template import function_environment, load_template
-
-STACK = "telegram-jobs-local"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_emulator() -> tuple[str, object | None]:
-    """moto's server on loopback, unless an endpoint is configured."""
-    configured = os.environ.get("AWS_ENDPOINT_URL")
-    if configured:
-        return configured, None
-    from moto.server import ThreadedMotoServer
-
-    port = int(os.environ.get("MOTO_PORT") or _free_port())
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    return f"http://127.0.0.1:{port}", server
+from .runtime import LocalRuntime
 
 
 def main() -> int:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        os.environ.setdefault(name, "local")
-    endpoint, server = start_emulator()
+    runtime = LocalRuntime()
     try:
-        base = Settings.from_env({**os.environ, "AWS_ENDPOINT_URL": endpoint})
-        observability.configure(base)
-        created = create_queues(client(base, "sqs"), load_template(), STACK)
-        environment = function_environment(load_template(), created)
-        settings = Settings.from_env({**os.environ, **environment, "AWS_ENDPOINT_URL": endpoint})
-        summary = run_startup(settings)
+        runtime.start()
     except JobSchedulerError as exc:
         print(f"make run: {exc}", file=sys.stderr)
-        _stop(server)
+        runtime.stop()
         return 1
-    _print_overview(settings, endpoint, created, summary.as_dict())
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    stop.wait()
-    print("\nstopping")
-    _stop(server)
+    signal.signal(signal.SIGINT, lambda *_: runtime.stop_event.set())
+    signal.signal(signal.SIGTERM, lambda *_: runtime.stop_event.set())
+    _banner(runtime)
+    runtime.stop_event.wait()
+    print("\nstopping ...")
+    runtime.stop()
+    print("stopped")
     return 0
 
 
-def _stop(server: object | None) -> None:
-    if server is not None:
-        server.stop()
-
-
-def _print_overview(settings: Settings, endpoint: str, created: dict, summary: dict) -> None:
-    print(f"\nAWS endpoint:  {endpoint}")
-    for logical_id, queue in created.items():
-        print(f"queue {logical_id:<30} {queue['Ref']}")
-    print(f"sync summary:  {summary}")
-    jobs = (
-        get_connection(settings.database_url)
-        .execute(
-            "SELECT name, cron_expression, timezone, enabled, rule_expressions FROM scheduled_jobs"
-            " ORDER BY name"
-        )
-        .fetchall()
-    )
+def _banner(runtime: LocalRuntime) -> None:
+    settings = runtime.settings
+    assert settings is not None and runtime.services is not None
+    print("\n" + "=" * 72)
+    print("Telegram scheduled jobs: running locally")
+    print("=" * 72)
+    for note in runtime.services.notes:
+        print(f"  {note}")
+    where = "LocalStack/AWS" if runtime.on_localstack else "moto's server"
+    print(f"  AWS: {where} at {runtime.endpoint}")
+    ticking = "the local rule ticker" if runtime.ticker else "the endpoint itself"
+    print(f"  Rules fire through {ticking}; {len(runtime.pollers)} SQS pollers run the handlers")
+    if runtime.seeded:
+        print("  Demo data created: 36 users, 2 packs, 2 custom jobs")
+    print("\nJobs:")
     now = datetime.now(UTC)
-    print(f"\n{len(jobs)} job(s):")
-    for job in jobs:
+    for job in list_jobs(get_connection(settings.database_url)):
         schedule = Schedule.parse(job["cron_expression"], job["timezone"])
-        upcoming = ", ".join(
-            t.astimezone(schedule.zone).isoformat() for t in schedule.next_runs(now, 2)
-        )
+        upcoming = schedule.next_after(now)
         state = "enabled" if job["enabled"] else "disabled"
-        print(f"  {job['name']}: {describe(schedule)} [{state}] rules {job['rule_expressions']}")
-        print(f"    next: {upcoming}")
-    print("\nCtrl-C stops everything.")
+        when = upcoming.astimezone(schedule.zone).strftime("%Y-%m-%d %H:%M %Z") if upcoming else "-"
+        print(f"  {job['name']:<28} {describe(schedule)} [{state}], next {when}")
+    print("\nIn another terminal:")
+    print("  . .local/run.env && .venv/bin/jobsctl jobs")
+    print("  . .local/run.env && .venv/bin/jobsctl fire demo-nightly-reminder")
+    if runtime.services.telegram_api_url.startswith("http://127.0.0.1"):
+        print(f"\nMessages arrive at {runtime.services.telegram_api_url}/_fake")
+    print("Ctrl-C stops everything.\n")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,14 +51,27 @@ def start_services(environ: dict[str, str] | None = None) -> Services:
         from infra.fakes.telegram import FakeTelegram
 
         fake = FakeTelegram()
-        api_url = fake.start(port=int(env.get("FAKE_TELEGRAM_PORT", "0")))
+        api_url = fake.start(port=int(env.get("FAKE_TELEGRAM_PORT") or _free_or_any(8081)))
         stoppers.append(fake.stop)
         token = FAKE_TOKEN
         notes.append(f"Telegram: the fake Bot API; messages at {api_url}/_fake")
     return Services(database_url, redis_url, api_url, token, notes, stoppers)
 
 
+def _free_or_any(preferred: int) -> int:
+    """``preferred`` when nothing listens there (a stable address to bookmark), else any."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", preferred))
+        except OSError:
+            return 0
+    return preferred
+
+
 def _embedded_postgres(notes: list[str], stoppers: list[Any]) -> str:
+    runtime_dir = LOCAL_DIR / "xdg-runtime"  # pgserver asks platformdirs for one; give it ours
+    runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime_dir))
     import pgserver
 
     data = LOCAL_DIR / "pgdata"

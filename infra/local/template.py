@@ -73,7 +73,10 @@ def resolve(template: dict[str, Any], value: Any, created: dict[str, dict[str, s
     if not isinstance(value, dict):
         return value
     if "Ref" in value:
-        return created.get(value["Ref"], {}).get("Ref")
+        name = value["Ref"]
+        if name in created:
+            return created[name].get("Ref")
+        return template.get("Parameters", {}).get(name, {}).get("Default")
     if "Fn::GetAtt" in value:
         logical_id, attribute = value["Fn::GetAtt"]
         return created.get(logical_id, {}).get(attribute)
@@ -86,16 +89,14 @@ def resolve(template: dict[str, Any], value: Any, created: dict[str, dict[str, s
 def function_environment(
     template: dict[str, Any], created: dict[str, dict[str, str]]
 ) -> dict[str, str]:
-    """The Globals environment variables that point at created resources (queue URLs, ARNs)."""
+    """The functions' Globals environment, resolved against what was created locally.
+
+    Parameters resolve to their defaults; what cannot be resolved here (secret ARNs without
+    a default, ``!Sub`` names) is left out for the local runtime to supply.
+    """
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     resolved = {name: resolve(template, value, created) for name, value in variables.items()}
-    return {
-        name: str(value)
-        for name, value in resolved.items()
-        if value is not None
-        and isinstance(variables[name], dict)
-        and "Fn::FindInMap" not in variables[name]
-    }
+    return {name: str(value) for name, value in resolved.items() if value is not None}
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,23 @@ Exit codes: 0 done, 2 the input was wrong (the message says what to fix), 1 anyt
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from .errors import JobSchedulerError, ScheduleError
+from . import observability
+from .aws import aws_call, client
+from .config import Settings, get_settings
+from .custom_jobs import CustomJobSpec, create_custom_job
+from .custom_message import MessageConfig
+from .db import get_connection
+from .errors import ConfigError, InvalidJob, JobSchedulerError, ScheduleError
+from .firing import MANUAL, Firing, floor_minute
+from .history import get_job, list_executions, list_jobs
 from .schedule import Schedule, describe, utc_rule_expressions
+from .startup import run_startup
 
 EXIT_BAD_INPUT = 2
 
@@ -22,8 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except ScheduleError as exc:
-        print(f"jobsctl: {exc}", file=sys.stderr)
+    except (ScheduleError, InvalidJob) as exc:
+        where = f" ({exc.field})" if getattr(exc, "field", None) else ""
+        print(f"jobsctl: {exc}{where}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except JobSchedulerError as exc:
         print(f"jobsctl: {exc}", file=sys.stderr)
@@ -53,7 +64,49 @@ def _parser() -> argparse.ArgumentParser:
 
     sync = commands.add_parser("sync", help="run the startup sync against this environment")
     sync.set_defaults(run=_sync)
+
+    fire = commands.add_parser("fire", help="queue a firing of a job, as 'run now' does")
+    fire.add_argument("job")
+    fire.add_argument("--at", type=_instant, help="the firing's time (default: this minute)")
+    fire.set_defaults(run=_fire)
+
+    jobs = commands.add_parser("jobs", help="list jobs with their next run and last status")
+    jobs.set_defaults(run=_jobs)
+
+    history = commands.add_parser("executions", help="a job's execution history, newest first")
+    history.add_argument("job")
+    history.add_argument("-n", type=_count, default=20, help="how many (default 20)")
+    history.add_argument("--status", choices=EXECUTION_STATUSES)
+    history.set_defaults(run=_executions)
+
+    job = commands.add_parser("job", help="manage custom-message jobs")
+    job_commands = job.add_subparsers(required=True, metavar="ACTION")
+    create = job_commands.add_parser("create", help="create a custom-message job")
+    create.add_argument("name")
+    create.add_argument("--cron", required=True, help='e.g. "cron(0 9 ? * MON *)"')
+    create.add_argument("--tz", default=None, help="IANA timezone (default DEFAULT_TIMEZONE)")
+    create.add_argument("--text", required=True, help="the message, a Jinja template")
+    create.add_argument("--html", action="store_true", help="the text is Telegram HTML")
+    create.add_argument("--silent", action="store_true", help="deliver without a sound")
+    create.add_argument("--include", type=_ids, default=(), help="user ids, comma-separated")
+    create.add_argument("--exclude", type=_ids, default=(), help="user ids, comma-separated")
+    create.add_argument("--packs", type=_ids, default=(), help="character pack ids")
+    create.add_argument("--description", default="")
+    create.add_argument("--disabled", action="store_true", help="create it disabled")
+    create.set_defaults(run=_create_job)
     return parser
+
+
+EXECUTION_STATUSES = ("running", "succeeded", "failed", "skipped", "missed")
+
+
+def _ids(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: write ids as whole numbers separated by commas, e.g. 3,7,12"
+        ) from None
 
 
 def _instant(text: str) -> datetime:
@@ -92,12 +145,91 @@ def _rules(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sync(args: argparse.Namespace) -> int:
-    from . import observability
-    from .config import get_settings
-    from .startup import run_startup
-
+def _environment() -> Settings:
+    """Settings and logging for commands that talk to the services (logs go to stderr)."""
     settings = get_settings()
     observability.configure(settings, stream=sys.stderr)
-    print(json.dumps(run_startup(settings).as_dict(), indent=2))
+    return settings
+
+
+def _sync(args: argparse.Namespace) -> int:
+    print(json.dumps(run_startup(_environment()).as_dict(), indent=2))
+    return 0
+
+
+def _fire(args: argparse.Namespace) -> int:
+    settings = _environment()
+    job = get_job(get_connection(settings.database_url), args.job)
+    firing = Firing(
+        job_name=job["name"],
+        scheduled_for=floor_minute(args.at or datetime.now(UTC)),
+        trigger=MANUAL,
+        requested_by=f"jobsctl:{getpass.getuser()}",
+    )
+    if not settings.jobs_queue_url:
+        raise ConfigError("JOBS_QUEUE_URL is not set: the firing has nowhere to go")
+    with aws_call("queueing the firing"):
+        client(settings, "sqs").send_message(
+            QueueUrl=settings.jobs_queue_url, MessageBody=json.dumps(firing.to_message())
+        )
+    print(f"queued {job['name']} for {firing.scheduled_for.isoformat()} (manual)")
+    return 0
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    settings = _environment()
+    now = datetime.now(UTC)
+    for job in list_jobs(get_connection(settings.database_url)):
+        schedule = Schedule.parse(job["cron_expression"], job["timezone"])
+        upcoming = schedule.next_after(now)
+        state = "orphaned" if job["orphaned_at"] else "enabled" if job["enabled"] else "disabled"
+        last = (
+            f"{job['last_status']} {job['last_scheduled_for']:%Y-%m-%d %H:%M}Z"
+            if job["last_status"]
+            else "never run"
+        )
+        print(f"{job['name']}  [{job['kind']}, {state}]  {describe(schedule)}")
+        next_run = upcoming.astimezone(schedule.zone).isoformat() if upcoming else "none"
+        print(f"    next {next_run}   last {last}")
+    return 0
+
+
+def _executions(args: argparse.Namespace) -> int:
+    settings = _environment()
+    rows = list_executions(
+        get_connection(settings.database_url), args.job, args.status, None, args.n
+    )
+    print(
+        "id  scheduled_for (UTC)  trigger   status     lock               recipients queued"
+        " sent failed  error"
+    )
+    for row in rows:
+        print(
+            f"{row['id']:<3} {row['scheduled_for']:%Y-%m-%d %H:%M}     {row['trigger']:<9} "
+            f"{row['status']:<10} {row['lock_mode'] or '-':<18} {row['recipients_count']:>10} "
+            f"{row['queued_count']:>6} {row['sent_count']:>4} {row['failed_count']:>6}  "
+            f"{(row['error'] or row['detail'] or '')[:80]}"
+        )
+    return 0
+
+
+def _create_job(args: argparse.Namespace) -> int:
+    settings = _environment()
+    spec = CustomJobSpec(
+        name=args.name,
+        cron_expression=args.cron,
+        timezone=args.tz or settings.default_timezone,
+        message=MessageConfig.from_json(
+            {"text": args.text, "parse_mode": "HTML" if args.html else None, "silent": args.silent}
+        ),
+        description=args.description,
+        enabled=not args.disabled,
+        include_user_ids=args.include,
+        exclude_user_ids=args.exclude,
+        pack_ids=args.packs,
+    )
+    conn = get_connection(settings.database_url)
+    create_custom_job(conn, spec, actor=f"jobsctl:{getpass.getuser()}")
+    summary = run_startup(settings)
+    print(f"created {args.name}; rules: {summary.rules_created or 'unchanged'}")
     return 0

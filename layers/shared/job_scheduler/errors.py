@@ -6,7 +6,10 @@
     │   ├── InvalidExpression
     │   └── UnknownTimezone
     ├── RegistryError          two coded jobs share a name, or a job is malformed
-    ├── InvalidMessage         a custom message cannot be sent as written (``field`` names it)
+    ├── InvalidJob             a job definition cannot be accepted (``field`` names the part)
+    │   ├── InvalidMessage     a custom message cannot be sent as written
+    │   ├── JobExists          the name is taken
+    │   └── JobNotFound        no job has that name
     ├── DatabaseError          Postgres refused or could not be reached (wraps psycopg)
     ├── AwsError               an AWS call failed (wraps botocore)
     └── SyncError              the startup sync would leave things inconsistent
@@ -43,12 +46,24 @@ class RegistryError(JobSchedulerError):
     """The coded-job registry was given something it cannot hold."""
 
 
-class InvalidMessage(JobSchedulerError):
-    """A message or its template cannot be sent; says what to fix, ``field`` says where."""
+class InvalidJob(JobSchedulerError):
+    """A job definition cannot be accepted; says what to fix, ``field`` says where."""
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class InvalidMessage(InvalidJob):
+    """A message or its template cannot be sent as written."""
+
+
+class JobExists(InvalidJob):
+    """A job with that name already exists."""
+
+
+class JobNotFound(InvalidJob):
+    """No job has that name."""
 
 
 class DatabaseError(JobSchedulerError):

@@ -49,7 +49,24 @@ class JsonFormatter(LambdaPowertoolsFormatter):
 class TextFormatter(LambdaPowertoolsFormatter):
     """One readable line per record for a terminal: time, level, message, extra keys."""
 
-    _SKIP = frozenset({"timestamp", "level", "message", "service", "location", "sampling_rate"})
+    # Lambda-context keys are left out: locally several handlers share one process, so they
+    # would name whichever handler ran last.
+    _SKIP = frozenset(
+        {
+            "timestamp",
+            "level",
+            "message",
+            "service",
+            "location",
+            "sampling_rate",
+            "cold_start",
+            "function_name",
+            "function_memory_size",
+            "function_arn",
+            "function_request_id",
+            "xray_trace_id",
+        }
+    )
 
     def serialize(self, log: dict[str, Any]) -> str:
         extras = " ".join(f"{key}={value}" for key, value in log.items() if key not in self._SKIP)

@@ -1,0 +1,167 @@
+"""The whole system on one machine: AWS emulator, template resources, ticker, pollers, fakes.
+
+``LocalRuntime.start()`` brings everything up in this process and ``stop()`` takes it down;
+``make run`` (``python -m infra.local``) wraps it with a banner and Ctrl-C, and the
+end-to-end tests drive the same object.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from job_scheduler import observability
+from job_scheduler.aws import client
+from job_scheduler.config import Settings, get_settings
+from job_scheduler.db import get_connection
+from job_scheduler.handlers import executor_for, notifier_for
+from job_scheduler.startup import run_startup
+
+from .demo import seed_if_empty
+from .pollers import SqsPoller
+from .resources import create_queues
+from .services import LOCAL_DIR, Services, start_services
+from .template import function_environment, load_template, sqs_sources
+from .ticker import RuleTicker
+
+STACK = "telegram-jobs-local"
+RULE_PREFIX = "telegram-jobs-local"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class LocalRuntime:
+    """Start with ``start()``; everything it started stops with ``stop()``."""
+
+    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    demo: bool = True
+    tick: bool = True
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    services: Services | None = None
+    settings: Settings | None = None
+    endpoint: str = ""
+    queues: dict[str, dict[str, str]] = field(default_factory=dict)
+    ticker: RuleTicker | None = None
+    pollers: list[SqsPoller] = field(default_factory=list)
+    sync_summary: dict[str, Any] = field(default_factory=dict)
+    seeded: bool = False
+    _moto: Any = None
+
+    @property
+    def on_localstack(self) -> bool:
+        return bool(self.environ.get("AWS_ENDPOINT_URL"))
+
+    def start(self) -> LocalRuntime:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # the emulators take any
+            os.environ.setdefault(name, self.environ.get(name, "local"))
+        self.services = start_services(self.environ)
+        self.endpoint = self._start_emulator()
+        template = load_template()
+        env = self._function_environment(template)
+        os.environ.update(env)  # the handlers read their settings from the environment
+        _forget_cached_settings()
+        self.settings = get_settings()
+        observability.configure(self.settings)
+        self.sync_summary = run_startup(self.settings).as_dict()
+        if self.demo and seed_if_empty(get_connection(self.settings.database_url)):
+            self.seeded = True
+            self.sync_summary = run_startup(self.settings).as_dict()
+        self._start_threads(template)
+        _write_env_file(env)
+        return self
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for thread in [*self.pollers, self.ticker]:
+            if thread is not None and thread.is_alive():
+                thread.join(timeout=5)
+        if self._moto is not None:
+            self._moto.stop()
+        if self.services is not None:
+            self.services.stop()
+
+    def _start_emulator(self) -> str:
+        if self.on_localstack:
+            return self.environ["AWS_ENDPOINT_URL"]
+        from moto.server import ThreadedMotoServer
+
+        port = int(self.environ.get("MOTO_PORT") or _free_port())
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._moto.start()
+        return f"http://127.0.0.1:{port}"
+
+    def _function_environment(self, template: dict[str, Any]) -> dict[str, str]:
+        assert self.services is not None
+        env = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", **self.environ}
+        env |= {"AWS_ENDPOINT_URL": self.endpoint, "AWS_DEFAULT_REGION": "us-east-1"}
+        base = Settings.from_env({"AWS_ENDPOINT_URL": self.endpoint})
+        self.queues = create_queues(client(base, "sqs"), template, STACK)
+        env |= function_environment(template, self.queues)
+        env |= {
+            "DATABASE_URL": self.services.database_url,
+            "REDIS_URL": self.services.redis_url or "",
+            "TELEGRAM_BOT_TOKEN": self.services.telegram_token,
+            "TELEGRAM_API_URL": self.services.telegram_api_url,
+            "RULE_PREFIX": self.environ.get("RULE_PREFIX", RULE_PREFIX),
+            "STAGE": self.environ.get("STAGE", "local"),
+            "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines would drown the terminal
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+        return env
+
+    def _start_threads(self, template: dict[str, Any]) -> None:
+        assert self.settings is not None
+        sqs = client(self.settings, "sqs")
+        if self.tick and not self.on_localstack:
+            self.ticker = RuleTicker(
+                client(self.settings, "events"),
+                sqs,
+                self.settings.rule_prefix,
+                self.settings.aws_region,
+                self.stop_event,
+            )
+            self.ticker.start()
+        for source in sqs_sources(template):
+            poller = SqsPoller(
+                sqs, source, self.queues[source.queue], self.settings.aws_region, self.stop_event
+            )
+            poller.start()
+            self.pollers.append(poller)
+
+
+def _forget_cached_settings() -> None:
+    get_settings.cache_clear()
+    executor_for.cache_clear()
+    notifier_for.cache_clear()
+
+
+def _write_env_file(env: dict[str, str]) -> None:
+    """``.local/run.env``: source it in another terminal to point jobsctl at this runtime."""
+    LOCAL_DIR.mkdir(exist_ok=True)
+    keys = (
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_DEFAULT_REGION",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "JOBS_QUEUE_URL",
+        "JOBS_QUEUE_ARN",
+        "NOTIFICATIONS_QUEUE_URL",
+        "RULE_PREFIX",
+        "STAGE",
+    )
+    lines = [f"export {key}='{env[key]}'" for key in keys if env.get(key)]
+    path = LOCAL_DIR / "run.env"
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)

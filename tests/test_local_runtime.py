@@ -1,0 +1,130 @@
+"""``make run``'s runtime end to end: template resources, sync, demo data, ticker, pollers.
+
+The runtime is started as ``make run`` starts it (moto's server, queues read from
+template.yaml, the real Lambda handlers polled in-process, the fake Telegram), against the
+test Postgres and Redis. Rules are fired by calling the ticker for a chosen minute rather
+than waiting for the clock.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from infra.local.demo import FIRST_NAMES
+from infra.local.runtime import LocalRuntime
+from infra.local.ticker import RuleTicker, target_input
+from job_scheduler import cli
+from job_scheduler.aws import client
+from job_scheduler.config import get_settings
+from job_scheduler.db import get_connection
+
+
+@pytest.fixture
+def runtime(make_database, redis_client):
+    saved = dict(os.environ)
+    environ = {
+        **os.environ,
+        "DATABASE_URL": make_database(),
+        "REDIS_URL": "redis://127.0.0.1:6379/15",
+        "RULE_PREFIX": f"e2e-{uuid.uuid4().hex[:6]}",
+        "FAKE_TELEGRAM_PORT": "0",
+    }
+    environ.pop("AWS_ENDPOINT_URL", None)
+    started = LocalRuntime(environ=environ, tick=False).start()
+    yield started
+    started.stop()
+    os.environ.clear()
+    os.environ.update(saved)
+    get_settings.cache_clear()
+
+
+def fake_messages(runtime: LocalRuntime, count: int, timeout: float = 30) -> list[dict]:
+    """The fake Telegram's messages once ``count`` have arrived (or what came by the timeout)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        messages = httpx.get(f"{runtime.services.telegram_api_url}/_fake/messages").json()
+        if len(messages) >= count or time.monotonic() > deadline:
+            return messages
+        time.sleep(0.2)
+
+
+def test_the_template_declares_what_the_runtime_creates(runtime):
+    assert set(runtime.queues) == {
+        "JobsQueue",
+        "JobsDeadLetterQueue",
+        "NotificationsQueue",
+        "NotificationsDeadLetterQueue",
+    }
+    assert {p.source.function: p.source.batch_size for p in runtime.pollers} == {
+        "JobExecutorFunction": 10,
+        "NotifierFunction": 10,
+    }
+    sqs = client(runtime.settings, "sqs")
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=runtime.queues["JobsQueue"]["Ref"], AttributeNames=["All"]
+    )["Attributes"]
+    assert attributes["VisibilityTimeout"] == "360"
+    assert '"maxReceiveCount":5' in attributes["RedrivePolicy"].replace(" ", "")
+
+
+def test_demo_data_and_rules_exist_after_start(runtime):
+    conn = get_connection(runtime.settings.database_url)
+    assert conn.execute("SELECT count(*) AS n FROM users").fetchone()["n"] == len(FIRST_NAMES)
+    jobs = conn.execute("SELECT name, rule_names FROM scheduled_jobs ORDER BY name").fetchall()
+    prefix = runtime.settings.rule_prefix
+    assert [(j["name"], j["rule_names"]) for j in jobs] == [
+        ("demo-every-minute", [f"{prefix}-demo-every-minute"]),
+        ("demo-nightly-reminder", [f"{prefix}-demo-nightly-reminder"]),
+    ]
+
+
+def test_a_rule_firing_reaches_the_fake_telegram_through_the_real_handlers(runtime):
+    settings = runtime.settings
+    ticker = RuleTicker(
+        client(settings, "events"),
+        client(settings, "sqs"),
+        settings.rule_prefix,
+        settings.aws_region,
+        runtime.stop_event,
+    )
+    minute = datetime.now(UTC).replace(second=0, microsecond=0)
+    if (minute.hour, minute.minute) == (18, 30):  # 22:00 Tehran: the nightly job is due too
+        minute -= timedelta(minutes=1)
+
+    assert ticker.fire(minute) == 1  # only the every-minute job is due
+
+    messages = fake_messages(runtime, 17)
+    sunrise_without_the_first = FIRST_NAMES[2::2]
+    assert sorted(m["text"].split("!")[0].removeprefix("<b>Hi ") for m in messages) == sorted(
+        sunrise_without_the_first
+    )
+    assert all(m["disable_notification"] and m["parse_mode"] == "HTML" for m in messages)
+
+
+def test_jobsctl_fire_runs_a_job_now(runtime):
+    assert cli.main(["fire", "demo-nightly-reminder"]) == 0
+
+    messages = fake_messages(runtime, len(FIRST_NAMES))
+    assert len(messages) == len(FIRST_NAMES)
+    assert all(m["text"].startswith("Good evening") for m in messages)
+
+
+def test_input_transformer_output_is_the_executor_firing_shape():
+    target = {
+        "InputTransformer": {
+            "InputPathsMap": {"time": "$.time", "rule": "$.resources[0]"},
+            "InputTemplate": '{"source": "schedule", "job": "j", "time": <time>, "rule": <rule>}',
+        }
+    }
+    event = {"time": "2026-11-27T18:30:00Z", "resources": ["arn:aws:events:r:1:rule/x"]}
+    assert target_input(target, event) == (
+        '{"source": "schedule", "job": "j", "time": "2026-11-27T18:30:00Z",'
+        ' "rule": "arn:aws:events:r:1:rule/x"}'
+    )
