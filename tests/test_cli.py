@@ -95,3 +95,105 @@ def test_sync_runs_against_the_configured_environment(db, settings, events):
     assert summary["rules_created"] == ["cli-jobs-promo"]
     (rule,) = events.list_rules(NamePrefix="cli-jobs-")["Rules"]
     assert rule["ScheduleExpression"] == "cron(30 5 ? * 6 *)"
+
+
+def service_env(settings) -> dict[str, str]:
+    return {
+        "DATABASE_URL": settings.database_url,
+        "AWS_ENDPOINT_URL": settings.aws_endpoint_url,
+        "JOBS_QUEUE_ARN": settings.jobs_queue_arn,
+        "JOBS_QUEUE_URL": settings.jobs_queue_url,
+        "RULE_PREFIX": "cli-jobs",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+
+
+def test_job_create_then_jobs_and_fire(db, settings, events):
+    db.execute("INSERT INTO users (telegram_chat_id) VALUES (11), (12)")
+    env = service_env(settings)
+
+    created = jobsctl(
+        "job",
+        "create",
+        "weekly-hello",
+        "--cron",
+        "cron(0 9 ? * MON *)",
+        "--tz",
+        "Europe/Berlin",
+        "--text",
+        "<b>Hi {{ user.first_name }}</b>",
+        "--html",
+        "--silent",
+        "--include",
+        "1,2",
+        env=env,
+    )
+    assert created.returncode == 0, created.stderr
+    assert "created weekly-hello" in created.stdout
+    row = db.execute("SELECT * FROM scheduled_jobs WHERE name = 'weekly-hello'").fetchone()
+    assert row["message_config"] == {
+        "text": "<b>Hi {{ user.first_name }}</b>",
+        "parse_mode": "HTML",
+        "silent": True,
+    }
+    assert row["include_user_ids"] == [1, 2]
+    assert [r["Name"] for r in events.list_rules(NamePrefix="cli-jobs-")["Rules"]] == [
+        "cli-jobs-weekly-hello"
+    ]
+
+    listing = jobsctl("jobs", env=env)
+    assert "weekly-hello  [custom_message, enabled]  At 09:00, only on Monday (Europe/Berlin)" in (
+        listing.stdout
+    )
+    assert "never run" in listing.stdout
+
+    fired = jobsctl("fire", "weekly-hello", "--at", "2026-11-30T08:00:30Z", env=env)
+    assert fired.returncode == 0, fired.stderr
+    import boto3
+
+    sqs = boto3.client("sqs", endpoint_url=settings.aws_endpoint_url, region_name="us-east-1")
+    (message,) = sqs.receive_message(QueueUrl=settings.jobs_queue_url)["Messages"]
+    assert json.loads(message["Body"])["time"] == "2026-11-30T08:00:00Z"
+    assert json.loads(message["Body"])["source"] == "manual"
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (
+            ("job", "create", "x", "--cron", "cron(0 9 * * ? *)", "--text", "{{ user.password }}"),
+            "password",
+        ),
+        (
+            ("job", "create", "x", "--cron", "cron(0 9 * * ? *)", "--text", "hi", "--include", "9"),
+            "no users with ids [9]",
+        ),
+        (
+            ("job", "create", "x", "--cron", "cron(0 9 * * ? *)", "--text", "<b>hi", "--html"),
+            "never closed",
+        ),
+        (("fire", "nope"), "There is no job named 'nope'"),
+        (("executions", "nope"), "There is no job named 'nope'"),
+    ],
+)
+def test_job_commands_refuse_bad_input_with_exit_2(db, settings, args, says):
+    result = jobsctl(*args, env=service_env(settings))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert says in result.stderr
+
+
+def test_executions_lists_history_newest_first(db, settings):
+    db.execute(
+        "INSERT INTO scheduled_jobs (name, kind, cron_expression, timezone, created_by, updated_by)"
+        " VALUES ('daily', 'custom_message', 'cron(0 9 * * ? *)', 'UTC', 'a', 'a')"
+    )
+    db.execute(
+        "INSERT INTO job_executions (job_id, scheduled_for, trigger, status, error) VALUES"
+        " (1, '2026-11-26T09:00Z', 'schedule', 'succeeded', NULL),"
+        " (1, '2026-11-27T09:00Z', 'schedule', 'failed', 'DatabaseError: boom')"
+    )
+    result = jobsctl("executions", "daily", env=service_env(settings))
+    lines = result.stdout.splitlines()[1:]
+    assert [line.split()[0] for line in lines] == ["2", "1"]
+    assert "failed" in lines[0] and "DatabaseError: boom" in lines[0]
