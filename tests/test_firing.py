@@ -10,6 +10,9 @@ import pytest
 from job_scheduler.firing import MANUAL, SCHEDULE, Firing, InvalidFiring, parse_firing
 
 AT = datetime(2026, 11, 27, 18, 30, tzinfo=UTC)
+SCHEDULED_EVENT = (
+    '{"source": "aws.events", "detail-type": "Scheduled Event", "time": "2026-11-27T18:30:00Z",'
+)
 RULE_ARN = "arn:aws:events:us-east-1:123456789012:rule/telegram-jobs-dev-food"
 
 
@@ -71,13 +74,11 @@ def test_shapes(body, expected):
         ('{"source": "manual", "job": "food", "time": "2026-11-27T18:30:00"}', "timezone"),
         ('{"source": "sqs", "job": "food"}', "unknown firing source"),
         (
-            '{"source": "aws.events", "detail-type": "Scheduled Event", "time": "2026-11-27T18:30:00Z",'
-            ' "resources": []}',
+            SCHEDULED_EVENT + ' "resources": []}',
             "without the rule",
         ),
         (
-            '{"source": "aws.events", "detail-type": "Scheduled Event", "time": "2026-11-27T18:30:00Z",'
-            ' "resources": ["arn:aws:events:r:1:rule/stranger"]}',
+            SCHEDULED_EVENT + ' "resources": ["arn:aws:events:r:1:rule/stranger"]}',
             "no job owns rule 'stranger'",
         ),
     ],
