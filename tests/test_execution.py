@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -431,3 +433,107 @@ def test_after_max_receives_a_failing_firing_is_in_the_dlq_and_the_execution_fai
     (execution,) = execution_rows(db)
     assert execution["status"] == "failed" and "the job broke" in execution["error"]
     assert execution["attempts"] == 3
+
+
+# --- found in review: each of these once broke a property ----------------------------------
+
+
+def test_a_failing_chat_move_does_not_resend_the_others(db, executor, notifier, queues, telegram):
+    add_users(db, 4)  # chats 5000..5003
+    add_custom_job(db)
+    telegram.configure(migrated_chats={5000: 5003})  # onto a chat another user already has
+
+    executor.execute(firing("promo", now_minute()))
+    deliver(queues, notifier)
+
+    assert chats(telegram) == [5001, 5002, 5003]  # each once, over every redelivery
+    statuses = db.execute(
+        "SELECT u.telegram_chat_id, d.status FROM notification_deliveries d"
+        " JOIN users u ON u.id = d.user_id ORDER BY 1"
+    ).fetchall()
+    assert [(r["telegram_chat_id"], r["status"]) for r in statuses] == [
+        (5000, "failed"),
+        (5001, "sent"),
+        (5002, "sent"),
+        (5003, "sent"),
+    ]
+    (execution,) = execution_rows(db)
+    assert (execution["sent_count"], execution["failed_count"]) == (3, 1)
+
+
+def test_no_answer_after_sending_is_not_sent_again(db, executor, notifier, queues, telegram):
+    add_users(db, 6)
+    add_custom_job(db)
+    telegram.configure(drop_connection_every=3)
+
+    executor.execute(firing("promo", now_minute()))
+    deliver(queues, notifier)
+
+    failed = db.execute(
+        "SELECT last_error FROM notification_deliveries WHERE status = 'failed'"
+    ).fetchall()
+    assert len(failed) == 2 and all("may have delivered" in r["last_error"] for r in failed)
+    assert len(chats(telegram)) == 4
+    assert telegram.stats()["dropped"] == 2
+
+
+def test_near_its_deadline_the_notifier_requeues_instead_of_sending(
+    db, executor, notifier, queues, telegram
+):
+    add_users(db, 5)
+    add_custom_job(db)
+    executor.execute(firing("promo", now_minute()))
+
+    (message,) = receive_all(queues, queues.notifications)
+    result = notifier.process(DeliveryBatch.from_json(message["Body"]), deadline=0.0)
+
+    assert (result.sent, result.requeued) == (0, 5) and telegram.messages() == []
+    deliver(queues, notifier)
+    assert chats(telegram) == list(range(5000, 5005))
+
+
+def test_a_retry_of_a_firing_that_arrived_on_time_is_not_missed(db, executor):
+    add_users(db, 1)
+    add_custom_job(db, misfire_grace_seconds=300)
+    scheduled = now_minute() - timedelta(minutes=10)
+    on_time = replace(firing("promo", scheduled), first_received_at=scheduled)
+
+    assert executor.execute(on_time).status == "ran"
+
+
+def test_skip_overlap_holds_when_many_minutes_of_one_job_arrive_at_once(db, executor):
+    add_users(db, 1)
+    add_custom_job(db, name="flaky", kind="coded", misfire_grace_seconds=3600)
+    Flaky.fail_after, Flaky.on_fail = 0, staticmethod(lambda: time.sleep(1))
+    minutes = [now_minute() - timedelta(minutes=offset) for offset in range(8)]
+    start = threading.Barrier(len(minutes))
+
+    def fire(minute: datetime) -> str:
+        start.wait()
+        return executor.execute(firing("flaky", minute)).status
+
+    with ThreadPoolExecutor(max_workers=len(minutes)) as pool:
+        statuses = list(pool.map(fire, minutes))
+
+    assert sorted(statuses) == ["ran"] + ["skipped"] * 7
+
+
+def test_errors_stored_for_admins_are_scrubbed(db, settings, registry, queues):
+    add_users(db, 1)
+    add_custom_job(db, name="flaky", kind="coded")
+
+    def leak() -> None:
+        raise RuntimeError(f"telegram refused token {TOKEN}")
+
+    Flaky.fail_after, Flaky.on_fail = 0, staticmethod(leak)
+    executor = Executor(
+        settings,
+        registry,
+        FiringLock(None, 120),
+        Outbox(queues.sqs, settings.notifications_queue_url),
+    )
+    with pytest.raises(RuntimeError):
+        executor.execute(firing("flaky", now_minute()))
+
+    (execution,) = execution_rows(db)
+    assert TOKEN not in execution["error"] and "***" in execution["error"]

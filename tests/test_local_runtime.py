@@ -128,3 +128,15 @@ def test_input_transformer_output_is_the_executor_firing_shape():
         '{"source": "schedule", "job": "j", "time": "2026-11-27T18:30:00Z",'
         ' "rule": "arn:aws:events:r:1:rule/x"}'
     )
+
+
+def test_the_ticker_fires_every_minute_it_has_not_fired_yet():
+    ticker = RuleTicker(None, None, "p", "us-east-1", None)
+    at = datetime(2026, 11, 27, 21, 59, tzinfo=UTC)
+
+    assert ticker.due_minutes(at) == [at]
+    assert ticker.due_minutes(at) == []  # the same minute again: nothing
+    later = at + timedelta(minutes=3)  # a slow tick, or a laptop that slept
+    assert ticker.due_minutes(later) == [at + timedelta(minutes=n) for n in (1, 2, 3)]
+    much_later = later + timedelta(hours=2)
+    assert len(ticker.due_minutes(much_later)) == 11  # caught up at most ten minutes back

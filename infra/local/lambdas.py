@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,13 +25,15 @@ class LocalContext:
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     log_group_name: str = "/local"
     log_stream_name: str = "local"
+    started: float = field(default_factory=time.monotonic)
 
     @property
     def invoked_function_arn(self) -> str:
         return f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}"
 
     def get_remaining_time_in_millis(self) -> int:
-        return self.timeout_seconds * 1000
+        elapsed = time.monotonic() - self.started
+        return max(0, int((self.timeout_seconds - elapsed) * 1000))
 
 
 @cache

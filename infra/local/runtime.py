@@ -163,5 +163,7 @@ def _write_env_file(env: dict[str, str]) -> None:
     )
     lines = [f"export {key}='{env[key]}'" for key in keys if env.get(key)]
     path = LOCAL_DIR / "run.env"
-    path.write_text("\n".join(lines) + "\n")
-    path.chmod(0o600)
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable
+    with os.fdopen(descriptor, "w") as file:  # by others, not even for a moment
+        file.write("\n".join(lines) + "\n")

@@ -6,6 +6,9 @@ deployment's rules and, for each one due, builds the scheduled event EventBridge
 delivers it to each SQS target, applying the target's Input, InputPath or InputTransformer.
 It is off against LocalStack, which fires rules itself.
 
+``rate()`` rules fire on multiples of their interval since the epoch (EventBridge counts from
+the rule's creation; the executor treats every rate firing as due either way).
+
 Input transformers are applied for unquoted placeholders (``"time": <time>``), the form
 this deployment's rules use; a quoted placeholder inside a longer string is not supported.
 """
@@ -16,7 +19,7 @@ import json
 import re
 import threading
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from job_scheduler.firing import floor_minute, iso_minute
@@ -24,6 +27,7 @@ from job_scheduler.observability import logger
 from job_scheduler.schedule import Schedule
 
 _PATH_PART = re.compile(r"\.([A-Za-z0-9_-]+)|\[(\d+)\]")
+CATCH_UP = timedelta(minutes=10)
 _RATE_MINUTES = {"minute": 1, "minutes": 1, "hour": 60, "hours": 60, "day": 1440, "days": 1440}
 
 
@@ -92,30 +96,51 @@ class RuleTicker(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.wait(0.5):
-            minute = floor_minute(datetime.now(UTC))
-            if self._last is None or minute > self._last:
-                self._last = minute
-                try:
-                    self.fire(minute)
-                except Exception:
-                    logger.exception("rule ticker failed this minute")
+            for minute in self.due_minutes(floor_minute(datetime.now(UTC))):
+                self.fire(minute)
+
+    def due_minutes(self, now_minute: datetime) -> list[datetime]:
+        """The minutes not fired yet, up to now: a slow tick or a sleeping laptop skips none
+        (back to ``CATCH_UP`` minutes; EventBridge does not replay older ones either)."""
+        first = now_minute if self._last is None else self._last + timedelta(minutes=1)
+        first = max(first, now_minute - CATCH_UP)
+        minutes = []
+        while first <= now_minute:
+            minutes.append(first)
+            first += timedelta(minutes=1)
+        if minutes:
+            self._last = minutes[-1]
+        return minutes
 
     def fire(self, minute: datetime) -> int:
         """Deliver every rule due at ``minute``; return how many deliveries were made."""
+        try:
+            rules = self._rules()
+        except Exception:  # the emulator may be stopping; the next minute tries again
+            logger.exception("rule ticker could not list rules")
+            return 0
         count = 0
-        for rule in self._rules():
-            expression = rule.get("ScheduleExpression")
-            if rule.get("State") != "ENABLED" or not expression or not is_due(expression, minute):
-                continue
-            event = scheduled_event(rule, minute, rule["Arn"].split(":")[4], self.region)
-            for target in self.events.list_targets_by_rule(Rule=rule["Name"])["Targets"]:
-                if ":sqs:" in target["Arn"]:
-                    self.sqs.send_message(
-                        QueueUrl=self._queue_url(target["Arn"]),
-                        MessageBody=target_input(target, event),
-                    )
-                    count += 1
+        for rule in rules:
+            try:
+                count += self._fire_rule(rule, minute)
+            except Exception:  # one bad rule must not stop the others
+                logger.exception("rule ticker failed a rule", extra={"rule": rule.get("Name")})
         self.fired += count
+        return count
+
+    def _fire_rule(self, rule: dict[str, Any], minute: datetime) -> int:
+        expression = rule.get("ScheduleExpression")
+        if rule.get("State") != "ENABLED" or not expression or not is_due(expression, minute):
+            return 0
+        event = scheduled_event(rule, minute, rule["Arn"].split(":")[4], self.region)
+        count = 0
+        for target in self.events.list_targets_by_rule(Rule=rule["Name"])["Targets"]:
+            if ":sqs:" in target["Arn"]:
+                self.sqs.send_message(
+                    QueueUrl=self._queue_url(target["Arn"]),
+                    MessageBody=target_input(target, event),
+                )
+                count += 1
         return count
 
     def _rules(self) -> list[dict[str, Any]]:

@@ -1,4 +1,9 @@
-"""Postgres access: one connection per warm Lambda, migrations applied by yoyo.
+"""Postgres access: one connection per warm Lambda (per thread), migrations applied by yoyo.
+
+A Lambda runs one invocation at a time, so "per thread" is "per Lambda" there; it matters
+locally, where several handlers run in one process and must not share a session (one
+handler's transaction would swallow another's statements, and advisory locks would be
+shared).
 
 psycopg errors are translated to ``DatabaseError`` here (``database_errors``) so callers see
 one error type; the psycopg error stays attached as the cause.
@@ -6,6 +11,7 @@ one error type; the psycopg error stays attached as the cause.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -21,7 +27,9 @@ from .observability import logger
 # Two cold starts may migrate at once; the second waits on this lock, then finds nothing to do.
 MIGRATION_LOCK_ID = 0x6A6F6273  # "jobs"
 CONNECT_TIMEOUT_SECONDS = 5
-_connections: dict[str, psycopg.Connection] = {}
+_local = threading.local()
+_all_connections: list[psycopg.Connection] = []
+_registry_lock = threading.Lock()
 
 
 @contextmanager
@@ -46,17 +54,21 @@ def connect(database_url: str) -> psycopg.Connection[dict[str, Any]]:
 
 
 def get_connection(database_url: str) -> psycopg.Connection[dict[str, Any]]:
-    """The connection kept across warm invocations, replaced when it has gone bad."""
-    conn = _connections.get(database_url)
+    """This thread's connection, kept across warm invocations, replaced when it went bad."""
+    cache: dict[str, psycopg.Connection] = _local.__dict__.setdefault("connections", {})
+    conn = cache.get(database_url)
     if conn is None or conn.closed or conn.broken:
-        conn = _connections[database_url] = connect(database_url)
+        conn = cache[database_url] = connect(database_url)
+        with _registry_lock:
+            _all_connections.append(conn)
     return conn
 
 
 def close_all() -> None:
-    while _connections:
-        _, conn = _connections.popitem()
-        conn.close()
+    """Close every connection ``get_connection`` opened, in any thread."""
+    with _registry_lock:
+        while _all_connections:
+            _all_connections.pop().close()
 
 
 def migrations_dir() -> str:

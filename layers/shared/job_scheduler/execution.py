@@ -32,12 +32,13 @@ from .errors import JobSchedulerError, ScheduleError
 from .fanout import FanoutResult, fan_out
 from .firing import SCHEDULE, Firing
 from .locks import FiringLock, LockResult, firing_key
-from .observability import logger, metrics
+from .observability import logger, metrics, scrub
 from .outbox import Outbox
 from .registry import JobRegistry
 from .schedule import Schedule
 
 FINAL = ("succeeded", "skipped", "missed")
+JOB_LOCK_SPACE = 0x6A6F62  # pg_advisory_xact_lock(space, job id): one job's start at a time
 
 
 class RetryLater(JobSchedulerError):
@@ -92,7 +93,7 @@ class Executor:
             return None  # an admin's "run now" runs even a disabled job
         if not job["enabled"]:
             return self._record_unrun(job, firing, "skipped", "the job is disabled")
-        lateness = self.clock() - firing.scheduled_for
+        lateness = (firing.first_received_at or self.clock()) - firing.scheduled_for
         if lateness > timedelta(seconds=job["misfire_grace_seconds"]):
             detail = (
                 f"arrived {int(lateness.total_seconds())} s after its time; the misfire grace "
@@ -109,16 +110,25 @@ class Executor:
                 f"{firing.job_name} at {firing.scheduled_for} is locked by another run"
             )
         try:
+            started = self._start(job, firing, lock)
+            if isinstance(started, Outcome):
+                return started
+            return self._run(job, firing, started)
+        finally:
+            self.lock.release(lock)
+
+    def _start(self, job: dict[str, Any], firing: Firing, lock: LockResult) -> int | Outcome:
+        """The overlap check and the execution row, atomic per job (an advisory lock)."""
+        with database_errors("starting the execution"), self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (JOB_LOCK_SPACE, job["id"]))
             running = self._live_run_of(job) if job["overlap_policy"] == "skip" else None
             if running is not None:
                 detail = f"execution {running} of this job is still running (overlap policy skip)"
                 return self._record_unrun(job, firing, "skipped", detail)
             execution_id = self._insert_running(job, firing, lock)
-            if execution_id is None:
-                raise RetryLater(f"{firing.job_name} at {firing.scheduled_for} started elsewhere")
-            return self._run(job, firing, execution_id)
-        finally:
-            self.lock.release(lock)
+        if execution_id is None:
+            raise RetryLater(f"{firing.job_name} at {firing.scheduled_for} started elsewhere")
+        return execution_id
 
     def _resume_or_drop(self, job: dict[str, Any], firing: Firing, existing: dict) -> Outcome:
         if existing["status"] in FINAL:
@@ -197,6 +207,17 @@ class Executor:
         logger.info(f"firing {status}", extra={"job": job["name"], "detail": detail})
         return Outcome(status if row else "duplicate", row["id"] if row else None, detail)
 
+    def _close_unrun(self, execution_id: int, status: str, detail: str) -> Outcome:
+        """A failed or abandoned run that should not be resumed any more."""
+        with database_errors(f"closing the execution as {status}"):
+            row = self.conn.execute(
+                "UPDATE job_executions SET status = %s, detail = %s, finished_at = now(),"
+                " lease_until = NULL WHERE id = %s AND (status = 'failed'"
+                "   OR (status = 'running' AND lease_until < now())) RETURNING id",
+                (status, detail, execution_id),
+            ).fetchone()
+        return Outcome(status if row else "duplicate", execution_id, detail)
+
     def _live_run_of(self, job: dict[str, Any]) -> int | None:
         with database_errors("checking for a running execution"):
             row = self.conn.execute(
@@ -255,15 +276,15 @@ class Executor:
             )
 
     def _mark_failed(self, execution_id: int, exc: BaseException) -> None:
-        """Best effort: the connection may be what failed, so a fresh one is used."""
-        error = f"{type(exc).__name__}: {exc}"[:2000]
+        """Best effort: if the connection is what broke, ``get_connection`` opens a new one."""
+        error = scrub(f"{type(exc).__name__}: {exc}")[:2000]
         try:
             get_connection(self.settings.database_url).execute(
                 "UPDATE job_executions SET status = 'failed', error = %s, finished_at = now(),"
                 " lease_until = NULL WHERE id = %s",
                 (error, execution_id),
             )
-        except psycopg.Error:
+        except (psycopg.Error, JobSchedulerError):
             logger.exception("could not mark the execution failed; its lease will expire")
         metrics.add_metric(name="ExecutionsFailed", unit="Count", value=1)
         logger.error("execution failed", extra={"execution_id": execution_id, "error": error})

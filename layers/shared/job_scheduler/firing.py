@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +38,9 @@ class Firing:
     trigger: str
     event_id: str | None = None
     requested_by: str | None = None
+    # When the executor first received it (SQS ApproximateFirstReceiveTimestamp): lateness is
+    # judged by arrival, so a retry of a firing that arrived on time is not "missed".
+    first_received_at: datetime | None = field(default=None, compare=False)
 
     def to_message(self) -> dict[str, Any]:
         """The queue message for this firing (the shape manual firings are sent in)."""

@@ -7,6 +7,9 @@ retries that record alone and, after maxReceiveCount, moves it to the dead-lette
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -57,9 +60,22 @@ def notifier_for(settings: Settings) -> Notifier:
 
 def handle_firing(record: SQSRecord) -> Outcome:
     executor = executor_for(get_settings())
-    return executor.execute(parse_firing(record.body, executor.job_for_rule))
+    firing = parse_firing(record.body, executor.job_for_rule)
+    first_receive = record.attributes.approximate_first_receive_timestamp
+    if first_receive:
+        arrived = datetime.fromtimestamp(int(first_receive) / 1000, UTC)
+        firing = replace(firing, first_received_at=arrived)
+    return executor.execute(firing)
 
 
-def handle_deliveries(record: SQSRecord) -> NotifyResult:
+def handle_deliveries(record: SQSRecord, deadline: float | None = None) -> NotifyResult:
+    """``deadline``: a ``time.monotonic()`` value by which the invocation must be done."""
     notifier = notifier_for(get_settings())
-    return notifier.process(DeliveryBatch.from_json(record.body), receive_count(record))
+    batch = DeliveryBatch.from_json(record.body)
+    return notifier.process(batch, receive_count(record), deadline)
+
+
+def deadline_of(context: object) -> float | None:
+    """When this invocation times out, as a ``time.monotonic()`` value (None if unknown)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return time.monotonic() + remaining() / 1000 if callable(remaining) else None

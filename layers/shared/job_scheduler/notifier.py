@@ -9,9 +9,12 @@ For one queue message (one ``DeliveryBatch``):
 3. record each outcome as it arrives: ``sent`` with Telegram's message_id; 403/chat-not-found
    → the user goes inactive and the delivery fails for good; a migrated chat → the user's
    chat id is updated and the message sent again; 429 → the limiter is penalised and the
-   delivery re-queued with a delay; network/5xx → retried here with backoff, then the
-   record fails and SQS retries it (on the last receive the delivery is marked failed);
-4. add the counts to the execution.
+   delivery re-queued with a delay; 5xx or a connection that never reached Telegram →
+   retried here with backoff, then the record fails and SQS retries it (on the last receive
+   the delivery is marked failed); no answer after sending (read timeout, cut connection)
+   → failed, not resent, since Telegram may have delivered it; too little time left in the
+   invocation → re-queued rather than sent;
+4. recount the execution's sent and failed deliveries from their rows.
 
 The one window that cannot be closed: Telegram accepted a message and the notifier died
 before Postgres recorded it. Telegram has no idempotency key, so that message is sent
@@ -20,6 +23,8 @@ again once the claim expires.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -34,14 +39,27 @@ from .errors import JobSchedulerError
 from .observability import logger, metrics
 from .outbox import Delivery, DeliveryBatch, Outbox
 from .ratelimit import RateLimiter
-from .telegram import ChatGone, ChatMigrated, RateLimited, Rejected, SendError, Transient
+from .telegram import (
+    ChatGone,
+    ChatMigrated,
+    RateLimited,
+    Rejected,
+    SendError,
+    Transient,
+    Uncertain,
+)
 
 TRANSIENT_ATTEMPTS = 3
 MAX_REQUEUE_DELAY = 900  # SQS's DelaySeconds limit
+SEND_MARGIN_SECONDS = 5.0  # stop sending this long before the invocation's deadline
 
 
 class DeliveriesFailed(JobSchedulerError):
     """Some deliveries hit transient errors; the queue should redeliver the batch."""
+
+
+class Deferred(SendError):
+    """Not sent: too little time left in this invocation; re-queued for the next."""
 
 
 @dataclass
@@ -62,37 +80,66 @@ class Notifier:
 
     @property
     def conn(self) -> psycopg.Connection:
+        """The calling thread's connection; sending threads use the batch's (``_conn``)."""
         return get_connection(self.settings.database_url)
 
-    def process(self, batch: DeliveryBatch, receive_count: int = 1) -> NotifyResult:
+    def process(
+        self, batch: DeliveryBatch, receive_count: int = 1, deadline: float | None = None
+    ) -> NotifyResult:
+        """Send what can be claimed; ``deadline`` (monotonic) is when to stop and re-queue."""
+        self._conn = self.conn  # the sending threads write through this one (psycopg is
+        # thread-safe per connection), instead of each opening its own
         claimed = self._claim([d.delivery_id for d in batch.deliveries])
         deliveries = [d for d in batch.deliveries if d.delivery_id in claimed]
         result = NotifyResult(claimed=len(deliveries))
-        rate_limited: list[tuple[Delivery, float]] = []
-        if deliveries:
-            workers = min(self.settings.notifier_concurrency, len(deliveries))
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                futures = {pool.submit(self._send_one, d): d for d in deliveries}
-                for future in as_completed(futures):
-                    self._record(futures[future], future.result(), result, rate_limited)
-        if rate_limited:
-            self._requeue(batch, rate_limited, result)
-        self._count(batch.execution_id, result)
+        later: list[tuple[Delivery, float]] = []
+        try:
+            self._send_all(deliveries, deadline, result, later)
+            if later:
+                self._requeue(batch, later, result)
+        finally:
+            if result.retry:
+                final = receive_count >= self.settings.max_receive_count
+                self._give_back(result.retry, final=final)
+            self._count(batch.execution_id)
         if result.retry:
-            self._give_back(result.retry, final=receive_count >= self.settings.max_receive_count)
             raise DeliveriesFailed(f"{len(result.retry)} deliveries hit transient errors")
         return result
 
-    def _send_one(self, delivery: Delivery) -> int | SendError:
-        """Telegram's message_id, or the SendError to record (never raises)."""
+    def _send_all(
+        self,
+        deliveries: list[Delivery],
+        deadline: float | None,
+        result: NotifyResult,
+        later: list[tuple[Delivery, float]],
+    ) -> None:
+        """Send on a few threads; record every outcome even if recording one fails."""
+        if not deliveries:
+            return
+        failure: Exception | None = None
+        workers = min(self.settings.notifier_concurrency, len(deliveries))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(self._send_one, d, deadline): d for d in deliveries}
+            for future in as_completed(futures):
+                try:
+                    self._record(futures[future], future.result(), result, later)
+                except Exception as exc:
+                    failure = failure or exc
+        if failure is not None:
+            raise failure
+
+    def _send_one(self, delivery: Delivery, deadline: float | None) -> int | SendError:
+        """Telegram's message_id, or the SendError to record. Never raises."""
         try:
-            return self._send_retrying(delivery.chat_id, delivery)
+            return self._send_retrying(delivery.chat_id, delivery, deadline)
         except ChatMigrated as moved:
-            self._move_chat(delivery.user_id, moved.new_chat_id)
             try:
-                return self._send_retrying(moved.new_chat_id, delivery)
+                self._move_chat(delivery.user_id, moved.new_chat_id)
+                return self._send_retrying(moved.new_chat_id, delivery, deadline)
             except SendError as exc:
                 return exc
+            except JobSchedulerError as exc:
+                return Rejected(f"{moved}; moving the user to the new chat failed: {exc}")
         except SendError as exc:
             return exc
 
@@ -102,8 +149,13 @@ class Notifier:
         wait=wait_exponential(multiplier=0.2, max=2),
         reraise=True,
     )
-    def _send_retrying(self, chat_id: int, delivery: Delivery) -> int:
-        self.limiter.acquire(chat_id)
+    def _send_retrying(self, chat_id: int, delivery: Delivery, deadline: float | None) -> int:
+        if deadline is not None and time.monotonic() > deadline - SEND_MARGIN_SECONDS:
+            raise Deferred("the invocation is about to time out")
+        if not self.limiter.acquire(
+            chat_id, deadline=None if deadline is None else deadline - SEND_MARGIN_SECONDS
+        ):
+            raise Deferred("waiting for the rate limit would pass the invocation's deadline")
         return self.send(chat_id, delivery.text, delivery.parse_mode, delivery.silent)
 
     def _record(
@@ -116,20 +168,23 @@ class Notifier:
         if isinstance(outcome, int):
             self._mark(delivery.delivery_id, "sent", message_id=outcome)
             result.sent += 1
+            metrics.add_metric(name="MessagesSent", unit="Count", value=1)
         elif isinstance(outcome, RateLimited):
             self.limiter.penalise(outcome.retry_after)
             rate_limited.append((delivery, outcome.retry_after))
+        elif isinstance(outcome, Deferred):
+            rate_limited.append((delivery, 0))
         elif isinstance(outcome, ChatGone):
             self._deactivate(delivery.user_id, str(outcome))
             self._mark(delivery.delivery_id, "failed", error=str(outcome))
             result.failed += 1
-        elif isinstance(outcome, Rejected | ChatMigrated):
+        elif isinstance(outcome, Rejected | ChatMigrated | Uncertain):
             self._mark(delivery.delivery_id, "failed", error=str(outcome))
             result.failed += 1
         else:
             self._mark(delivery.delivery_id, "sending", error=str(outcome))
             result.retry.append(delivery.delivery_id)
-        if not isinstance(outcome, int):
+        if not isinstance(outcome, int | Deferred):
             logger.warning(
                 "delivery not sent",
                 extra={"delivery_id": delivery.delivery_id, "error": str(outcome)},
@@ -138,14 +193,14 @@ class Notifier:
     def _requeue(
         self, batch: DeliveryBatch, limited: list[tuple[Delivery, float]], result: NotifyResult
     ) -> None:
-        delay = min(MAX_REQUEUE_DELAY, int(max(wait for _, wait in limited) + 0.999))
+        delay = min(MAX_REQUEUE_DELAY, math.ceil(max(wait for _, wait in limited)))
         deliveries = tuple(delivery for delivery, _ in limited)
         self.outbox.send([DeliveryBatch(batch.execution_id, batch.job_name, deliveries)], delay)
         ids = [delivery.delivery_id for delivery in deliveries]
         with database_errors("re-queueing rate-limited deliveries"):
             self.conn.execute(
                 "UPDATE notification_deliveries SET status = 'queued', claimed_until = NULL,"
-                " last_error = 'rate limited (429); re-queued', updated_at = now()"
+                " last_error = 'rate limited or out of time; re-queued', updated_at = now()"
                 " WHERE id = ANY(%s) AND status = 'sending'",
                 (ids,),
             )
@@ -200,21 +255,23 @@ class Notifier:
 
     def _move_chat(self, user_id: int, new_chat_id: int) -> None:
         with database_errors("moving a user to their new chat id"):
-            self.conn.execute(
+            self._conn.execute(
                 "UPDATE users SET telegram_chat_id = %s, updated_at = now() WHERE id = %s",
                 (new_chat_id, user_id),
             )
 
-    def _count(self, execution_id: int, result: NotifyResult) -> None:
-        if not (result.sent or result.failed):
-            return
+    def _count(self, execution_id: int) -> None:
+        """Recount from the delivery rows, so a lost increment can never skew the totals."""
         with database_errors("counting deliveries"):
             self.conn.execute(
-                "UPDATE job_executions SET sent_count = sent_count + %s,"
-                " failed_count = failed_count + %s WHERE id = %s",
-                (result.sent, result.failed, execution_id),
+                "UPDATE job_executions SET"
+                " sent_count = (SELECT count(*) FROM notification_deliveries"
+                "   WHERE execution_id = %(id)s AND status = 'sent'),"
+                " failed_count = (SELECT count(*) FROM notification_deliveries"
+                "   WHERE execution_id = %(id)s AND status = 'failed')"
+                " WHERE id = %(id)s",
+                {"id": execution_id},
             )
-        metrics.add_metric(name="MessagesSent", unit="Count", value=result.sent)
 
 
 def receive_count(record: Any) -> int:

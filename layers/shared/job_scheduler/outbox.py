@@ -1,9 +1,11 @@
 """The notifications queue: its message format, and putting deliveries on it in batches.
 
 One queue message carries several deliveries of one execution (up to
-``recipients_per_message`` and well under SQS's size limit), and ``SendMessageBatch`` sends
-ten messages per call, several calls at a time. An entry SQS refuses is retried; one that
-keeps failing raises, so the caller never marks undelivered rows as queued.
+``recipients_per_message``), and ``SendMessageBatch`` sends up to ten messages per call,
+several calls at a time. Sizes are measured on the encoded JSON: SQS limits a message *and*
+a whole batch call to 256 KiB (newer queues allow 1 MiB; the smaller figure works on both).
+An entry SQS refuses is retried; one that keeps failing raises, so the caller never marks
+undelivered rows as queued.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from typing import Any
 from .aws import aws_call
 from .errors import AwsError
 
-MAX_MESSAGE_BYTES = 200_000  # SQS allows 256 KiB per message and per batch call
+MAX_CALL_BYTES = 250_000  # under SQS's 262,144 bytes per message and per batch call
+MAX_MESSAGE_BYTES = MAX_CALL_BYTES
 ENTRIES_PER_CALL = 10
+ENVELOPE_BYTES = 100  # {"execution_id":...,"job":"...","deliveries":[...]}
 SEND_ATTEMPTS = 4
 PARALLEL_CALLS = 8
 
@@ -44,14 +48,16 @@ class DeliveryBatch:
     deliveries: tuple[Delivery, ...]
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "execution_id": self.execution_id,
-                "job": self.job_name,
-                "deliveries": [asdict(delivery) for delivery in self.deliveries],
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
+        return _sqs_safe(
+            json.dumps(
+                {
+                    "execution_id": self.execution_id,
+                    "job": self.job_name,
+                    "deliveries": [asdict(delivery) for delivery in self.deliveries],
+                },
+                ensure_ascii=False,
+                separators=(",", ":"),
+            )
         )
 
     @classmethod
@@ -61,21 +67,47 @@ class DeliveryBatch:
         return cls(int(data["execution_id"]), str(data["job"]), deliveries)
 
 
+def _sqs_safe(body: str) -> str:
+    """SQS refuses U+FFFE and U+FFFF even inside JSON strings; escape them as JSON does."""
+    return body.replace("\ufffe", "\\ufffe").replace("\uffff", "\\uffff")
+
+
+def encoded_size(delivery: Delivery) -> int:
+    return len(_sqs_safe(json.dumps(asdict(delivery), ensure_ascii=False)).encode()) + 1
+
+
 def pack(
     execution_id: int, job_name: str, deliveries: Sequence[Delivery], per_message: int
 ) -> Iterator[DeliveryBatch]:
     """Group deliveries into queue messages by count and by encoded size."""
     current: list[Delivery] = []
-    size = 0
+    size = ENVELOPE_BYTES + len(job_name.encode())
     for delivery in deliveries:
-        item_size = len(delivery.text.encode()) + 160
+        item_size = encoded_size(delivery)
         if current and (len(current) >= per_message or size + item_size > MAX_MESSAGE_BYTES):
             yield DeliveryBatch(execution_id, job_name, tuple(current))
-            current, size = [], 0
+            current, size = [], ENVELOPE_BYTES + len(job_name.encode())
         current.append(delivery)
         size += item_size
     if current:
         yield DeliveryBatch(execution_id, job_name, tuple(current))
+
+
+def calls(bodies: list[str]) -> list[list[str]]:
+    """Group message bodies into SendMessageBatch calls: ten at most, and within the size."""
+    groups: list[list[str]] = []
+    current: list[str] = []
+    size = 0
+    for body in bodies:
+        body_size = len(body.encode())
+        if current and (len(current) == ENTRIES_PER_CALL or size + body_size > MAX_CALL_BYTES):
+            groups.append(current)
+            current, size = [], 0
+        current.append(body)
+        size += body_size
+    if current:
+        groups.append(current)
+    return groups
 
 
 class Outbox:
@@ -92,7 +124,7 @@ class Outbox:
     def send(self, batches: Iterable[DeliveryBatch], delay_seconds: int = 0) -> int:
         """Queue every batch; return how many messages were sent."""
         bodies = [batch.to_json() for batch in batches]
-        groups = [bodies[i : i + ENTRIES_PER_CALL] for i in range(0, len(bodies), ENTRIES_PER_CALL)]
+        groups = calls(bodies)
         if len(groups) <= 1:
             for group in groups:
                 self._send_group(group, delay_seconds)

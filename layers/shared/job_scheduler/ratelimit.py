@@ -85,11 +85,19 @@ return 0
 class RateLimiter(Protocol):
     """What the notifier needs: wait for a send slot; pause everyone after a 429."""
 
-    def acquire(self, chat_id: int) -> None:
-        """Block until a message to ``chat_id`` may be sent, and count it."""
+    def acquire(self, chat_id: int, deadline: float | None = None) -> bool:
+        """Block until a message to ``chat_id`` may be sent, and count it.
+
+        With a ``deadline`` (a ``time.monotonic()`` value), give up and return False rather
+        than wait past it: a Lambda near its timeout should re-queue, not sleep.
+        """
 
     def penalise(self, seconds: float) -> None:
         """Make every user of this limiter wait ``seconds`` (Telegram's retry_after)."""
+
+
+def _past(deadline: float | None, wait: float) -> bool:
+    return deadline is not None and time.monotonic() + wait > deadline
 
 
 def _check_limits(per_second: int, per_chat_per_second: int) -> None:
@@ -116,9 +124,12 @@ class LocalRateLimiter:
         self._penalty_until = 0.0
         self._grants = 0
 
-    def acquire(self, chat_id: int) -> None:
+    def acquire(self, chat_id: int, deadline: float | None = None) -> bool:
         while (wait := self._try_acquire(chat_id)) > 0:
+            if _past(deadline, wait):
+                return False
             time.sleep(max(wait, _MIN_SLEEP))
+        return True
 
     def penalise(self, seconds: float) -> None:
         with self._lock:
@@ -186,7 +197,7 @@ class RedisRateLimiter:
         """True once Redis failed and this limiter went local for good."""
         return self._fallback is not None
 
-    def acquire(self, chat_id: int) -> None:
+    def acquire(self, chat_id: int, deadline: float | None = None) -> bool:
         while (fallback := self._fallback) is None:
             try:
                 wait = self._try_acquire(chat_id)
@@ -194,9 +205,11 @@ class RedisRateLimiter:
                 self._fall_back(exc)
                 continue
             if wait <= 0:
-                return
+                return True
+            if _past(deadline, wait):
+                return False
             time.sleep(max(wait, _MIN_SLEEP))
-        fallback.acquire(chat_id)
+        return fallback.acquire(chat_id, deadline)
 
     def penalise(self, seconds: float) -> None:
         if seconds <= 0:

@@ -11,7 +11,10 @@ here, once, into what the notifier should do about it:
     │                   targeting the user
     ├── ChatMigrated    400 with ``migrate_to_chat_id``: send again to the new chat
     ├── Rejected        any other 400: the message itself is wrong; retrying cannot help
-    └── Transient       5xx and network errors: retry with backoff, then let SQS retry
+    ├── Transient       5xx, and network errors before the request reached Telegram:
+    │                   retry with backoff, then let SQS retry
+    └── Uncertain       no answer after the request was sent (read timeout, connection cut):
+                        Telegram may have delivered it, so it is not sent again (at most once)
 Error texts are scrubbed of the bot token before they are stored or logged.
 """
 
@@ -22,6 +25,7 @@ from typing import Any
 import requests
 import telebot
 from telebot import apihelper
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from .errors import JobSchedulerError
 from .observability import scrub
@@ -64,6 +68,10 @@ class Transient(SendError):
     """A network error or a server error: the same request may well work later."""
 
 
+class Uncertain(SendError):
+    """The request may have reached Telegram; sending again could deliver it twice."""
+
+
 def configure_api(api_url: str) -> None:
     """Point pyTelegramBotAPI at ``api_url`` (Telegram, or the fake server)."""
     apihelper.API_URL = f"{api_url.rstrip('/')}/bot{{0}}/{{1}}"
@@ -90,8 +98,20 @@ class TelegramClient:
         except apihelper.ApiHTTPException as exc:
             raise Transient(scrub(f"HTTP error from Telegram: {exc}")) from None
         except (requests.RequestException, OSError) as exc:
-            raise Transient(scrub(f"network error: {type(exc).__name__}: {exc}")) from None
+            raise network_error(exc) from None
         return message.message_id
+
+
+def network_error(exc: BaseException) -> SendError:
+    """Transient if the request never left (connect failed), else Uncertain."""
+    text = scrub(f"network error: {type(exc).__name__}: {exc}")
+    if isinstance(exc, requests.ConnectTimeout):
+        return Transient(text)
+    if isinstance(exc, requests.ConnectionError):
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        if isinstance(reason, NewConnectionError | ConnectTimeoutError):
+            return Transient(text)
+    return Uncertain(f"{text} (Telegram may have delivered it; not sent again)")
 
 
 def classify(code: int, description: str, body: dict[str, Any] | None) -> SendError:
