@@ -537,3 +537,22 @@ def test_errors_stored_for_admins_are_scrubbed(db, settings, registry, queues):
 
     (execution,) = execution_rows(db)
     assert TOKEN not in execution["error"] and "***" in execution["error"]
+
+
+def test_a_batch_telegram_keeps_refusing_ends_in_the_dlq_with_its_deliveries_failed(
+    db, executor, notifier, queues, telegram
+):
+    add_users(db, 3)
+    add_custom_job(db)
+    telegram.configure(server_error_every=1)  # every send: 502
+
+    executor.execute(firing("promo", now_minute()))
+    deliver(queues, notifier)  # three receives (maxReceiveCount 3), each failing
+
+    assert queues.depth(queues.notifications_dlq) == 1
+    rows = db.execute("SELECT status, last_error FROM notification_deliveries").fetchall()
+    assert {r["status"] for r in rows} == {"failed"}
+    assert all("502" in r["last_error"] for r in rows)
+    (execution,) = execution_rows(db)
+    assert (execution["sent_count"], execution["failed_count"]) == (0, 3)
+    assert telegram.messages() == []
