@@ -194,3 +194,14 @@ def test_redis_dying_mid_run_falls_back_once(redis_url, prefix, redis_client, lo
     assert [line["message"] for line in warnings_in(log_lines)] == [FALLBACK_MESSAGE]
     assert metrics.metric_set["RedisRateLimiterUnavailable"]["Value"] == [1.0]
     metrics.clear_metrics()
+
+
+def test_pruning_survives_chats_that_were_refused_before_any_grant():
+    """A chat refused by the global window leaves an empty window; pruning must cope."""
+    from job_scheduler.ratelimit import _PRUNE_EVERY, LocalRateLimiter
+
+    limiter = LocalRateLimiter(per_second=_PRUNE_EVERY - 1, per_chat_per_second=1)
+    for chat in range(_PRUNE_EVERY - 1):
+        assert limiter.acquire(chat)
+    assert limiter.acquire(10_000_000, deadline=0.0) is False  # refused: the window is full
+    assert limiter.acquire(10_000_001)  # waits out the window, then prunes with an empty deque
