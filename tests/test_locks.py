@@ -165,17 +165,15 @@ def test_without_redis_the_lock_is_skipped():
         ("silent", "TimeoutError"),  # accepts, never answers
     ],
 )
-def test_a_failing_redis_lets_the_job_run_quickly_and_says_so(where, error, silent_port, log_lines):
+def test_a_failing_redis_lets_the_job_run_and_says_so(where, error, silent_port, log_lines):
     port = 1 if where == "refused" else silent_port
     client = new_redis_client(f"redis://:{PASSWORD}@127.0.0.1:{port}/0")
     metrics.clear_metrics()
-    started = time.monotonic()
     result = FiringLock(client, ttl_seconds=30).acquire("jobs:firing:food-reminder:1")
-    elapsed = time.monotonic() - started
     assert (result.mode, result.acquired) == ("redis-unavailable", True)
-    assert elapsed < 2, f"took {elapsed:.2f}s: retries or long timeouts are back"
     warning = next(line for line in records(log_lines) if line["level"] == "WARNING")
     assert warning["lock_key"] == "jobs:firing:food-reminder:1"
+
     assert warning["error"] == error
     assert PASSWORD not in log_lines.getvalue()
     assert metrics.metric_set["RedisLockUnavailable"]["Value"] == [1.0]
@@ -190,3 +188,10 @@ def test_a_release_against_a_dead_redis_only_warns(lock, key, log_lines):
     assert time.monotonic() - started < 2
     (warning,) = [line for line in records(log_lines) if line["level"] == "WARNING"]
     assert warning["lock_key"] == key and PASSWORD not in log_lines.getvalue()
+
+
+def test_redis_down_is_cheap_by_construction():
+    """No retry storm: short timeouts and no client retries (redis-py 8 retries by default)."""
+    kwargs = new_redis_client("redis://127.0.0.1:1/0").connection_pool.connection_kwargs
+    assert kwargs["socket_timeout"] <= 0.25 and kwargs["socket_connect_timeout"] <= 0.25
+    assert kwargs["retry"].get_retries() == 0
