@@ -77,6 +77,7 @@ class Notifier:
     send: Callable[[int, str, str | None, bool], int]  # TelegramClient.send
     limiter: RateLimiter
     outbox: Outbox
+    _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     @property
     def conn(self) -> psycopg.Connection:
@@ -117,16 +118,23 @@ class Notifier:
         if not deliveries:
             return
         failure: Exception | None = None
-        workers = min(self.settings.notifier_concurrency, len(deliveries))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(self._send_one, d, deadline): d for d in deliveries}
-            for future in as_completed(futures):
-                try:
-                    self._record(futures[future], future.result(), result, later)
-                except Exception as exc:
-                    failure = failure or exc
+        pool = self._senders()
+        futures = {pool.submit(self._send_one, d, deadline): d for d in deliveries}
+        for future in as_completed(futures):
+            try:
+                self._record(futures[future], future.result(), result, later)
+            except Exception as exc:  # record the others first, then raise
+                failure = failure or exc
         if failure is not None:
             raise failure
+
+    def _senders(self) -> ThreadPoolExecutor:
+        """One pool for the Lambda's life: its threads keep their HTTP keep-alive sessions."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                max_workers=self.settings.notifier_concurrency, thread_name_prefix="send"
+            )
+        return self._pool
 
     def _send_one(self, delivery: Delivery, deadline: float | None) -> int | SendError:
         """Telegram's message_id, or the SendError to record. Never raises."""
