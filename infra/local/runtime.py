@@ -18,7 +18,8 @@ from job_scheduler import observability
 from job_scheduler.aws import client
 from job_scheduler.config import Settings, get_settings
 from job_scheduler.db import get_connection
-from job_scheduler.handlers import executor_for, notifier_for
+from job_scheduler.delivery_handler import notifier_for
+from job_scheduler.firing_handler import executor_for
 from job_scheduler.startup import run_startup
 
 from .demo import seed_if_empty

@@ -19,7 +19,6 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
-from yoyo import get_backend, read_migrations
 
 from .errors import DatabaseError
 from .observability import logger
@@ -83,6 +82,9 @@ def yoyo_url(database_url: str) -> str:
 
 def migrate(database_url: str) -> list[str]:
     """Apply pending migrations under an advisory lock; return the ids applied."""
+    from yoyo import get_backend, read_migrations  # only bot_startup migrates: keep the
+
+    # other functions' cold start free of it
     with connect(database_url) as lock_conn, database_errors("applying migrations"):
         lock_conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_ID,))
         try:

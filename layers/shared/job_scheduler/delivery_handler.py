@@ -1,15 +1,12 @@
-"""What the job_executor and notifier Lambdas do per SQS record, built once per cold start.
+"""What the notifier Lambda does per notifications-queue record, built once per cold start.
 
-The functions' ``app.py`` files only hand the event to Powertools' batch processor with
-these record handlers; a record handler that raises becomes a batch item failure, so SQS
-retries that record alone and, after maxReceiveCount, moves it to the dead-letter queue.
+Kept apart from ``firing_handler`` so each function imports only its own path. A record
+handler that raises becomes a batch item failure, retried alone by SQS.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
-from datetime import UTC, datetime
 from functools import lru_cache
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -18,26 +15,11 @@ from . import observability
 from .aws import client
 from .config import Settings, get_settings
 from .errors import ConfigError
-from .execution import Executor, Outcome
-from .firing import parse_firing
-from .jobs import register_all_jobs
-from .locks import FiringLock
 from .notifier import Notifier, NotifyResult, receive_count
 from .outbox import DeliveryBatch, Outbox
 from .ratelimit import rate_limiter
 from .redis_client import redis_from_url
 from .telegram import TelegramClient
-
-
-@lru_cache(maxsize=4)
-def executor_for(settings: Settings) -> Executor:
-    observability.configure(settings)
-    return Executor(
-        settings=settings,
-        registry=register_all_jobs(),
-        lock=FiringLock(redis_from_url(settings.redis_url), settings.execution_lease_seconds),
-        outbox=Outbox(client(settings, "sqs"), settings.notifications_queue_url),
-    )
 
 
 @lru_cache(maxsize=4)
@@ -56,16 +38,6 @@ def notifier_for(settings: Settings) -> Notifier:
         ),
         outbox=Outbox(client(settings, "sqs"), settings.notifications_queue_url),
     )
-
-
-def handle_firing(record: SQSRecord) -> Outcome:
-    executor = executor_for(get_settings())
-    firing = parse_firing(record.body, executor.job_for_rule)
-    first_receive = record.attributes.approximate_first_receive_timestamp
-    if first_receive:
-        arrived = datetime.fromtimestamp(int(first_receive) / 1000, UTC)
-        firing = replace(firing, first_received_at=arrived)
-    return executor.execute(firing)
 
 
 def handle_deliveries(record: SQSRecord, deadline: float | None = None) -> NotifyResult:
