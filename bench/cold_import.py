@@ -83,8 +83,14 @@ def main() -> None:
 def measure(path: str, statement: str) -> tuple[float, float]:
     """(seconds the import took inside the process, seconds the whole process took)."""
     started = time.perf_counter()
-    answer = subprocess.run(
-        [sys.executable, "-c", PROBE.format(path=path, statement=statement)],
+    answer = _probe([sys.executable, "-c", PROBE.format(path=path, statement=statement)], path)
+    return float(answer.stdout.strip()), time.perf_counter() - started
+
+
+def _probe(command: list[str], path: str) -> subprocess.CompletedProcess[str]:
+    """Run one fresh interpreter in the handler's directory, as Lambda imports it."""
+    return subprocess.run(
+        command,
         cwd=path,
         env={**os.environ, **ENVIRONMENT},
         capture_output=True,
@@ -92,21 +98,13 @@ def measure(path: str, statement: str) -> tuple[float, float]:
         check=True,
         timeout=120,
     )
-    return float(answer.stdout.strip()), time.perf_counter() - started
 
 
 def heaviest(path: str, top: int) -> list[tuple[str, int]]:
     """Import time by top-level package: each module's own ("self") microseconds from
     ``-X importtime``, summed over the modules of its package."""
-    answer = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", PROBE.format(path=path, statement="import app")],
-        cwd=path,
-        env={**os.environ, **ENVIRONMENT},
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
+    statement = PROBE.format(path=path, statement="import app")
+    answer = _probe([sys.executable, "-X", "importtime", "-c", statement], path)
     totals: dict[str, int] = defaultdict(int)
     for line in answer.stderr.splitlines():
         if not line.startswith("import time:") or "[us]" in line:

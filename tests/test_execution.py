@@ -107,15 +107,21 @@ def registry() -> JobRegistry:
     return registry
 
 
-@pytest.fixture
-def executor(settings, registry, redis_client, queues) -> Executor:
-    redis_client.flushdb()
+def make_executor(settings, registry, queues, redis_url: str | None) -> Executor:
+    """An executor whose firing lock uses ``redis_url`` (None: no Redis configured)."""
+    client = new_redis_client(redis_url) if redis_url else None
     return Executor(
         settings=settings,
         registry=registry,
-        lock=FiringLock(new_redis_client("redis://127.0.0.1:6379/15"), 120),
+        lock=FiringLock(client, 120),
         outbox=Outbox(queues.sqs, settings.notifications_queue_url),
     )
+
+
+@pytest.fixture
+def executor(settings, registry, redis_client, queues) -> Executor:
+    redis_client.flushdb()
+    return make_executor(settings, registry, queues, "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture
@@ -196,12 +202,7 @@ def test_with_redis_unreachable_the_job_still_runs_once(
 ):
     add_users(db, 3)
     add_custom_job(db)
-    lockless = Executor(
-        settings,
-        registry,
-        FiringLock(new_redis_client("redis://127.0.0.1:1/0"), 120),
-        Outbox(queues.sqs, settings.notifications_queue_url),
-    )
+    lockless = make_executor(settings, registry, queues, "redis://127.0.0.1:1/0")
 
     assert lockless.execute(firing("promo", now_minute())).status == "ran"
     assert lockless.execute(firing("promo", now_minute())).status == "duplicate"
@@ -413,12 +414,7 @@ def test_after_max_receives_a_failing_firing_is_in_the_dlq_and_the_execution_fai
         raise RuntimeError("the job broke")
 
     Flaky.fail_after, Flaky.on_fail = 0, staticmethod(boom)
-    executor = Executor(
-        settings,
-        registry,
-        FiringLock(None, 120),
-        Outbox(queues.sqs, settings.notifications_queue_url),
-    )
+    executor = make_executor(settings, registry, queues, None)
     body = json.dumps(firing("flaky", now_minute()).to_message())
     queues.sqs.send_message(QueueUrl=queues.jobs["url"], MessageBody=body)
     for _ in range(3):
@@ -526,12 +522,7 @@ def test_errors_stored_for_admins_are_scrubbed(db, settings, registry, queues):
         raise RuntimeError(f"telegram refused token {TOKEN}")
 
     Flaky.fail_after, Flaky.on_fail = 0, staticmethod(leak)
-    executor = Executor(
-        settings,
-        registry,
-        FiringLock(None, 120),
-        Outbox(queues.sqs, settings.notifications_queue_url),
-    )
+    executor = make_executor(settings, registry, queues, None)
     with pytest.raises(RuntimeError):
         executor.execute(firing("flaky", now_minute()))
 
