@@ -263,16 +263,16 @@ class Executor:
         with database_errors("finishing the execution"):
             self.conn.execute(
                 "UPDATE job_executions SET status = 'succeeded', finished_at = now(),"
-                " duration_ms = %s, recipients_count = %s, queued_count = queued_count + %s,"
-                " skipped_count = %s, detail = %s, lease_until = NULL WHERE id = %s",
-                (
-                    duration_ms,
-                    result.recipients,
-                    result.queued,
-                    result.skipped,
-                    result.detail or None,
-                    execution_id,
-                ),
+                " duration_ms = %(ms)s, recipients_count = %(recipients)s,"
+                " queued_count = (SELECT count(*) FROM notification_deliveries"
+                "   WHERE execution_id = %(id)s AND status <> 'pending'),"
+                " skipped_count = %(skipped)s, lease_until = NULL WHERE id = %(id)s",
+                {
+                    "ms": duration_ms,
+                    "recipients": result.recipients,
+                    "skipped": result.skipped,
+                    "id": execution_id,
+                },
             )
 
     def _mark_failed(self, execution_id: int, exc: BaseException) -> None:

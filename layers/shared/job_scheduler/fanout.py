@@ -34,7 +34,6 @@ class FanoutResult:
     queued: int = 0
     skipped: int = 0
     sqs_calls: int = 0
-    detail: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

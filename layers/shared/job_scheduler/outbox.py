@@ -22,7 +22,6 @@ from .aws import aws_call
 from .errors import AwsError
 
 MAX_CALL_BYTES = 250_000  # under SQS's 262,144 bytes per message and per batch call
-MAX_MESSAGE_BYTES = MAX_CALL_BYTES
 ENTRIES_PER_CALL = 10
 ENVELOPE_BYTES = 100  # {"execution_id":...,"job":"...","deliveries":[...]}
 SEND_ATTEMPTS = 4
@@ -84,7 +83,7 @@ def pack(
     size = ENVELOPE_BYTES + len(job_name.encode())
     for delivery in deliveries:
         item_size = encoded_size(delivery)
-        if current and (len(current) >= per_message or size + item_size > MAX_MESSAGE_BYTES):
+        if current and (len(current) >= per_message or size + item_size > MAX_CALL_BYTES):
             yield DeliveryBatch(execution_id, job_name, tuple(current))
             current, size = [], ENVELOPE_BYTES + len(job_name.encode())
         current.append(delivery)
