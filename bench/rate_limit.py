@@ -21,7 +21,7 @@ Variants (same totals each):
 
 ``--window 1.05`` is a what-if, not the package's behaviour: it patches
 ``job_scheduler.ratelimit.WINDOW_SECONDS`` inside the notifier processes, to show what a
-safety margin on the limiter's window does to the 429s and the rate.
+safety margin on the limiter's window would do to the 429s and the rate.
 
 Reported, from the fake's own receive times: rate = sent / (last - first + 1 s) (each send
 occupies a one-second window, so a perfect 30/s limiter scores exactly 30.0), that rate / 30
@@ -33,12 +33,9 @@ after a 429, and the wall time from the go signal to the last delivery recorded.
 from __future__ import annotations
 
 import argparse
-import math
 import multiprocessing
-import threading
 import time
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -92,11 +89,6 @@ def main() -> None:
         help="what-if: patch ratelimit.WINDOW_SECONDS in the notifier processes (e.g. 1.05)",
     )
     parser.add_argument(
-        "--stamp-on-completion",
-        action="store_true",
-        help="what-if: local limiters whose grants count from when the send finished",
-    )
-    parser.add_argument(
         "--per-message",
         type=int,
         default=10,
@@ -112,11 +104,8 @@ def main() -> None:
         messages_per_variant=messages,
         deliveries_per_queue_message=args.per_message,
         limiter_window=args.window or "as shipped",
-        stamp_on_completion=args.stamp_on_completion,
     )
     variants = [("local", 1), ("redis", 1), ("redis", 2)]
-    if args.stamp_on_completion:  # a what-if of the local limiter only
-        variants = [("stamped", 1)]
     if args.unshared:
         variants.append(("local", 2))
     rows = []
@@ -153,7 +142,6 @@ def main() -> None:
                 "limiter": limiter,
                 "prefix": f"bench:ratelimit:{uuid.uuid4().hex[:8]}",
                 "window": args.window,
-                "stamp": args.stamp_on_completion,
                 "per_message": args.per_message,
             }
             wall, totals = drain(spec, instances, conn, outcome.execution_id, messages, args)
@@ -255,11 +243,6 @@ def worker(spec: dict[str, Any], ready: Any, stop: Any, results: Any) -> None:
             settings.telegram_rate_per_second, settings.telegram_rate_per_chat_per_second
         )
     send = TelegramClient(TOKEN, settings.telegram_api_url).send
-    if spec["limiter"] == "stamped":
-        limiter = StampOnCompletion(
-            settings.telegram_rate_per_second, settings.telegram_rate_per_chat_per_second
-        )
-        send = limiter.wrap(send)
     sqs = sqs_client(spec["aws_url"])
     notifier = Notifier(
         settings=settings,
@@ -302,73 +285,6 @@ def handle(notifier: Notifier, message: dict[str, Any]) -> NotifyResult | None:
         return None
     finally:
         clear_metrics()
-
-
-class StampOnCompletion:
-    """What-if, not the package's limiter: a sliding-window log whose entries count from when
-    the send *finished* (in flight, they never expire). Telegram received the request
-    somewhere between grant and answer, so the answer time is the safe end of the window;
-    the shipped limiters count from the grant, and request latency jitter then lets the
-    31st send of a window reach the server less than 1 s after the 1st.
-    """
-
-    def __init__(self, per_second: int, per_chat_per_second: int) -> None:
-        self._limits = (per_second, per_chat_per_second)
-        self._lock = threading.Lock()
-        self._global: list[list[float]] = []  # [finished at]; inf while in flight
-        self._chats: dict[int, list[list[float]]] = {}
-        self._penalty_until = 0.0
-        self._mine = threading.local()
-
-    def acquire(self, chat_id: int, deadline: float | None = None) -> bool:
-        while (wait := self._try_acquire(chat_id)) > 0:
-            if deadline is not None and time.monotonic() + wait > deadline:
-                return False
-            time.sleep(max(wait, 0.001))
-        return True
-
-    def penalise(self, seconds: float) -> None:
-        with self._lock:
-            self._penalty_until = max(self._penalty_until, time.monotonic() + seconds)
-
-    def wrap(self, send: Callable[..., int]) -> Callable[..., int]:
-        def stamped(*args: Any) -> int:
-            try:
-                return send(*args)
-            finally:
-                entries = self._mine.__dict__.pop("entries", ())
-                with self._lock:
-                    finished = time.monotonic()
-                    for entry in entries:
-                        entry[0] = finished
-
-        return stamped
-
-    def _try_acquire(self, chat_id: int) -> float:
-        with self._lock:
-            now = time.monotonic()
-            if self._penalty_until > now:
-                return self._penalty_until - now
-            chat = self._chats.setdefault(chat_id, [])
-            waits = [
-                _wait(window, limit, now)
-                for window, limit in ((self._global, self._limits[0]), (chat, self._limits[1]))
-            ]
-            if max(waits) > 0:
-                return max(waits)
-            entries = ([math.inf], [math.inf])
-            self._global.append(entries[0])
-            chat.append(entries[1])
-            self._mine.entries = entries
-            return 0.0
-
-
-def _wait(window: list[list[float]], limit: int, now: float) -> float:
-    window[:] = [entry for entry in window if entry[0] > now - WINDOW]
-    if len(window) < limit:
-        return 0.0
-    ends = sorted(entry[0] for entry in window)
-    return max(ends[len(window) - limit] + WINDOW - now, 0.001)
 
 
 def report_row(

@@ -1,8 +1,11 @@
 """Telegram's send limits, local and shared through the real Redis.
 
-The property checked is on grant times: in every one-second window at most ``per_second``
-grants overall and ``per_chat_per_second`` per chat. Times are taken when ``acquire``
-returns, a little after the grant, so windows are shortened by EPSILON to absorb that lag.
+A send counts from when it is settled (its answer came back), and Telegram counts it at
+some unknown moment between grant and settle. The property that makes any such moments
+keep the limits: when a send is granted, fewer than ``limit`` earlier sends are still in
+flight or settled less than a window ago. Grant times are taken when ``acquire`` returns (a
+little late) and settle times just before ``settle`` (a little early), so the window is
+shortened by EPSILON to absorb that lag.
 """
 
 from __future__ import annotations
@@ -98,47 +101,82 @@ def workload() -> list[int]:
     return HOT_CHATS * 3 + list(range(1000, 1075))
 
 
+Send = tuple[float, float, int]  # granted at, settled at, chat
+
+
+def most_at_a_grant(sends: list[Send], width: float) -> int:
+    """The largest number of sends that can reach Telegram in one window: at each grant,
+    that send plus the earlier ones in flight or settled less than ``width`` before it."""
+    return max(
+        1 + sum(1 for g, s, _ in sends if g < granted and s > granted - width)
+        for granted, _, _ in sends
+    )
+
+
+def send_through(limiter: RateLimiter, chats: list[int], sends: list[Send], busy: float) -> None:
+    """Send to each chat in turn, each send taking ``busy`` seconds, as a notifier thread does."""
+    for chat in chats:
+        grant = limiter.acquire(chat)
+        assert grant is not None
+        granted = time.monotonic()
+        time.sleep(busy)
+        sends.append((granted, time.monotonic(), chat))
+        limiter.settle(grant)
+
+
 @pytest.mark.parametrize("make", MAKERS)
-def test_grants_never_pass_telegrams_limits(make: Maker, redis_url, prefix):
+def test_sends_never_pass_telegrams_limits(make: Maker, redis_url, prefix):
     limiters = make(redis_url, prefix, 2, per_second=30, per_chat_per_second=1)
     workers = [limiter for limiter in limiters for _ in range(3)]  # three threads each
     chats = workload()
-    grants: list[tuple[float, int]] = []
-
-    def send(limiter: RateLimiter, share: list[int]) -> None:
-        for chat in share:
-            limiter.acquire(chat)
-            grants.append((time.monotonic(), chat))
-
+    sends: list[Send] = []
     run_threads(
-        [lambda n=n, lim=lim: send(lim, chats[n :: len(workers)]) for n, lim in enumerate(workers)]
+        [
+            lambda n=n, lim=lim: send_through(lim, chats[n :: len(workers)], sends, 0.01 * (n % 3))
+            for n, lim in enumerate(workers)
+        ]
     )
-    assert sorted(chat for _, chat in grants) == sorted(chats)
+    assert sorted(chat for _, _, chat in sends) == sorted(chats)
     width = 1.0 - EPSILON
-    assert most_in_a_window([moment for moment, _ in grants], width) <= 30
-    by_chat: dict[int, list[float]] = defaultdict(list)
-    for moment, chat in grants:
-        by_chat[chat].append(moment)
-    assert max(most_in_a_window(times, width) for times in by_chat.values()) == 1
+    assert most_at_a_grant(sends, width) <= 30
+    by_chat: dict[int, list[Send]] = defaultdict(list)
+    for send in sends:
+        by_chat[send[2]].append(send)
+    assert max(most_at_a_grant(each, width) for each in by_chat.values()) == 1
 
 
 def test_the_window_check_catches_an_excess():
-    """The property above is able to fail: 31 grants inside one second are caught."""
-    assert most_in_a_window([i / 40 for i in range(31)], 1.0 - EPSILON) == 31
-    assert most_in_a_window([0.0, 1.0, 2.0], 1.0 - EPSILON) == 1
+    """The property above is able to fail: 31 sends inside one second are caught, and so is
+    a send granted while an earlier one is still in flight."""
+    assert most_at_a_grant([(i / 40, i / 40, i) for i in range(31)], 1.0 - EPSILON) == 31
+    assert most_at_a_grant([(0.0, 0.0, 1), (1.0, 1.0, 1), (2.0, 2.0, 1)], 1.0 - EPSILON) == 1
+    assert most_at_a_grant([(0.0, 5.0, 1), (3.0, 3.1, 1)], 1.0 - EPSILON) == 2
+
+
+@pytest.mark.parametrize("make", MAKERS)
+def test_a_send_holds_its_slot_until_settled_then_a_window(make: Maker, redis_url, prefix):
+    (limiter,) = make(redis_url, prefix, 1, per_second=1, per_chat_per_second=1)
+    grant = limiter.acquire(1)
+    assert grant is not None
+    time.sleep(1.1)  # counted from the grant, the slot would be free by now
+    assert limiter.acquire(2, deadline=time.monotonic() + 0.5) is None
+    limiter.settle(grant)
+    settled = time.monotonic()
+    assert limiter.acquire(2) is not None
+    assert time.monotonic() - settled >= 1.0 - EPSILON
 
 
 @pytest.mark.parametrize("make", MAKERS)
 def test_a_penalty_makes_every_sender_wait(make: Maker, redis_url, prefix):
     limiters = make(redis_url, prefix, 2, per_second=30, per_chat_per_second=1)
-    limiters[0].acquire(1)
+    limiters[0].settle(limiters[0].acquire(1))
     started = time.monotonic()
     limiters[0].penalise(0.5)
     limiters[0].penalise(0.1)  # a shorter penalty never cuts a longer one short
     waited: list[float] = []
 
     def send(limiter: RateLimiter, chat: int) -> None:
-        limiter.acquire(chat)
+        limiter.settle(limiter.acquire(chat))
         waited.append(time.monotonic() - started)
 
     run_threads([lambda i=i: send(limiters[i % len(limiters)], 10 + i) for i in range(4)])
@@ -180,7 +218,7 @@ def test_redis_dying_mid_run_falls_back_once(redis_url, prefix, redis_client, lo
 
     def send(first_chat: int) -> None:
         for chat in range(first_chat, first_chat + 10):
-            limiter.acquire(chat)
+            limiter.settle(limiter.acquire(chat))
 
     run_threads([lambda n=n: send(n * 100) for n in range(3)])
     assert redis_client.zcard(f"{{{prefix}}}:global") == 30 and not limiter.degraded
@@ -189,7 +227,7 @@ def test_redis_dying_mid_run_falls_back_once(redis_url, prefix, redis_client, lo
     alive.disconnect()
     run_threads([lambda n=n: send(1000 + n * 100) for n in range(3)])
     limiter.penalise(0.01)  # goes to the local limiter, no second warning
-    limiter.acquire(1)
+    limiter.settle(limiter.acquire(1))
     assert limiter.degraded
     assert [line["message"] for line in warnings_in(log_lines)] == [FALLBACK_MESSAGE]
     assert metrics.metric_set["RedisRateLimiterUnavailable"]["Value"] == [1.0]
@@ -202,6 +240,6 @@ def test_pruning_survives_chats_that_were_refused_before_any_grant():
 
     limiter = LocalRateLimiter(per_second=_PRUNE_EVERY - 1, per_chat_per_second=1)
     for chat in range(_PRUNE_EVERY - 1):
-        assert limiter.acquire(chat)
-    assert limiter.acquire(10_000_000, deadline=0.0) is False  # refused: the window is full
+        limiter.settle(limiter.acquire(chat))
+    assert limiter.acquire(10_000_000, deadline=0.0) is None  # refused: the window is full
     assert limiter.acquire(10_000_001)  # waits out the window, then prunes with an empty deque

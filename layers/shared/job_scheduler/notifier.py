@@ -160,11 +160,15 @@ class Notifier:
     def _send_retrying(self, chat_id: int, delivery: Delivery, deadline: float | None) -> int:
         if deadline is not None and time.monotonic() > deadline - SEND_MARGIN_SECONDS:
             raise Deferred("the invocation is about to time out")
-        if not self.limiter.acquire(
+        grant = self.limiter.acquire(
             chat_id, deadline=None if deadline is None else deadline - SEND_MARGIN_SECONDS
-        ):
+        )
+        if grant is None:
             raise Deferred("waiting for the rate limit would pass the invocation's deadline")
-        return self.send(chat_id, delivery.text, delivery.parse_mode, delivery.silent)
+        try:
+            return self.send(chat_id, delivery.text, delivery.parse_mode, delivery.silent)
+        finally:
+            self.limiter.settle(grant)
 
     def _record(
         self,

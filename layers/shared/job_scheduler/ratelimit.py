@@ -1,9 +1,17 @@
 """Telegram's send limits: ``per_second`` overall and ``per_chat_per_second`` for each chat.
 
 Both limiters enforce a sliding-window log: in any one-second window at most ``per_second``
-grants overall and at most ``per_chat_per_second`` to one chat, and a 429's ``retry_after``
-(``penalise``) pauses everyone sharing the limiter. A refused caller sleeps exactly until the
-oldest grant in its way leaves the window, so nothing spins.
+sends overall and at most ``per_chat_per_second`` to one chat, and a 429's ``retry_after``
+(``penalise``) pauses everyone sharing the limiter. A refused caller sleeps until the oldest
+send in its way leaves the window, so nothing spins.
+
+A send is counted from when it *finished* (``settle``), not from when it was granted:
+Telegram counts a message when it arrives, somewhere between the grant and the answer, and
+by a different delay each time; counted from the grant, the 31st send of a second could
+arrive less than a second after the 1st and earn a 429 that pauses every sender
+(bench/rate_limit.py: about one 429 per second of sending at a 1.0 s window). While a send
+is in flight its slot is held with a stamp ``IN_FLIGHT_SECONDS`` ahead, so a grant that is
+never settled (its process died) frees itself in the end.
 
 ``RedisRateLimiter`` shares the limit across processes (every notifier Lambda): one Lua
 script checks the penalty, the global and the chat window and records the grant atomically,
@@ -23,19 +31,17 @@ import threading
 import time
 import uuid
 from collections import deque
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import redis
 
 from .observability import MetricUnit, logger, metrics
 from .redis_client import REDIS_ERRORS
 
-# A grant is counted from when it is given, but Telegram counts a message from when it
-# arrives, a few milliseconds later and not always the same few: with an exact 1.0 s window
-# the 31st message of a second can land inside Telegram's second and earn a 429 (and a pause
-# for every sender). 1.05 s leaves that margin (bench/rate_limit.py: ~95 429s per 100 s at
-# 1.0, 0-2 at 1.05, for 0.90-0.93 of the nominal rate). See docs/performance.md.
-WINDOW_SECONDS = 1.05
+WINDOW_SECONDS = 1.0
+# Longer than any send can take (telegram.py: 3 s to connect, 10 s to read, 3 tries).
+IN_FLIGHT_SECONDS = 60.0
 TELEGRAM_PER_SECOND = 30
 TELEGRAM_PER_CHAT_PER_SECOND = 1
 DEFAULT_PREFIX = "tg:ratelimit"
@@ -43,8 +49,10 @@ _MIN_SLEEP = 0.001  # a wait rounded to nothing would turn the retry loop into a
 _PRUNE_EVERY = 1024  # local: drop idle chats' windows every so many grants
 
 # KEYS: global window, chat window, penalty.  ARGV: global limit, chat limit, window (us),
-# member.  Returns 0 when granted, else microseconds to wait.  Numbers go to Redis as
-# '%.0f' strings: Lua's default formatting (%.14g) would round microsecond timestamps.
+# in-flight hold (us), member.  Returns 0 when granted, else microseconds to wait.  Numbers
+# go to Redis as '%.0f' strings: Lua's default formatting (%.14g) would round microsecond
+# timestamps.  A send in flight is stamped ``hold`` ahead, so the wait it causes is capped
+# at one window: by then it has settled, and the next try sees its real stamp.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -60,16 +68,27 @@ for i = 1, 2 do
     local count = redis.call('ZCARD', KEYS[i])
     if count >= limit then
         local blocking = redis.call('ZRANGE', KEYS[i], count - limit, count - limit, 'WITHSCORES')
-        wait = math.max(wait, tonumber(blocking[2]) + window - now)
+        wait = math.max(wait, math.min(tonumber(blocking[2]) + window - now, window))
     end
 end
 if wait > 0 then
     return wait
 end
-local ttl_ms = math.ceil(window / 1000) + 1000
+local hold = tonumber(ARGV[4])
+local ttl_ms = math.ceil((hold + window) / 1000) + 1000
 for i = 1, 2 do
-    redis.call('ZADD', KEYS[i], string.format('%.0f', now), ARGV[4])
+    redis.call('ZADD', KEYS[i], string.format('%.0f', now + hold), ARGV[5])
     redis.call('PEXPIRE', KEYS[i], ttl_ms)
+end
+return 0
+"""
+# KEYS: global window, chat window.  ARGV: member.  The send is over: count it from now.
+# XX: a grant that already left the window (or never was) is not brought back.
+_SETTLE = """
+local t = redis.call('TIME')
+local now = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+for i = 1, 2 do
+    redis.call('ZADD', KEYS[i], 'XX', now, ARGV[1])
 end
 return 0
 """
@@ -87,15 +106,28 @@ return 0
 """
 
 
+@dataclass(frozen=True)
+class Grant:
+    """Leave to send one message to ``chat_id``; hand it back to ``settle`` when the send is
+    over, whatever its outcome (a request that failed may still have reached Telegram)."""
+
+    chat_id: int
+    token: Any  # the limiter's own handle on the stamps it holds for this send
+
+
 class RateLimiter(Protocol):
-    """What the notifier needs: wait for a send slot; pause everyone after a 429."""
+    """What the notifier needs: wait for a send slot; count the send when it is over; pause
+    everyone after a 429."""
 
-    def acquire(self, chat_id: int, deadline: float | None = None) -> bool:
-        """Block until a message to ``chat_id`` may be sent, and count it.
+    def acquire(self, chat_id: int, deadline: float | None = None) -> Grant | None:
+        """Block until a message to ``chat_id`` may be sent, and hold its slot.
 
-        With a ``deadline`` (a ``time.monotonic()`` value), give up and return False rather
+        With a ``deadline`` (a ``time.monotonic()`` value), give up and return None rather
         than wait past it: a Lambda near its timeout should re-queue, not sleep.
         """
+
+    def settle(self, grant: Grant) -> None:
+        """The send ``grant`` allowed is over: count it from now."""
 
     def penalise(self, seconds: float) -> None:
         """Make every user of this limiter wait ``seconds`` (Telegram's retry_after)."""
@@ -112,6 +144,9 @@ def _check_limits(per_second: int, per_chat_per_second: int) -> None:
         )
 
 
+_Stamp = list[float]  # one element, mutable: settling a send re-stamps it in place
+
+
 class LocalRateLimiter:
     """In-process, thread-safe limiter: right for one process, too generous for many."""
 
@@ -124,24 +159,30 @@ class LocalRateLimiter:
         self._per_second = per_second
         self._per_chat = per_chat_per_second
         self._lock = threading.Lock()
-        self._global: deque[float] = deque()
-        self._chats: dict[int, deque[float]] = {}
+        self._global: deque[_Stamp] = deque()
+        self._chats: dict[int, deque[_Stamp]] = {}
         self._penalty_until = 0.0
         self._grants = 0
 
-    def acquire(self, chat_id: int, deadline: float | None = None) -> bool:
-        while (wait := self._try_acquire(chat_id)) > 0:
-            if _past(deadline, wait):
-                return False
-            time.sleep(max(wait, _MIN_SLEEP))
-        return True
+    def acquire(self, chat_id: int, deadline: float | None = None) -> Grant | None:
+        while isinstance(outcome := self._try_acquire(chat_id), float):
+            if _past(deadline, outcome):
+                return None
+            time.sleep(max(outcome, _MIN_SLEEP))
+        return outcome
+
+    def settle(self, grant: Grant) -> None:
+        with self._lock:
+            now = time.monotonic()
+            for stamp in grant.token:
+                stamp[0] = min(stamp[0], now)
 
     def penalise(self, seconds: float) -> None:
         with self._lock:
             self._penalty_until = max(self._penalty_until, time.monotonic() + seconds)
 
-    def _try_acquire(self, chat_id: int) -> float:
-        """Grant and return 0, or return how long the caller must wait."""
+    def _try_acquire(self, chat_id: int) -> Grant | float:
+        """A grant, or how long the caller must wait."""
         with self._lock:
             now = time.monotonic()
             if self._penalty_until > now:
@@ -153,30 +194,43 @@ class LocalRateLimiter:
             )
             if wait > 0:
                 return wait
-            self._global.append(now)
-            chat.append(now)
+            stamps = ([now + IN_FLIGHT_SECONDS], [now + IN_FLIGHT_SECONDS])
+            self._global.append(stamps[0])
+            chat.append(stamps[1])
             self._grants += 1
             if self._grants % _PRUNE_EVERY == 0:
                 self._prune(now)
-            return 0.0
+            return Grant(chat_id, stamps)
 
     def _prune(self, now: float) -> None:
         idle = [
             chat
-            for chat, grants in self._chats.items()
-            if not grants or grants[-1] <= now - WINDOW_SECONDS  # empty: refused, never granted
+            for chat, stamps in self._chats.items()
+            if all(stamp[0] <= now - WINDOW_SECONDS for stamp in stamps)  # or empty: refused
         ]
         for chat in idle:
             del self._chats[chat]
 
 
-def _window_wait(grants: deque[float], limit: int, now: float) -> float:
-    """Drop grants that left the window; the wait until one more fits (0 if it fits now)."""
-    while grants and grants[0] <= now - WINDOW_SECONDS:
-        grants.popleft()
-    if len(grants) < limit:
+def _window_wait(stamps: deque[_Stamp], limit: int, now: float) -> float:
+    """Drop sends that left the window; the wait until one more fits (0 if it fits now).
+
+    Settling re-stamps in place, so the log is only roughly in order: the cheap trim from the
+    left covers the usual case, and a full window is filtered and sorted (``limit`` entries).
+    """
+    cutoff = now - WINDOW_SECONDS
+    while stamps and stamps[0][0] <= cutoff:
+        stamps.popleft()
+    if len(stamps) < limit:
         return 0.0
-    return grants[len(grants) - limit] + WINDOW_SECONDS - now
+    live = [stamp for stamp in stamps if stamp[0] > cutoff]
+    if len(live) < len(stamps):
+        stamps.clear()
+        stamps.extend(live)
+        if len(live) < limit:
+            return 0.0
+    blocking = sorted(stamp[0] for stamp in live)[len(live) - limit]
+    return min(blocking + WINDOW_SECONDS - now, WINDOW_SECONDS)  # in flight: a window at least
 
 
 class RedisRateLimiter:
@@ -194,6 +248,7 @@ class RedisRateLimiter:
         # One hash tag: the script's keys must share a slot on a Redis cluster.
         self._prefix = f"{{{prefix}}}"
         self._acquire = client.register_script(_ACQUIRE)
+        self._settle = client.register_script(_SETTLE)
         self._penalise = client.register_script(_PENALISE)
         # Window members must be unique; next() on itertools.count is atomic under the GIL.
         self._instance = uuid.uuid4().hex[:12]
@@ -206,19 +261,32 @@ class RedisRateLimiter:
         """True once Redis failed and this limiter went local for good."""
         return self._fallback is not None
 
-    def acquire(self, chat_id: int, deadline: float | None = None) -> bool:
+    def acquire(self, chat_id: int, deadline: float | None = None) -> Grant | None:
         while (fallback := self._fallback) is None:
+            member = f"{self._instance}:{next(self._counter)}"
             try:
-                wait = self._try_acquire(chat_id)
+                wait = self._try_acquire(chat_id, member)
             except REDIS_ERRORS as exc:
                 self._fall_back(exc)
                 continue
             if wait <= 0:
-                return True
+                return Grant(chat_id, member)
             if _past(deadline, wait):
-                return False
+                return None
             time.sleep(max(wait, _MIN_SLEEP))
         return fallback.acquire(chat_id, deadline)
+
+    def settle(self, grant: Grant) -> None:
+        if not isinstance(grant.token, str):  # granted by the fallback
+            if self._fallback is not None:
+                self._fallback.settle(grant)
+            return
+        if self._fallback is not None:
+            return  # Redis is gone for this process; the stamp expires there on its own
+        try:
+            self._settle(keys=self._window_keys(grant.chat_id), args=[grant.token])
+        except REDIS_ERRORS as exc:
+            self._fall_back(exc)
 
     def penalise(self, seconds: float) -> None:
         if seconds <= 0:
@@ -232,11 +300,18 @@ class RedisRateLimiter:
                 fallback = self._fall_back(exc)
         fallback.penalise(seconds)
 
-    def _try_acquire(self, chat_id: int) -> float:
-        """Grant and return 0, or return how long the caller must wait (seconds)."""
-        keys = [f"{self._prefix}:{name}" for name in ("global", f"chat:{chat_id}", "penalty")]
-        member = f"{self._instance}:{next(self._counter)}"
-        args = [*self._limits, round(WINDOW_SECONDS * 1e6), member]
+    def _window_keys(self, chat_id: int) -> list[str]:
+        return [f"{self._prefix}:global", f"{self._prefix}:chat:{chat_id}"]
+
+    def _try_acquire(self, chat_id: int, member: str) -> float:
+        """0 when granted, else how long the caller must wait (seconds)."""
+        keys = [*self._window_keys(chat_id), f"{self._prefix}:penalty"]
+        args = [
+            *self._limits,
+            round(WINDOW_SECONDS * 1e6),
+            round(IN_FLIGHT_SECONDS * 1e6),
+            member,
+        ]
         return int(self._acquire(keys=keys, args=args)) / 1e6
 
     def _fall_back(self, exc: Exception) -> LocalRateLimiter:
@@ -277,6 +352,7 @@ def rate_limiter(
 __all__ = [
     "TELEGRAM_PER_CHAT_PER_SECOND",
     "TELEGRAM_PER_SECOND",
+    "Grant",
     "LocalRateLimiter",
     "RateLimiter",
     "RedisRateLimiter",
