@@ -14,7 +14,7 @@
 
 Any exception marks the execution ``failed`` with its error and propagates, so the queue
 record is reported as a batch item failure and retried; the retry resumes the run and
-queues only what was not queued before.
+queues again what may not have reached the queue (``fanout``).
 """
 
 from __future__ import annotations

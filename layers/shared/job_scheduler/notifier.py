@@ -6,7 +6,8 @@ For one queue message (one ``DeliveryBatch``):
    expired (a notifier died mid-send). Sent, failed and freshly claimed ones are skipped,
    so a redelivered message sends nothing twice where the send was recorded;
 2. send the claimed ones on a few threads, each waiting on the shared rate limiter;
-3. record each outcome as it arrives: ``sent`` with Telegram's message_id; 403/chat-not-found
+3. record the outcomes as they arrive (the sent ones that finished together in one
+   statement): ``sent`` with Telegram's message_id; 403/chat-not-found
    → the user goes inactive and the delivery fails for good; a migrated chat → the user's
    chat id is updated and the message sent again; 429 → the limiter is penalised and the
    delivery re-queued with a delay; 5xx or a connection that never reached Telegram →
@@ -26,7 +27,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,15 +115,23 @@ class Notifier:
         result: NotifyResult,
         later: list[tuple[Delivery, float]],
     ) -> None:
-        """Send on a few threads; record every outcome even if recording one fails."""
+        """Send on a few threads; record outcomes as they come, all that finished at once.
+
+        Whenever this thread is free it records every send finished by then, the sent ones
+        in one statement: one at a time when sends are slow (as under Telegram's limits),
+        in groups when they outpace Postgres. Every outcome is recorded even if recording
+        one fails.
+        """
         if not deliveries:
             return
         failure: Exception | None = None
         pool = self._senders()
-        futures = {pool.submit(self._send_one, d, deadline): d for d in deliveries}
-        for future in as_completed(futures):
+        running = {pool.submit(self._send_one, d, deadline): d for d in deliveries}
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            outcomes = [(running.pop(future), future.result()) for future in done]
             try:
-                self._record(futures[future], future.result(), result, later)
+                self._record_all(outcomes, result, later)
             except Exception as exc:  # record the others first, then raise
                 failure = failure or exc
         if failure is not None:
@@ -170,18 +179,35 @@ class Notifier:
         finally:
             self.limiter.settle(grant)
 
-    def _record(
+    def _record_all(
         self,
-        delivery: Delivery,
-        outcome: int | SendError,
+        outcomes: list[tuple[Delivery, int | SendError]],
         result: NotifyResult,
         rate_limited: list[tuple[Delivery, float]],
     ) -> None:
-        if isinstance(outcome, int):
-            self._mark(delivery.delivery_id, "sent", message_id=outcome)
-            result.sent += 1
-            metrics.add_metric(name="MessagesSent", unit="Count", value=1)
-        elif isinstance(outcome, RateLimited):
+        sent = [(d.delivery_id, outcome) for d, outcome in outcomes if isinstance(outcome, int)]
+        failure: Exception | None = None
+        for delivery, outcome in outcomes:
+            if not isinstance(outcome, int):
+                try:
+                    self._record(delivery, outcome, result, rate_limited)
+                except Exception as exc:
+                    failure = failure or exc
+        if sent:
+            self._mark_sent(sent)
+            result.sent += len(sent)
+            metrics.add_metric(name="MessagesSent", unit="Count", value=len(sent))
+        if failure is not None:
+            raise failure
+
+    def _record(
+        self,
+        delivery: Delivery,
+        outcome: SendError,
+        result: NotifyResult,
+        rate_limited: list[tuple[Delivery, float]],
+    ) -> None:
+        if isinstance(outcome, RateLimited):
             self.limiter.penalise(outcome.retry_after)
             rate_limited.append((delivery, outcome.retry_after))
         elif isinstance(outcome, Deferred):
@@ -196,7 +222,7 @@ class Notifier:
         else:
             self._mark(delivery.delivery_id, "sending", error=str(outcome))
             result.retry.append(delivery.delivery_id)
-        if not isinstance(outcome, int | Deferred):
+        if not isinstance(outcome, Deferred):
             logger.warning(
                 "delivery not sent",
                 extra={"delivery_id": delivery.delivery_id, "error": str(outcome)},
@@ -233,17 +259,26 @@ class Notifier:
             ).fetchall()
         return {row["id"] for row in rows}
 
-    def _mark(
-        self, delivery_id: int, status: str, message_id: int | None = None, error: str | None = None
-    ) -> None:
+    def _mark_sent(self, sent: list[tuple[int, int]]) -> None:
+        """Record sent deliveries with Telegram's message ids, in one statement."""
+        with database_errors("recording sent deliveries"):
+            self.conn.execute(
+                "UPDATE notification_deliveries AS d SET status = 'sent',"
+                " telegram_message_id = s.message_id, last_error = NULL, sent_at = now(),"
+                " updated_at = now(), claimed_until = NULL"
+                " FROM unnest(%s::bigint[], %s::bigint[]) AS s(id, message_id)"
+                " WHERE d.id = s.id",
+                ([delivery_id for delivery_id, _ in sent], [message_id for _, message_id in sent]),
+            )
+
+    def _mark(self, delivery_id: int, status: str, error: str) -> None:
         with database_errors("recording a delivery"):
             self.conn.execute(
-                "UPDATE notification_deliveries SET status = %s, telegram_message_id = %s,"
-                " last_error = %s, updated_at = now(),"
-                " sent_at = CASE WHEN %s = 'sent' THEN now() END,"
+                "UPDATE notification_deliveries SET status = %s, last_error = %s,"
+                " updated_at = now(),"
                 " claimed_until = CASE WHEN %s = 'sending' THEN claimed_until END"
                 " WHERE id = %s",
-                (status, message_id, error, status, status, delivery_id),
+                (status, error, status, delivery_id),
             )
 
     def _give_back(self, ids: list[int], final: bool) -> None:

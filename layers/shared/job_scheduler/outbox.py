@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .aws import aws_call
@@ -45,19 +45,13 @@ class DeliveryBatch:
     execution_id: int
     job_name: str
     deliveries: tuple[Delivery, ...]
+    # The body as ``pack`` already encoded it, so no delivery is encoded twice.
+    encoded: str | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> str:
-        return _sqs_safe(
-            json.dumps(
-                {
-                    "execution_id": self.execution_id,
-                    "job": self.job_name,
-                    "deliveries": [asdict(delivery) for delivery in self.deliveries],
-                },
-                ensure_ascii=False,
-                separators=(",", ":"),
-            )
-        )
+        if self.encoded is not None:
+            return self.encoded
+        return _envelope(self.execution_id, self.job_name, [_encode(d) for d in self.deliveries])
 
     @classmethod
     def from_json(cls, body: str) -> DeliveryBatch:
@@ -66,30 +60,66 @@ class DeliveryBatch:
         return cls(int(data["execution_id"]), str(data["job"]), deliveries)
 
 
+def _encode(delivery: Delivery) -> str:
+    """One delivery as JSON, safe for SQS (a dict literal: ``asdict`` is several times slower)."""
+    return _sqs_safe(
+        json.dumps(
+            {
+                "delivery_id": delivery.delivery_id,
+                "user_id": delivery.user_id,
+                "chat_id": delivery.chat_id,
+                "text": delivery.text,
+                "parse_mode": delivery.parse_mode,
+                "silent": delivery.silent,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+    )
+
+
+def _envelope(execution_id: int, job_name: str, encoded: list[str]) -> str:
+    head = _sqs_safe(
+        json.dumps(
+            {"execution_id": execution_id, "job": job_name},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+    )
+    return f'{head[:-1]},"deliveries":[{",".join(encoded)}]}}'
+
+
 def _sqs_safe(body: str) -> str:
     """SQS refuses U+FFFE and U+FFFF even inside JSON strings; escape them as JSON does."""
     return body.replace("\ufffe", "\\ufffe").replace("\uffff", "\\uffff")
-
-
-def encoded_size(delivery: Delivery) -> int:
-    return len(_sqs_safe(json.dumps(asdict(delivery), ensure_ascii=False)).encode()) + 1
 
 
 def pack(
     execution_id: int, job_name: str, deliveries: Sequence[Delivery], per_message: int
 ) -> Iterator[DeliveryBatch]:
     """Group deliveries into queue messages by count and by encoded size."""
+    envelope_size = ENVELOPE_BYTES + len(job_name.encode())
     current: list[Delivery] = []
-    size = ENVELOPE_BYTES + len(job_name.encode())
+    encoded: list[str] = []
+    size = envelope_size
     for delivery in deliveries:
-        item_size = encoded_size(delivery)
+        item = _encode(delivery)
+        item_size = len(item.encode()) + 1
         if current and (len(current) >= per_message or size + item_size > MAX_CALL_BYTES):
-            yield DeliveryBatch(execution_id, job_name, tuple(current))
-            current, size = [], ENVELOPE_BYTES + len(job_name.encode())
+            yield _batch(execution_id, job_name, current, encoded)
+            current, encoded, size = [], [], envelope_size
         current.append(delivery)
+        encoded.append(item)
         size += item_size
     if current:
-        yield DeliveryBatch(execution_id, job_name, tuple(current))
+        yield _batch(execution_id, job_name, current, encoded)
+
+
+def _batch(
+    execution_id: int, job_name: str, deliveries: list[Delivery], encoded: list[str]
+) -> DeliveryBatch:
+    body = _envelope(execution_id, job_name, encoded)
+    return DeliveryBatch(execution_id, job_name, tuple(deliveries), body)
 
 
 def calls(bodies: list[str]) -> list[list[str]]:
