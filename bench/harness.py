@@ -262,6 +262,7 @@ def serve_fast_moto(port: int) -> None:
             sending.active = False
 
     models.SQSBackend.send_message = send_without_scans
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request otherwise
     os.environ.update(_AWS_DUMMY)
     stop = {signal.SIGTERM, signal.SIGINT}
     signal.pthread_sigmask(signal.SIG_BLOCK, stop)  # before the server's threads start

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-from job_scheduler.db import connect, get_connection, migrate
+from job_scheduler.db import connect, get_connection, migrate, migrations_dir, yoyo_url
 from job_scheduler.errors import DatabaseError
 
 TABLES = {
@@ -52,6 +52,74 @@ def test_two_cold_starts_migrating_at_once_apply_each_migration_once(make_databa
         ["0001.initial-schema", "0002.execution-leases"],
     ]
     assert tables(url) == TABLES
+
+
+def roll_back_latest(url: str) -> None:
+    from yoyo import get_backend, read_migrations
+
+    backend = get_backend(yoyo_url(url))
+    try:
+        latest = backend.to_rollback(read_migrations(migrations_dir()))[:1]
+        backend.rollback_migrations(latest)
+    finally:
+        backend.connection.close()
+
+
+def seed(conn: psycopg.Connection) -> None:
+    conn.execute("INSERT INTO users (telegram_chat_id) VALUES (10)")
+    conn.execute(
+        "INSERT INTO scheduled_jobs (name, kind, cron_expression, timezone, created_by, updated_by)"
+        " VALUES ('j', 'coded', 'cron(0 22 * * ? *)', 'Asia/Tehran', 't', 't')"
+    )
+
+
+def test_rolling_back_the_execution_path_keeps_unsent_deliveries_unsent(make_database):
+    url = make_database()
+    migrate(url)
+    with connect(url) as conn:
+        seed(conn)
+        conn.execute(FIRING)
+        conn.execute("INSERT INTO users (telegram_chat_id) VALUES (11), (12)")
+        for user, status in ((1, "queued"), (2, "sending"), (3, "sent")):
+            conn.execute(
+                "INSERT INTO notification_deliveries (execution_id, user_id, status)"
+                " VALUES (1, %s, %s)",
+                (user, status),
+            )
+
+    roll_back_latest(url)
+
+    with connect(url) as conn:
+        rows = conn.execute(
+            "SELECT user_id, status FROM notification_deliveries ORDER BY user_id"
+        ).fetchall()
+    assert [(row["user_id"], row["status"]) for row in rows] == [
+        (1, "pending"),
+        (2, "pending"),
+        (3, "sent"),
+    ]
+    assert migrate(url) == ["0002.execution-leases"]
+
+
+def test_rolling_back_refuses_runs_the_old_schema_cannot_hold(make_database):
+    url = make_database()
+    migrate(url)
+    with connect(url) as conn:
+        seed(conn)
+        conn.execute(FIRING)
+        conn.execute(FIRING.replace("'schedule'", "'manual'"))
+
+    with pytest.raises(Exception, match=r"1 firing minute.*delete the manual ones") as raised:
+        roll_back_latest(url)
+
+    assert "0002.execution-leases" in str(raised.value)
+    with connect(url) as conn:  # nothing half-changed
+        count = conn.execute("SELECT count(*) AS n FROM job_executions").fetchone()["n"]
+        columns = conn.execute(
+            "SELECT count(*) AS n FROM information_schema.columns"
+            " WHERE table_name = 'job_executions' AND column_name = 'lease_until'"
+        ).fetchone()["n"]
+    assert (count, columns) == (2, 1)
 
 
 FIRING = (

@@ -32,7 +32,7 @@ from job_scheduler.errors import DatabaseError
 from job_scheduler.execution import Executor, RetryLater
 from job_scheduler.firing import parse_firing
 from job_scheduler.locks import FiringLock
-from job_scheduler.notifier import Notifier
+from job_scheduler.notifier import MAX_DELIVERY_ATTEMPTS, Notifier
 from job_scheduler.outbox import DeliveryBatch, Outbox
 from job_scheduler.ratelimit import LocalRateLimiter
 from job_scheduler.redis_client import new_redis_client
@@ -321,6 +321,34 @@ def test_a_429_storm_delivers_everything_exactly_once(db, executor, notifier, qu
     assert telegram.stats()["429"] >= 9
     (execution,) = execution_rows(db)
     assert execution["sent_count"] == 30
+
+
+def test_a_delivery_rate_limited_on_every_attempt_fails_instead_of_circling(
+    db, executor, notifier, queues, telegram
+):
+    add_users(db, 2)
+    add_custom_job(db)
+    executor.execute(firing("promo", now_minute()))
+    # One delivery already claimed as often as a delivery may be, short of its last try.
+    db.execute(
+        "UPDATE notification_deliveries SET attempts = %s WHERE user_id = ("
+        " SELECT id FROM users WHERE telegram_chat_id = 5001)",
+        (MAX_DELIVERY_ATTEMPTS - 1,),
+    )
+    telegram.configure(rate_limit_every=1, retry_after=1)  # every send: 429
+    (message,) = receive_all(queues, queues.notifications)
+
+    result = notifier.process(DeliveryBatch.from_json(message["Body"]))
+
+    rows = db.execute(
+        "SELECT u.telegram_chat_id AS chat, d.status, d.last_error FROM notification_deliveries d"
+        " JOIN users u ON u.id = d.user_id ORDER BY chat"
+    ).fetchall()
+    assert [(row["chat"], row["status"]) for row in rows] == [(5000, "queued"), (5001, "failed")]
+    assert f"on {MAX_DELIVERY_ATTEMPTS} attempts" in rows[1]["last_error"]
+    assert (result.requeued, result.failed) == (1, 1)
+    (execution,) = execution_rows(db)
+    assert execution["failed_count"] == 1
 
 
 def test_a_user_who_blocked_the_bot_goes_inactive_and_is_not_targeted_again(

@@ -52,6 +52,9 @@ from .telegram import (
 
 TRANSIENT_ATTEMPTS = 3
 MAX_REQUEUE_DELAY = 900  # SQS's DelaySeconds limit
+# A re-queued delivery comes back as a new queue message, so maxReceiveCount never stops
+# it: after this many claims it fails for good instead of circling for ever.
+MAX_DELIVERY_ATTEMPTS = 20
 SEND_MARGIN_SECONDS = 5.0  # stop sending this long before the invocation's deadline
 
 
@@ -91,12 +94,23 @@ class Notifier:
         """Send what can be claimed; ``deadline`` (monotonic) is when to stop and re-queue."""
         self._conn = self.conn  # the sending threads write through this one (psycopg is
         # thread-safe per connection), instead of each opening its own
-        claimed = self._claim([d.delivery_id for d in batch.deliveries])
-        deliveries = [d for d in batch.deliveries if d.delivery_id in claimed]
+        attempts = self._claim([d.delivery_id for d in batch.deliveries])
+        deliveries = [d for d in batch.deliveries if d.delivery_id in attempts]
         result = NotifyResult(claimed=len(deliveries))
         later: list[tuple[Delivery, float]] = []
         try:
             self._send_all(deliveries, deadline, result, later)
+            worn = {
+                d.delivery_id for d, _ in later if attempts[d.delivery_id] >= MAX_DELIVERY_ATTEMPTS
+            }
+            for delivery_id in worn:
+                self._mark(
+                    delivery_id,
+                    "failed",
+                    f"rate limited or out of time on {MAX_DELIVERY_ATTEMPTS} attempts; given up",
+                )
+            result.failed += len(worn)
+            later = [(d, wait) for d, wait in later if d.delivery_id not in worn]
             if later:
                 self._requeue(batch, later, result)
         finally:
@@ -247,17 +261,18 @@ class Notifier:
 
     # --- Postgres -------------------------------------------------------------------------
 
-    def _claim(self, ids: list[int]) -> set[int]:
+    def _claim(self, ids: list[int]) -> dict[int, int]:
+        """Claim what is still to send: {delivery id: attempts, this one included}."""
         with database_errors("claiming deliveries"):
             rows = self.conn.execute(
                 "UPDATE notification_deliveries SET status = 'sending', attempts = attempts + 1,"
                 " claimed_until = now() + make_interval(secs => %s), updated_at = now()"
                 " WHERE id = ANY(%s) AND (status IN ('pending', 'queued')"
                 "   OR (status = 'sending' AND claimed_until < now()))"
-                " RETURNING id",
+                " RETURNING id, attempts",
                 (self.settings.execution_lease_seconds, ids),
             ).fetchall()
-        return {row["id"] for row in rows}
+        return {row["id"]: row["attempts"] for row in rows}
 
     def _mark_sent(self, sent: list[tuple[int, int]]) -> None:
         """Record sent deliveries with Telegram's message ids, in one statement."""

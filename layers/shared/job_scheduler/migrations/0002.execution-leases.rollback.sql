@@ -1,3 +1,19 @@
+-- 0001 has one execution per (job, minute): refuse, saying what to do, rather than lose a
+-- run, when a manual and a scheduled run share a minute.
+DO $$
+DECLARE
+    shared INTEGER;
+BEGIN
+    SELECT count(*) INTO shared FROM (
+        SELECT 1 FROM job_executions GROUP BY job_id, scheduled_for HAVING count(*) > 1
+    ) AS twins;
+    IF shared > 0 THEN
+        RAISE EXCEPTION 'cannot roll back 0002.execution-leases: % firing minute(s) have both a manual and a scheduled execution, which 0001 cannot hold; delete the manual ones (trigger = ''manual'') first', shared;
+    END IF;
+END
+$$;
+-- 0001 knows no 'queued' or 'sending': both are deliveries not yet sent.
+UPDATE notification_deliveries SET status = 'pending' WHERE status IN ('queued', 'sending');
 ALTER TABLE notification_deliveries
     DROP COLUMN claimed_until,
     DROP CONSTRAINT notification_deliveries_status_check,
