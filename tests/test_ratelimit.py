@@ -121,7 +121,7 @@ def send_through(limiter: RateLimiter, chats: list[int], sends: list[Send], busy
         granted = time.monotonic()
         time.sleep(busy)
         sends.append((granted, time.monotonic(), chat))
-        limiter.settle(grant)
+        limiter.settle([grant])
 
 
 @pytest.mark.parametrize("make", MAKERS)
@@ -160,7 +160,7 @@ def test_a_send_holds_its_slot_until_settled_then_a_window(make: Maker, redis_ur
     assert grant is not None
     time.sleep(1.1)  # counted from the grant, the slot would be free by now
     assert limiter.acquire(2, deadline=time.monotonic() + 0.5) is None
-    limiter.settle(grant)
+    limiter.settle([grant])
     settled = time.monotonic()
     assert limiter.acquire(2) is not None
     assert time.monotonic() - settled >= 1.0 - EPSILON
@@ -169,14 +169,14 @@ def test_a_send_holds_its_slot_until_settled_then_a_window(make: Maker, redis_ur
 @pytest.mark.parametrize("make", MAKERS)
 def test_a_penalty_makes_every_sender_wait(make: Maker, redis_url, prefix):
     limiters = make(redis_url, prefix, 2, per_second=30, per_chat_per_second=1)
-    limiters[0].settle(limiters[0].acquire(1))
+    limiters[0].settle([limiters[0].acquire(1)])
     started = time.monotonic()
     limiters[0].penalise(0.5)
     limiters[0].penalise(0.1)  # a shorter penalty never cuts a longer one short
     waited: list[float] = []
 
     def send(limiter: RateLimiter, chat: int) -> None:
-        limiter.settle(limiter.acquire(chat))
+        limiter.settle([limiter.acquire(chat)])
         waited.append(time.monotonic() - started)
 
     run_threads([lambda i=i: send(limiters[i % len(limiters)], 10 + i) for i in range(4)])
@@ -218,7 +218,7 @@ def test_redis_dying_mid_run_falls_back_once(redis_url, prefix, redis_client, lo
 
     def send(first_chat: int) -> None:
         for chat in range(first_chat, first_chat + 10):
-            limiter.settle(limiter.acquire(chat))
+            limiter.settle([limiter.acquire(chat)])
 
     run_threads([lambda n=n: send(n * 100) for n in range(3)])
     assert redis_client.zcard(f"{{{prefix}}}:global") == 30 and not limiter.degraded
@@ -227,7 +227,7 @@ def test_redis_dying_mid_run_falls_back_once(redis_url, prefix, redis_client, lo
     alive.disconnect()
     run_threads([lambda n=n: send(1000 + n * 100) for n in range(3)])
     limiter.penalise(0.01)  # goes to the local limiter, no second warning
-    limiter.settle(limiter.acquire(1))
+    limiter.settle([limiter.acquire(1)])
     assert limiter.degraded
     assert [line["message"] for line in warnings_in(log_lines)] == [FALLBACK_MESSAGE]
     assert metrics.metric_set["RedisRateLimiterUnavailable"]["Value"] == [1.0]
@@ -240,6 +240,6 @@ def test_pruning_survives_chats_that_were_refused_before_any_grant():
 
     limiter = LocalRateLimiter(per_second=_PRUNE_EVERY - 1, per_chat_per_second=1)
     for chat in range(_PRUNE_EVERY - 1):
-        limiter.settle(limiter.acquire(chat))
+        limiter.settle([limiter.acquire(chat)])
     assert limiter.acquire(10_000_000, deadline=0.0) is None  # refused: the window is full
     assert limiter.acquire(10_000_001)  # waits out the window, then prunes with an empty deque

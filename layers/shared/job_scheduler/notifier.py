@@ -39,7 +39,7 @@ from .db import database_errors, get_connection
 from .errors import JobSchedulerError
 from .observability import logger, metrics
 from .outbox import Delivery, DeliveryBatch, Outbox
-from .ratelimit import RateLimiter
+from .ratelimit import Grant, RateLimiter
 from .telegram import (
     ChatGone,
     ChatMigrated,
@@ -143,8 +143,14 @@ class Notifier:
         running = {pool.submit(self._send_one, d, deadline): d for d in deliveries}
         while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
-            outcomes = [(running.pop(future), future.result()) for future in done]
+            outcomes = []
+            grants: list[Grant] = []
+            for future in done:
+                outcome, unsettled = future.result()
+                outcomes.append((running.pop(future), outcome))
+                grants += unsettled
             try:
+                self.limiter.settle(grants)
                 self._record_all(outcomes, result, later)
             except Exception as exc:  # record the others first, then raise
                 failure = failure or exc
@@ -159,20 +165,25 @@ class Notifier:
             )
         return self._pool
 
-    def _send_one(self, delivery: Delivery, deadline: float | None) -> int | SendError:
-        """Telegram's message_id, or the SendError to record. Never raises."""
+    def _send_one(
+        self, delivery: Delivery, deadline: float | None
+    ) -> tuple[int | SendError, list[Grant]]:
+        """Telegram's message_id or the SendError to record, and the limiter's grant for a
+        send that succeeded (settled by the recording thread). Never raises."""
+        unsettled: list[Grant] = []
         try:
-            return self._send_retrying(delivery.chat_id, delivery, deadline)
+            return self._send_retrying(delivery.chat_id, delivery, deadline, unsettled), unsettled
         except ChatMigrated as moved:
             try:
                 self._move_chat(delivery.user_id, moved.new_chat_id)
-                return self._send_retrying(moved.new_chat_id, delivery, deadline)
+                chat_id = moved.new_chat_id
+                return self._send_retrying(chat_id, delivery, deadline, unsettled), unsettled
             except SendError as exc:
-                return exc
+                return exc, unsettled
             except JobSchedulerError as exc:
-                return Rejected(f"{moved}; moving the user to the new chat failed: {exc}")
+                return Rejected(f"{moved}; moving the user to the new chat failed: {exc}"), []
         except SendError as exc:
-            return exc
+            return exc, unsettled
 
     @retry(
         retry=retry_if_exception_type(Transient),
@@ -180,7 +191,9 @@ class Notifier:
         wait=wait_exponential(multiplier=0.2, max=2),
         reraise=True,
     )
-    def _send_retrying(self, chat_id: int, delivery: Delivery, deadline: float | None) -> int:
+    def _send_retrying(
+        self, chat_id: int, delivery: Delivery, deadline: float | None, unsettled: list[Grant]
+    ) -> int:
         if deadline is not None and time.monotonic() > deadline - SEND_MARGIN_SECONDS:
             raise Deferred("the invocation is about to time out")
         grant = self.limiter.acquire(
@@ -189,9 +202,12 @@ class Notifier:
         if grant is None:
             raise Deferred("waiting for the rate limit would pass the invocation's deadline")
         try:
-            return self.send(chat_id, delivery.text, delivery.parse_mode, delivery.silent)
-        finally:
-            self.limiter.settle(grant)
+            message_id = self.send(chat_id, delivery.text, delivery.parse_mode, delivery.silent)
+        except BaseException:
+            self.limiter.settle([grant])  # now, before any retry's wait
+            raise
+        unsettled.append(grant)
+        return message_id
 
     def _record_all(
         self,

@@ -31,6 +31,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -82,13 +83,14 @@ for i = 1, 2 do
 end
 return 0
 """
-# KEYS: global window, chat window.  ARGV: member.  The send is over: count it from now.
-# XX: a grant that already left the window (or never was) is not brought back.
+# KEYS: global window, then each send's chat window.  ARGV: each send's member.  The sends
+# are over: count them from now.  XX: a grant that already left the window is not revived.
 _SETTLE = """
 local t = redis.call('TIME')
 local now = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
-for i = 1, 2 do
-    redis.call('ZADD', KEYS[i], 'XX', now, ARGV[1])
+for i = 1, #ARGV do
+    redis.call('ZADD', KEYS[1], 'XX', now, ARGV[i])
+    redis.call('ZADD', KEYS[i + 1], 'XX', now, ARGV[i])
 end
 return 0
 """
@@ -108,8 +110,9 @@ return 0
 
 @dataclass(frozen=True)
 class Grant:
-    """Leave to send one message to ``chat_id``; hand it back to ``settle`` when the send is
-    over, whatever its outcome (a request that failed may still have reached Telegram)."""
+    """Leave to send one message to ``chat_id``; hand it to ``settle`` when the send is over,
+    whatever its outcome (a request that failed may still have reached Telegram). Settling
+    several at once costs one round trip on the shared limiter."""
 
     chat_id: int
     token: Any  # the limiter's own handle on the stamps it holds for this send
@@ -126,8 +129,8 @@ class RateLimiter(Protocol):
         than wait past it: a Lambda near its timeout should re-queue, not sleep.
         """
 
-    def settle(self, grant: Grant) -> None:
-        """The send ``grant`` allowed is over: count it from now."""
+    def settle(self, grants: Sequence[Grant]) -> None:
+        """The sends these grants allowed are over: count them from now."""
 
     def penalise(self, seconds: float) -> None:
         """Make every user of this limiter wait ``seconds`` (Telegram's retry_after)."""
@@ -171,11 +174,12 @@ class LocalRateLimiter:
             time.sleep(max(outcome, _MIN_SLEEP))
         return outcome
 
-    def settle(self, grant: Grant) -> None:
+    def settle(self, grants: Sequence[Grant]) -> None:
         with self._lock:
             now = time.monotonic()
-            for stamp in grant.token:
-                stamp[0] = min(stamp[0], now)
+            for grant in grants:
+                for stamp in grant.token:
+                    stamp[0] = min(stamp[0], now)
 
     def penalise(self, seconds: float) -> None:
         with self._lock:
@@ -276,15 +280,17 @@ class RedisRateLimiter:
             time.sleep(max(wait, _MIN_SLEEP))
         return fallback.acquire(chat_id, deadline)
 
-    def settle(self, grant: Grant) -> None:
-        if not isinstance(grant.token, str):  # granted by the fallback
-            if self._fallback is not None:
-                self._fallback.settle(grant)
-            return
+    def settle(self, grants: Sequence[Grant]) -> None:
+        shared = [grant for grant in grants if isinstance(grant.token, str)]
         if self._fallback is not None:
-            return  # Redis is gone for this process; the stamp expires there on its own
+            # Grants from Redis expire there on their own; the fallback's are settled here.
+            self._fallback.settle([g for g in grants if not isinstance(g.token, str)])
+            return
+        if not shared:
+            return
+        keys = [f"{self._prefix}:global"] + [self._window_keys(g.chat_id)[1] for g in shared]
         try:
-            self._settle(keys=self._window_keys(grant.chat_id), args=[grant.token])
+            self._settle(keys=keys, args=[grant.token for grant in shared])
         except REDIS_ERRORS as exc:
             self._fall_back(exc)
 
