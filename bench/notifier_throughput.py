@@ -20,9 +20,8 @@ Measured, each the median of ``--repeat`` runs over the same N messages:
 
 Before each notifier run the deliveries are put back to ``queued`` and the fake is reset.
 Goal: the notifier at its default concurrency reaches >= 0.7x the baseline.
-``--profile`` adds one sampled run (every thread's stack), a breakdown of the main
-thread's Postgres time and of the TCP connections opened, and "what-if" runs with the
-notifier patched in this process (a pool kept across batches; one UPDATE per batch).
+``--profile`` adds one sampled run (every thread's stack) and a breakdown of the main
+thread's Postgres time and of the TCP connections opened.
 """
 
 from __future__ import annotations
@@ -34,7 +33,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -284,7 +282,7 @@ def profile(setup: Setup) -> None:
 
     default = setup.settings.notifier_concurrency
     notifier = new_notifier(setup, "local", default)
-    timers = {name: _Timer(getattr(notifier, name)) for name in ("_claim", "_mark", "_count")}
+    timers = {name: _Timer(getattr(notifier, name)) for name in ("_claim", "_mark_sent", "_count")}
     for name, timer in timers.items():
         setattr(notifier, name, timer)  # instance attributes shadow the methods
     sends = _Timer(notifier.send)
@@ -316,90 +314,6 @@ def profile(setup: Setup) -> None:
     print(f"   main thread in Postgres calls: {postgres:.2f} s, {postgres / wall:.0%} of wall")
     table(("where", "calls", "seconds", "ms/call"), rows)
     sampler.report(top=15, match=in_package)
-    what_if(setup)
-
-
-# --- what-ifs: the package's Notifier with one thing changed, by patching it in this process --
-
-
-class _SharedPool:
-    """One long-lived pool: per-thread HTTP sessions (and their connections) survive batches."""
-
-    def __init__(self, workers: int) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=workers)
-
-    def __call__(self, max_workers: int) -> _SharedPool:
-        return self
-
-    def __enter__(self) -> ThreadPoolExecutor:
-        return self._pool
-
-    def __exit__(self, *exc_info: object) -> None:
-        pass  # kept for the next batch
-
-    def close(self) -> None:
-        self._pool.shutdown()
-
-
-def _batched_marks(notifier: Notifier) -> None:
-    """Record ``sent`` rows with one UPDATE per batch (before ``_count``) instead of one per
-    row; other outcomes go through the package's ``_mark`` as before."""
-    sent: list[tuple[int, int]] = []
-    mark, count = notifier._mark, notifier._count
-
-    def deferred_mark(delivery_id: int, status: str, *args: Any, **kwargs: Any) -> None:
-        if status == "sent":
-            sent.append((delivery_id, kwargs.get("message_id", args[0] if args else None)))
-        else:
-            mark(delivery_id, status, *args, **kwargs)
-
-    def flush_then_count(*args: Any, **kwargs: Any) -> None:
-        if sent:
-            ids, message_ids = zip(*sent, strict=True)
-            notifier.conn.execute(
-                "UPDATE notification_deliveries AS d SET status = 'sent',"
-                " telegram_message_id = m.message_id, last_error = NULL, updated_at = now(),"
-                " sent_at = now(), claimed_until = NULL"
-                " FROM unnest(%s::bigint[], %s::bigint[]) AS m(id, message_id) WHERE d.id = m.id",
-                (list(ids), list(message_ids)),
-            )
-            sent.clear()
-        count(*args, **kwargs)
-
-    notifier._mark = deferred_mark
-    notifier._count = flush_then_count
-
-
-def what_if(setup: Setup) -> None:
-    """Not the package's behaviour: how much each suggested change would buy, measured."""
-    import job_scheduler.notifier as notifier_module
-
-    count = len(setup.deliveries)
-    default = setup.settings.notifier_concurrency
-    baseline = count / measure(3, lambda: httpx_loop(setup)).seconds
-    rows = []
-    for threads in sorted({1, 2, default}):
-        for label, shared_pool, batched in (
-            ("as shipped", False, False),
-            ("one pool for the Lambda's life", True, False),
-            ("one UPDATE per batch for sent rows", False, True),
-            ("both", True, True),
-        ):
-            pool = _SharedPool(threads) if shared_pool else None
-            if pool is not None:
-                notifier_module.ThreadPoolExecutor = pool
-            try:
-                notifier = new_notifier(setup, "local", threads)
-                if batched:
-                    _batched_marks(notifier)
-                run = measure(3, lambda n=notifier: notifier_run(setup, n))
-            finally:
-                notifier_module.ThreadPoolExecutor = ThreadPoolExecutor
-                if pool is not None:
-                    pool.close()
-            rows.append(row(label, "local", threads, run, count, baseline))
-    print("== what-if: the package's Notifier patched in this process only (median of 3)")
-    table(("notifier", "limiter", "threads", "msg/s", "vs baseline", "CPU", "fake CPU"), rows)
 
 
 if __name__ == "__main__":
