@@ -362,9 +362,23 @@ class FakeTelegramProcess:
 @contextlib.contextmanager
 def fake_telegram(**behaviour: Any) -> Iterator[FakeTelegramProcess]:
     """The fake Bot API in a child process on a free port, with ``behaviour`` applied."""
+    with fake_process("infra.fakes.telegram") as (process, url):
+        fake = FakeTelegramProcess(process, url)
+        if behaviour:
+            fake.configure(**behaviour)
+        try:
+            yield fake
+        finally:
+            fake.close()
+
+
+@contextlib.contextmanager
+def fake_process(module: str, *args: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    """``python -m module --port 0 *args`` (a fake server that prints its URL first) in a
+    child process, so it does not share this process's GIL; yields it and its URL."""
     with tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "infra.fakes.telegram", "--port", "0"],
+            [sys.executable, "-m", module, "--port", "0", *args],
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=stderr,
@@ -375,15 +389,9 @@ def fake_telegram(**behaviour: Any) -> Iterator[FakeTelegramProcess]:
             if not url.startswith("http://127.0.0.1:"):
                 stderr.seek(0)
                 raise RuntimeError(
-                    f"the fake Telegram did not start: {url!r} {stderr.read().decode()[-2000:]}"
+                    f"{module} did not start: {url!r} {stderr.read().decode()[-2000:]}"
                 )
-            fake = FakeTelegramProcess(process, url)
-            if behaviour:
-                fake.configure(**behaviour)
-            try:
-                yield fake
-            finally:
-                fake.close()
+            yield process, url
         finally:
             process.send_signal(signal.SIGTERM)
             try:

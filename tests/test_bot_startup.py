@@ -86,7 +86,8 @@ def add_custom_job(db) -> None:
 def test_direct_invoke_returns_the_summary(db, handler, events):
     add_custom_job(db)
     summary = handler({}, LambdaContext())
-    assert summary["rules_created"] == ["test-jobs-promo"]
+    # The coded jobs of this deployment, and the custom one.
+    assert summary["rules_created"] == ["test-jobs-promo", "test-jobs-unselected-food-reminder"]
     assert handler({}, LambdaContext())["changed"] is False
 
 
@@ -99,9 +100,10 @@ def test_custom_resource_create_syncs_and_answers_success(db, handler, cloudform
     (answer,) = received
     assert answer["Status"] == "SUCCESS"
     assert answer["PhysicalResourceId"] == "test-jobs-startup-sync"
-    assert answer["Data"]["rules_created"] == 1
+    assert answer["Data"]["rules_created"] == 2  # the custom job and the coded one
     assert [r["Name"] for r in events.list_rules(NamePrefix="test-jobs-")["Rules"]] == [
-        "test-jobs-promo"
+        "test-jobs-promo",
+        "test-jobs-unselected-food-reminder",
     ]
 
 
@@ -134,4 +136,4 @@ def test_custom_resource_delete_removes_our_rules(db, handler, cloudformation, e
 
     assert received[-1]["Status"] == "SUCCESS"
     assert events.list_rules(NamePrefix="test-jobs-")["Rules"] == []
-    assert db.execute("SELECT count(*) AS n FROM scheduled_jobs").fetchone()["n"] == 1
+    assert db.execute("SELECT count(*) AS n FROM scheduled_jobs").fetchone()["n"] == 2

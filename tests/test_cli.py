@@ -92,8 +92,8 @@ def test_sync_runs_against_the_configured_environment(db, settings, events):
     result = jobsctl("sync", env=env)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["rules_created"] == ["cli-jobs-promo"]
-    (rule,) = events.list_rules(NamePrefix="cli-jobs-")["Rules"]
+    assert summary["rules_created"] == ["cli-jobs-promo", "cli-jobs-unselected-food-reminder"]
+    rule = events.describe_rule(Name="cli-jobs-promo")
     assert rule["ScheduleExpression"] == "cron(30 5 ? * 6 *)"
 
 
@@ -139,7 +139,8 @@ def test_job_create_then_jobs_and_fire(db, settings, events):
     }
     assert row["include_user_ids"] == [1, 2]
     assert [r["Name"] for r in events.list_rules(NamePrefix="cli-jobs-")["Rules"]] == [
-        "cli-jobs-weekly-hello"
+        "cli-jobs-unselected-food-reminder",
+        "cli-jobs-weekly-hello",
     ]
 
     listing = jobsctl("jobs", env=env)
@@ -197,3 +198,71 @@ def test_executions_lists_history_newest_first(db, settings):
     lines = result.stdout.splitlines()[1:]
     assert [line.split()[0] for line in lines] == ["2", "1"]
     assert "failed" in lines[0] and "DatabaseError: boom" in lines[0]
+
+
+def link_rastar(user_id: int, stdin: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "job_scheduler", "user", "link-rastar", str(user_id)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
+
+
+def test_link_rastar_takes_the_token_from_stdin_and_stores_it_sealed(db, database_url):
+    from pipeline import add_users
+
+    from job_scheduler.crypto import SecretBox
+
+    (user,) = add_users(db, 1)
+    key = SecretBox.new_key()
+
+    result = link_rastar(
+        user, "tok-from-stdin-123\n", DATABASE_URL=database_url, RASTAR_ENCRYPTION_KEYS=key
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "tok-from-stdin-123" not in result.stdout + result.stderr
+    sealed = db.execute(
+        "SELECT sealed_token FROM rastar_accounts WHERE user_id = %s", (user,)
+    ).fetchone()["sealed_token"]
+    assert "tok-from-stdin" not in sealed
+    assert SecretBox([key]).decrypt(sealed) == "tok-from-stdin-123"
+
+    keys = f"{SecretBox.new_key()},{key}"
+    rotated = jobsctl(
+        "rastar", "rotate-keys", env={"DATABASE_URL": database_url, "RASTAR_ENCRYPTION_KEYS": keys}
+    )
+    assert rotated.returncode == 0, rotated.stderr
+    assert rotated.stdout.strip() == "re-encrypted 1 Rastar token(s) with the first key"
+
+
+def test_link_rastar_says_what_is_missing_or_wrong(db, database_url):
+    from pipeline import add_users
+
+    from job_scheduler.crypto import SecretBox
+
+    (user,) = add_users(db, 1)
+    no_key = link_rastar(user, "tok\n", DATABASE_URL=database_url, RASTAR_ENCRYPTION_KEYS="")
+    bad_token = link_rastar(
+        user, "two words\n", DATABASE_URL=database_url, RASTAR_ENCRYPTION_KEYS=SecretBox.new_key()
+    )
+    no_user = link_rastar(
+        987654, "tok\n", DATABASE_URL=database_url, RASTAR_ENCRYPTION_KEYS=SecretBox.new_key()
+    )
+
+    assert no_key.returncode == 1 and "jobsctl rastar new-key" in no_key.stderr
+    assert bad_token.returncode == 2 and "one line without spaces" in bad_token.stderr
+    assert no_user.returncode == 2 and "no user with id 987654" in no_user.stderr
+    assert db.execute("SELECT count(*) AS n FROM rastar_accounts").fetchone()["n"] == 0
+
+
+def test_new_key_prints_a_usable_key():
+    from job_scheduler.crypto import SecretBox
+
+    result = jobsctl("rastar", "new-key")
+
+    assert result.returncode == 0
+    SecretBox([result.stdout.strip()]).encrypt("works")

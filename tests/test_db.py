@@ -19,6 +19,7 @@ TABLES = {
     "notification_deliveries",
     "audit_log",
     "system_config",
+    "rastar_accounts",
 }
 
 
@@ -35,7 +36,7 @@ def test_migrations_build_the_schema_from_empty_and_reapply_as_no_op(make_databa
     url = make_database()
     assert tables(url) == set()
 
-    assert migrate(url) == ["0001.initial-schema", "0002.execution-leases"]
+    assert migrate(url) == ["0001.initial-schema", "0002.execution-leases", "0003.rastar-accounts"]
     assert tables(url) == TABLES
     assert migrate(url) == []
 
@@ -49,18 +50,18 @@ def test_two_cold_starts_migrating_at_once_apply_each_migration_once(make_databa
         [],
         [],
         [],
-        ["0001.initial-schema", "0002.execution-leases"],
+        ["0001.initial-schema", "0002.execution-leases", "0003.rastar-accounts"],
     ]
     assert tables(url) == TABLES
 
 
-def roll_back_latest(url: str) -> None:
+def roll_back_to_0001(url: str) -> None:
     from yoyo import get_backend, read_migrations
 
     backend = get_backend(yoyo_url(url))
     try:
-        latest = backend.to_rollback(read_migrations(migrations_dir()))[:1]
-        backend.rollback_migrations(latest)
+        applied = backend.to_rollback(read_migrations(migrations_dir()))
+        backend.rollback_migrations([m for m in applied if m.id != "0001.initial-schema"])
     finally:
         backend.connection.close()
 
@@ -87,7 +88,7 @@ def test_rolling_back_the_execution_path_keeps_unsent_deliveries_unsent(make_dat
                 (user, status),
             )
 
-    roll_back_latest(url)
+    roll_back_to_0001(url)
 
     with connect(url) as conn:
         rows = conn.execute(
@@ -98,7 +99,7 @@ def test_rolling_back_the_execution_path_keeps_unsent_deliveries_unsent(make_dat
         (2, "pending"),
         (3, "sent"),
     ]
-    assert migrate(url) == ["0002.execution-leases"]
+    assert migrate(url) == ["0002.execution-leases", "0003.rastar-accounts"]
 
 
 def test_rolling_back_refuses_runs_the_old_schema_cannot_hold(make_database):
@@ -110,7 +111,7 @@ def test_rolling_back_refuses_runs_the_old_schema_cannot_hold(make_database):
         conn.execute(FIRING.replace("'schedule'", "'manual'"))
 
     with pytest.raises(Exception, match=r"1 firing minute.*delete the manual ones") as raised:
-        roll_back_latest(url)
+        roll_back_to_0001(url)
 
     assert "0002.execution-leases" in str(raised.value)
     with connect(url) as conn:  # nothing half-changed

@@ -21,7 +21,10 @@ from infra.local.ticker import RuleTicker, target_input
 from job_scheduler import cli
 from job_scheduler.aws import client
 from job_scheduler.config import get_settings
+from job_scheduler.crypto import SecretBox
 from job_scheduler.db import get_connection
+from job_scheduler.jobs.food_reminder import tomorrow
+from job_scheduler.registry import JobRun
 
 
 @pytest.fixture
@@ -33,6 +36,8 @@ def runtime(make_database, redis_client):
         "REDIS_URL": "redis://127.0.0.1:6379/15",
         "RULE_PREFIX": f"e2e-{uuid.uuid4().hex[:6]}",
         "FAKE_TELEGRAM_PORT": "0",
+        "FAKE_RASTAR_PORT": "0",
+        "RASTAR_ENCRYPTION_KEYS": SecretBox.new_key(),
     }
     environ.pop("AWS_ENDPOINT_URL", None)
     started = LocalRuntime(environ=environ, tick=False).start()
@@ -81,8 +86,10 @@ def test_demo_data_and_rules_exist_after_start(runtime):
     prefix = runtime.settings.rule_prefix
     assert [(j["name"], j["rule_names"]) for j in jobs] == [
         ("demo-every-minute", [f"{prefix}-demo-every-minute"]),
-        ("demo-nightly-reminder", [f"{prefix}-demo-nightly-reminder"]),
+        ("unselected-food-reminder", [f"{prefix}-unselected-food-reminder"]),
     ]
+    linked = conn.execute("SELECT count(*) AS n FROM rastar_accounts").fetchone()["n"]
+    assert linked == len(FIRST_NAMES) * 2 // 3
 
 
 def test_a_rule_firing_reaches_the_fake_telegram_through_the_real_handlers(runtime):
@@ -95,7 +102,7 @@ def test_a_rule_firing_reaches_the_fake_telegram_through_the_real_handlers(runti
         runtime.stop_event,
     )
     minute = datetime.now(UTC).replace(second=0, microsecond=0)
-    if (minute.hour, minute.minute) == (18, 30):  # 22:00 Tehran: the nightly job is due too
+    if (minute.hour, minute.minute) == (18, 30):  # 22:00 Tehran: the food reminder is due too
         minute -= timedelta(minutes=1)
 
     assert ticker.fire(minute) == 1  # only the every-minute job is due
@@ -108,12 +115,41 @@ def test_a_rule_firing_reaches_the_fake_telegram_through_the_real_handlers(runti
     assert all(m["disable_notification"] and m["parse_mode"] == "HTML" for m in messages)
 
 
-def test_jobsctl_fire_runs_a_job_now(runtime):
-    assert cli.main(["fire", "demo-nightly-reminder"]) == 0
+def test_jobsctl_fire_reminds_the_demo_people_without_a_pick(runtime):
+    conn = get_connection(runtime.settings.database_url)
+    linked = conn.execute(
+        "SELECT u.telegram_chat_id AS chat FROM rastar_accounts a JOIN users u ON u.id = a.user_id"
+        " ORDER BY a.user_id"
+    ).fetchall()
+    day = tomorrow(JobRun("x", datetime.now(UTC), "manual"))
+    has_food = bool(runtime.services.fake_rastar.menu(day))
+    # The demo's every third linked person has picked the week ahead (demo.py).
+    expected = [row["chat"] for index, row in enumerate(linked) if index % 3 != 0]
 
-    messages = fake_messages(runtime, len(FIRST_NAMES))
-    assert len(messages) == len(FIRST_NAMES)
-    assert all(m["text"].startswith("Good evening") for m in messages)
+    assert cli.main(["fire", "unselected-food-reminder"]) == 0
+
+    if has_food:
+        messages = fake_messages(runtime, len(expected))
+        assert sorted(int(m["chat_id"]) for m in messages) == sorted(expected)
+        assert all(f"reserve?date={day.isoformat()}" in m["text"] for m in messages)
+    else:  # tomorrow is a Friday: nothing is sent, and the execution says why
+        time.sleep(5)
+        assert fake_messages(runtime, 1, timeout=1) == []
+    detail = wait_for_detail(conn)
+    assert detail.startswith(day.isoformat())
+
+
+def wait_for_detail(conn, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = conn.execute(
+            "SELECT e.detail FROM job_executions e JOIN scheduled_jobs j ON j.id = e.job_id"
+            " WHERE j.name = 'unselected-food-reminder' AND e.status = 'succeeded'"
+        ).fetchone()
+        if row is not None:
+            return row["detail"]
+        time.sleep(0.2)
+    raise AssertionError("the food reminder's execution did not finish")
 
 
 def test_input_transformer_output_is_the_executor_firing_shape():

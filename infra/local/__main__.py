@@ -59,7 +59,7 @@ def _banner(runtime: LocalRuntime) -> None:
         print(f"  {job['name']:<28} {describe(schedule)} [{state}], next {when}")
     print("\nIn another terminal:")
     print("  . .local/run.env && .venv/bin/jobsctl jobs")
-    print("  . .local/run.env && .venv/bin/jobsctl fire demo-nightly-reminder")
+    print("  . .local/run.env && .venv/bin/jobsctl fire unselected-food-reminder")
     if runtime.services.telegram_api_url.startswith("http://127.0.0.1"):
         print(f"\nMessages arrive at {runtime.services.telegram_api_url}/_fake")
     print("Ctrl-C stops everything.\n")

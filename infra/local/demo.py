@@ -1,15 +1,27 @@
-"""Demo data for ``make run`` on an empty database: people, two packs, two custom jobs.
+"""Demo data for ``make run`` on an empty database: people, two packs, a custom job, and
+Rastar accounts for the food reminder (the coded job, at 22:00 Tehran).
 
-The every-minute job makes the whole path visible within a minute of starting; the
-22:00 Tehran job shows a daily schedule. Created through the same code admins use.
+The every-minute job makes the whole path visible within a minute of starting. Created
+through the same code admins use.
+
+Two of every three people link a Rastar account (demo tokens, sealed like real ones); on
+each start the fake Rastar learns those tokens again, with a month of past picks for each,
+and with tomorrow (and the rest of the week) already picked by every third linked person.
+So ``jobsctl fire unselected-food-reminder`` reminds the linked people without a pick.
 """
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
+from typing import Any
+
 import psycopg
 
+from job_scheduler.crypto import SecretBox
 from job_scheduler.custom_jobs import CustomJobSpec, create_custom_job
 from job_scheduler.custom_message import MessageConfig
+from job_scheduler.rastar import accounts
+from job_scheduler.schedule import load_zone
 
 FIRST_NAMES = [
     "Sara",
@@ -52,11 +64,14 @@ FIRST_NAMES = [
 FIRST_CHAT_ID = 910_001
 EVERY_MINUTE = """<b>Hi {{ user.first_name }}!</b> It is {{ now.strftime('%H:%M') }} in Tehran.
 This is the <i>every-minute</i> demo job: it reaches the Sunrise Crew pack, silently."""
-NIGHTLY = """Good evening {{ user.first_name }} — it is 22:00 in Tehran.
-Have you picked tomorrow's food?"""
 
 
-def seed_if_empty(conn: psycopg.Connection) -> bool:
+DEMO_TOKEN_PREFIX = "demo-rastar-token-"  # noqa: S105 - the fake service's, not a secret
+HISTORY_DAYS = 30
+PICKED_AHEAD_DAYS = 7
+
+
+def seed_if_empty(conn: psycopg.Connection, box: SecretBox) -> bool:
     """Insert the demo data unless there are users already; return whether it did."""
     if conn.execute("SELECT EXISTS (SELECT 1 FROM users) AS any").fetchone()["any"]:
         return False
@@ -64,6 +79,9 @@ def seed_if_empty(conn: psycopg.Connection) -> bool:
         user_ids = [_add_user(conn, index, name) for index, name in enumerate(FIRST_NAMES)]
         sunrise = _add_pack(conn, "sunrise-crew", "Sunrise Crew", user_ids[0::2])
         _add_pack(conn, "night-owls", "Night Owls", user_ids[1::2])
+        for index, user_id in enumerate(user_ids):
+            if index % 3 != 2:
+                accounts.link(conn, box, user_id, f"{DEMO_TOKEN_PREFIX}{user_id}")
     create_custom_job(
         conn,
         CustomJobSpec(
@@ -76,17 +94,6 @@ def seed_if_empty(conn: psycopg.Connection) -> bool:
             ),
             pack_ids=(sunrise,),
             exclude_user_ids=(user_ids[0],),
-        ),
-        actor="demo",
-    )
-    create_custom_job(
-        conn,
-        CustomJobSpec(
-            name="demo-nightly-reminder",
-            description="Demo: 22:00 Asia/Tehran to everyone (plain text)",
-            cron_expression="cron(0 22 * * ? *)",
-            timezone="Asia/Tehran",
-            message=MessageConfig.from_json({"text": NIGHTLY, "parse_mode": None, "silent": False}),
         ),
         actor="demo",
     )
@@ -110,3 +117,32 @@ def _add_pack(conn: psycopg.Connection, slug: str, name: str, members: list[int]
         (pack_id, members),
     )
     return pack_id
+
+
+def prime_fake_rastar(conn: psycopg.Connection, box: SecretBox, fake: Any) -> int:
+    """Teach the fake Rastar every demo account's token and picks; how many accounts."""
+    linked = conn.execute(
+        "SELECT user_id, sealed_token FROM rastar_accounts ORDER BY user_id"
+    ).fetchall()
+    today = datetime.now(load_zone("Asia/Tehran")).date()
+    primed = 0
+    for position, row in enumerate(linked):
+        token = box.decrypt(row["sealed_token"])
+        if not token.startswith(DEMO_TOKEN_PREFIX):
+            continue
+        fake.add_user(token, _demo_picks(fake, row["user_id"], today, position % 3 == 0))
+        primed += 1
+    return primed
+
+
+def _demo_picks(fake: Any, user_id: int, today: date, picks_ahead: bool) -> dict[date, str]:
+    """A month of past picks (each person with a favourite), and the week ahead for some."""
+    picks: dict[date, str] = {}
+    last = PICKED_AHEAD_DAYS if picks_ahead else 0
+    for offset in range(-HISTORY_DAYS, last + 1):
+        day = today + timedelta(days=offset)
+        menu = fake.menu(day)
+        if menu and (offset <= 0 or picks_ahead):
+            favourite = menu[user_id % len(menu)] if offset % 3 else menu[0]
+            picks[day] = favourite["id"]
+    return picks

@@ -17,12 +17,13 @@ from typing import Any
 from job_scheduler import observability
 from job_scheduler.aws import client
 from job_scheduler.config import Settings, get_settings
+from job_scheduler.crypto import SecretBox
 from job_scheduler.db import get_connection
 from job_scheduler.delivery_handler import notifier_for
 from job_scheduler.firing_handler import executor_for
 from job_scheduler.startup import run_startup
 
-from .demo import seed_if_empty
+from .demo import prime_fake_rastar, seed_if_empty
 from .pollers import SqsPoller
 from .resources import create_queues
 from .services import LOCAL_DIR, Services, start_services
@@ -74,9 +75,13 @@ class LocalRuntime:
         self.settings = get_settings()
         observability.configure(self.settings)
         self.sync_summary = run_startup(self.settings).as_dict()
-        if self.demo and seed_if_empty(get_connection(self.settings.database_url)):
+        conn = get_connection(self.settings.database_url)
+        box = SecretBox.from_settings(self.settings)
+        if self.demo and seed_if_empty(conn, box):
             self.seeded = True
             self.sync_summary = run_startup(self.settings).as_dict()
+        if self.services.fake_rastar is not None:
+            prime_fake_rastar(conn, box, self.services.fake_rastar)
         self._start_threads(template)
         _write_env_file(env)
         return self
@@ -113,6 +118,8 @@ class LocalRuntime:
             "REDIS_URL": self.services.redis_url or "",
             "TELEGRAM_BOT_TOKEN": self.services.telegram_token,
             "TELEGRAM_API_URL": self.services.telegram_api_url,
+            "RASTAR_API_URL": self.services.rastar_api_url,
+            "RASTAR_ENCRYPTION_KEYS": self.services.rastar_keys,
             "RULE_PREFIX": self.environ.get("RULE_PREFIX", RULE_PREFIX),
             "STAGE": self.environ.get("STAGE", "local"),
             "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines would drown the terminal
@@ -161,6 +168,8 @@ def _write_env_file(env: dict[str, str]) -> None:
         "NOTIFICATIONS_QUEUE_URL",
         "RULE_PREFIX",
         "STAGE",
+        "RASTAR_API_URL",
+        "RASTAR_ENCRYPTION_KEYS",
     )
     lines = [f"export {key}='{env[key]}'" for key in keys if env.get(key)]
     path = LOCAL_DIR / "run.env"

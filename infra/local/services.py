@@ -6,6 +6,9 @@
   lock-less, as it would with Redis down, and says so).
 - Telegram: the real Bot API when ``TELEGRAM_BOT_TOKEN`` is set; otherwise the fake server
   from ``infra/fakes`` with a fake token.
+- Rastar: ``RASTAR_API_URL`` when set; otherwise the fake service from ``infra/fakes``.
+  The key its tokens are sealed with: ``RASTAR_ENCRYPTION_KEYS``, else one made on the first
+  run and kept in ``.local/rastar.key`` (so linked accounts stay readable between runs).
 """
 
 from __future__ import annotations
@@ -29,8 +32,11 @@ class Services:
     redis_url: str | None
     telegram_api_url: str
     telegram_token: str
+    rastar_api_url: str
+    rastar_keys: str
     notes: list[str]
     stoppers: list[Any]
+    fake_rastar: Any = None  # infra.fakes.rastar.FakeRastar when no RASTAR_API_URL is set
 
     def stop(self) -> None:
         for stopper in reversed(self.stoppers):
@@ -55,7 +61,38 @@ def start_services(environ: dict[str, str] | None = None) -> Services:
         stoppers.append(fake.stop)
         token = FAKE_TOKEN
         notes.append(f"Telegram: the fake Bot API; messages at {api_url}/_fake")
-    return Services(database_url, redis_url, api_url, token, notes, stoppers)
+    rastar_url, fake_rastar = _rastar(env, notes, stoppers)
+    keys = env.get("RASTAR_ENCRYPTION_KEYS") or _local_key(notes)
+    return Services(
+        database_url, redis_url, api_url, token, rastar_url, keys, notes, stoppers, fake_rastar
+    )
+
+
+def _rastar(env: dict[str, str], notes: list[str], stoppers: list[Any]) -> tuple[str, Any]:
+    if env.get("RASTAR_API_URL"):
+        notes.append(f"Rastar: {env['RASTAR_API_URL']}")
+        return env["RASTAR_API_URL"], None
+    from infra.fakes.rastar import FakeRastar
+
+    fake = FakeRastar()
+    url = fake.start(port=int(env.get("FAKE_RASTAR_PORT") or _free_or_any(8082)))
+    stoppers.append(fake.stop)
+    notes.append(f"Rastar: the fake food service at {url} (set RASTAR_API_URL for a real one)")
+    return url, fake
+
+
+def _local_key(notes: list[str]) -> str:
+    """The local runtime's own Rastar encryption key, made once, readable by its owner only."""
+    from job_scheduler.crypto import SecretBox
+
+    path = LOCAL_DIR / "rastar.key"
+    if not path.exists():
+        LOCAL_DIR.mkdir(exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(SecretBox.new_key() + "\n")
+        notes.append(f"Rastar tokens: sealed with a new local key in {path}")
+    return path.read_text().strip()
 
 
 def _free_or_any(preferred: int) -> int:

@@ -15,12 +15,14 @@ from datetime import UTC, datetime
 from . import observability
 from .aws import aws_call, client
 from .config import Settings, get_settings
+from .crypto import SecretBox
 from .custom_jobs import CustomJobSpec, create_custom_job
 from .custom_message import MessageConfig
 from .db import get_connection
 from .errors import ConfigError, InvalidJob, JobSchedulerError, ScheduleError
 from .firing import MANUAL, Firing, floor_minute
 from .history import get_job, list_executions, list_jobs
+from .rastar import accounts
 from .schedule import Schedule, describe, utc_rule_expressions
 from .startup import run_startup
 
@@ -94,6 +96,26 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--description", default="")
     create.add_argument("--disabled", action="store_true", help="create it disabled")
     create.set_defaults(run=_create_job)
+
+    user = commands.add_parser("user", help="manage users")
+    user_commands = user.add_subparsers(required=True, metavar="ACTION")
+    link = user_commands.add_parser(
+        "link-rastar",
+        help="link a user's Rastar account (the token is read from stdin or a prompt, never"
+        " from the command line, where shell history would keep it)",
+    )
+    link.add_argument("user_id", type=int)
+    link.set_defaults(run=_link_rastar)
+
+    rastar = commands.add_parser("rastar", help="the Rastar tokens' encryption keys")
+    rastar_commands = rastar.add_subparsers(required=True, metavar="ACTION")
+    rastar_commands.add_parser(
+        "new-key", help="print a new key for RASTAR_ENCRYPTION_KEYS"
+    ).set_defaults(run=_new_key)
+    rastar_commands.add_parser(
+        "rotate-keys",
+        help="re-encrypt every stored token with the first key of RASTAR_ENCRYPTION_KEYS",
+    ).set_defaults(run=_rotate_keys)
     return parser
 
 
@@ -201,14 +223,14 @@ def _executions(args: argparse.Namespace) -> int:
     )
     print(
         "id  scheduled_for (UTC)  trigger   status     lock               recipients queued"
-        " sent failed  error"
+        " sent failed  error or detail"
     )
     for row in rows:
         print(
             f"{row['id']:<3} {row['scheduled_for']:%Y-%m-%d %H:%M}     {row['trigger']:<9} "
             f"{row['status']:<10} {row['lock_mode'] or '-':<18} {row['recipients_count']:>10} "
             f"{row['queued_count']:>6} {row['sent_count']:>4} {row['failed_count']:>6}  "
-            f"{(row['error'] or row['detail'] or '')[:80]}"
+            f"{(row['error'] or row['detail'] or '')[:120]}"
         )
     return 0
 
@@ -232,4 +254,34 @@ def _create_job(args: argparse.Namespace) -> int:
     create_custom_job(conn, spec, actor=f"jobsctl:{getpass.getuser()}")
     summary = run_startup(settings)
     print(f"created {args.name}; rules: {summary.rules_created or 'unchanged'}")
+    return 0
+
+
+def _link_rastar(args: argparse.Namespace) -> int:
+    settings = _environment()
+    box = SecretBox.from_settings(settings)  # before asking: no key, no point
+    if sys.stdin.isatty():
+        token = getpass.getpass(f"Rastar token for user {args.user_id}: ")
+    else:
+        token = sys.stdin.readline()
+    try:
+        accounts.link(get_connection(settings.database_url), box, args.user_id, token)
+    except accounts.InvalidRastarToken as exc:
+        print(f"jobsctl: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"linked user {args.user_id} to Rastar (token stored encrypted)")
+    return 0
+
+
+def _new_key(args: argparse.Namespace) -> int:
+    print(SecretBox.new_key())
+    return 0
+
+
+def _rotate_keys(args: argparse.Namespace) -> int:
+    settings = _environment()
+    count = accounts.reseal_all(
+        get_connection(settings.database_url), SecretBox.from_settings(settings)
+    )
+    print(f"re-encrypted {count} Rastar token(s) with the first key")
     return 0

@@ -2,8 +2,8 @@
 
 Nothing else in the package reads ``os.environ``. Explicit arguments win: tests and the local
 runtime build ``Settings(...)`` or ``Settings.from_env({...})`` themselves.
-Secrets (database URL with its password, bot token) are kept out of ``repr`` so that
-logging a Settings object can never leak them.
+Secrets (database URL with its password, bot token, Rastar encryption keys, LLM key) are
+kept out of ``repr`` so that logging a Settings object can never leak them.
 """
 
 from __future__ import annotations
@@ -49,6 +49,17 @@ class Settings:
     telegram_rate_per_chat_per_second: int = 1
     notifier_concurrency: int = 8
     log_format: str = "text"  # "json" inside Lambda, chosen by from_env
+    # The Rastar food service (rastar/protocol.py) and the keys its tokens are encrypted with.
+    rastar_api_url: str | None = None
+    rastar_pick_url: str | None = None  # where a reminder's link points; default: the API's
+    rastar_encryption_keys: str | None = field(default=None, repr=False)  # Fernet, newest first
+    rastar_concurrency: int = 32  # users checked at once by the food reminder
+    rastar_timeout_seconds: int = 10
+    # An OpenAI-compatible chat completions endpoint for dish suggestions (optional).
+    llm_api_url: str | None = None
+    llm_api_key: str | None = field(default=None, repr=False)
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_seconds: int = 5
 
     def __post_init__(self) -> None:
         _check(self)
@@ -74,8 +85,14 @@ class Settings:
 
     def secret_values(self) -> list[str]:
         """The secret strings, so log output can be scrubbed of them."""
-        found = [self.telegram_bot_token, _password(self.database_url), _password(self.redis_url)]
-        return [value for value in found if value and len(value) >= 4]
+        found = [
+            self.telegram_bot_token,
+            _password(self.database_url),
+            _password(self.redis_url),
+            self.llm_api_key,
+            *(self.rastar_encryption_keys or "").split(","),
+        ]
+        return [value.strip() for value in found if value and len(value.strip()) >= 4]
 
 
 _NUMBERS = {
@@ -86,6 +103,9 @@ _NUMBERS = {
     "telegram_rate_per_second": (1, 100_000),
     "telegram_rate_per_chat_per_second": (1, 1000),
     "notifier_concurrency": (1, 64),
+    "rastar_concurrency": (1, 256),
+    "rastar_timeout_seconds": (1, 60),
+    "llm_timeout_seconds": (1, 60),
 }
 
 
@@ -129,10 +149,14 @@ def _check_urls(settings: Settings) -> None:
         raise ConfigError("DATABASE_URL must be a postgresql:// URL")
     if settings.redis_url and urlsplit(settings.redis_url).scheme not in ("redis", "rediss"):
         raise ConfigError("REDIS_URL must be a redis:// or rediss:// URL")
-    for name in ("aws_endpoint_url", "telegram_api_url"):
+    for name in ("aws_endpoint_url", "telegram_api_url", "rastar_api_url", "rastar_pick_url"):
         value = getattr(settings, name)
         if value and urlsplit(value).scheme not in ("http", "https"):
             raise ConfigError(f"{name.upper()} must be an http(s):// URL, not {value!r}")
+    if settings.llm_api_url and urlsplit(settings.llm_api_url).scheme not in ("http", "https"):
+        raise ConfigError(
+            "LLM_API_URL must be an http(s):// URL (it is not shown: it may hold a key)"
+        )
 
 
 def _password(url: str | None) -> str | None:
@@ -145,6 +169,8 @@ def _resolve_secrets(settings: Settings, env: Mapping[str, str]) -> Settings:
     for name, variable in (
         ("database_url", "DATABASE_URL_SECRET_ARN"),
         ("telegram_bot_token", "TELEGRAM_BOT_TOKEN_SECRET_ARN"),
+        ("rastar_encryption_keys", "RASTAR_ENCRYPTION_KEYS_SECRET_ARN"),
+        ("llm_api_key", "LLM_API_KEY_SECRET_ARN"),
     ):
         arn = env.get(variable)
         if arn:

@@ -266,11 +266,13 @@ class Executor:
                 " duration_ms = %(ms)s, recipients_count = %(recipients)s,"
                 " queued_count = (SELECT count(*) FROM notification_deliveries"
                 "   WHERE execution_id = %(id)s AND status <> 'pending'),"
-                " skipped_count = %(skipped)s, lease_until = NULL WHERE id = %(id)s",
+                " skipped_count = %(skipped)s, detail = %(note)s, lease_until = NULL"
+                " WHERE id = %(id)s",
                 {
                     "ms": duration_ms,
                     "recipients": result.recipients,
                     "skipped": result.skipped,
+                    "note": result.note,
                     "id": execution_id,
                 },
             )

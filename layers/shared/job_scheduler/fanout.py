@@ -26,7 +26,7 @@ from .db import database_errors
 from .errors import JobSchedulerError
 from .firing import Firing
 from .outbox import Delivery, DeliveryBatch, pack
-from .registry import JobRun, OutgoingMessage, Recipient
+from .registry import JobContext, JobRun, OutgoingMessage, Recipient
 from .targeting import Targeting, iter_recipients
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ class FanoutResult:
     queued: int = 0
     skipped: int = 0
     sqs_calls: int = 0
+    note: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,6 +91,7 @@ def fan_out(
                 future.cancel()
     result.recipients = recipients.count
     result.skipped = recipients.count - result.messages
+    result.note = "; ".join(run.notes) or None
     result.sqs_calls = executor.outbox.calls - calls_before
     return result
 
@@ -102,7 +104,7 @@ def job_messages(
     coded = executor.registry.get(job["name"])
     if coded is None:
         raise JobSchedulerError(f"coded job '{job['name']}' is not in this deployment's code")
-    return coded().messages(run, recipients)
+    return coded(JobContext(executor.settings, executor.conn)).messages(run, recipients)
 
 
 def _write_chunk(

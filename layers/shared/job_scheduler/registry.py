@@ -13,10 +13,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import RegistryError, ScheduleError
 from .schedule import Schedule
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from .config import Settings
 
 JOB_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
 OVERLAP_POLICIES = ("skip", "allow")
@@ -54,6 +59,19 @@ class JobRun:
     trigger: str
     execution_id: int | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list, compare=False)
+
+    def note(self, text: str) -> None:
+        """Leave a line on the execution for admins (why nothing was sent, what was odd)."""
+        self.notes.append(text)
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a coded job may use while it runs: the settings and the executor's connection."""
+
+    settings: Settings
+    conn: psycopg.Connection
 
 
 class CodedJob(ABC):
@@ -66,6 +84,9 @@ class CodedJob(ABC):
     enabled_by_default: ClassVar[bool] = True
     misfire_grace_seconds: ClassVar[int] = 300
     overlap_policy: ClassVar[str] = "skip"
+
+    def __init__(self, context: JobContext | None = None) -> None:
+        self.context = context
 
     @abstractmethod
     def messages(self, run: JobRun, recipients: Iterable[Recipient]) -> Iterator[OutgoingMessage]:

@@ -7,8 +7,9 @@ production is exactly what this list says.
 from __future__ import annotations
 
 from ..registry import CodedJob, JobRegistry
+from .food_reminder import UnselectedFoodReminder
 
-CODED_JOBS: tuple[type[CodedJob], ...] = ()
+CODED_JOBS: tuple[type[CodedJob], ...] = (UnselectedFoodReminder,)
 
 
 def register_all_jobs(registry: JobRegistry | None = None) -> JobRegistry:

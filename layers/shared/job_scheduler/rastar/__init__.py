@@ -1,0 +1,1 @@
+"""The Rastar food service: its API (``protocol``), a client, and users' linked accounts."""
