@@ -48,7 +48,10 @@ def _banner(runtime: LocalRuntime) -> None:
     ticking = "the local rule ticker" if runtime.ticker else "the endpoint itself"
     print(f"  Rules fire through {ticking}; {len(runtime.pollers)} SQS pollers run the handlers")
     if runtime.seeded:
-        print("  Demo data created: 36 users, 2 packs, 2 custom jobs")
+        print(
+            "  Demo data created: 36 users, 2 packs, a custom job every minute; 24 users linked"
+            " to Rastar, every third of them with tomorrow picked"
+        )
     print("\nJobs:")
     now = datetime.now(UTC)
     for job in list_jobs(get_connection(settings.database_url)):
