@@ -79,9 +79,7 @@ def seed_if_empty(conn: psycopg.Connection, box: SecretBox) -> bool:
         user_ids = [_add_user(conn, index, name) for index, name in enumerate(FIRST_NAMES)]
         sunrise = _add_pack(conn, "sunrise-crew", "Sunrise Crew", user_ids[0::2])
         _add_pack(conn, "night-owls", "Night Owls", user_ids[1::2])
-        for index, user_id in enumerate(user_ids):
-            if index % 3 != 2:
-                accounts.link(conn, box, user_id, f"{DEMO_TOKEN_PREFIX}{user_id}")
+        link_demo_accounts(conn, box)
     create_custom_job(
         conn,
         CustomJobSpec(
@@ -117,6 +115,21 @@ def _add_pack(conn: psycopg.Connection, slug: str, name: str, members: list[int]
         (pack_id, members),
     )
     return pack_id
+
+
+def link_demo_accounts(conn: psycopg.Connection, box: SecretBox) -> int:
+    """Link two of every three demo people to Rastar, unless anyone is linked already (a
+    database seeded before Rastar existed gets its links on the next start)."""
+    if conn.execute("SELECT EXISTS (SELECT 1 FROM rastar_accounts) AS any").fetchone()["any"]:
+        return 0
+    rows = conn.execute(
+        "SELECT id FROM users WHERE telegram_chat_id BETWEEN %s AND %s ORDER BY id",
+        (FIRST_CHAT_ID, FIRST_CHAT_ID + len(FIRST_NAMES) - 1),
+    ).fetchall()
+    linked = [row["id"] for index, row in enumerate(rows) if index % 3 != 2]
+    for user_id in linked:
+        accounts.link(conn, box, user_id, f"{DEMO_TOKEN_PREFIX}{user_id}")
+    return len(linked)
 
 
 def prime_fake_rastar(conn: psycopg.Connection, box: SecretBox, fake: Any) -> int:

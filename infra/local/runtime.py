@@ -23,7 +23,7 @@ from job_scheduler.delivery_handler import notifier_for
 from job_scheduler.firing_handler import executor_for
 from job_scheduler.startup import run_startup
 
-from .demo import prime_fake_rastar, seed_if_empty
+from .demo import link_demo_accounts, prime_fake_rastar, seed_if_empty
 from .pollers import SqsPoller
 from .resources import create_queues
 from .services import LOCAL_DIR, Services, start_services
@@ -81,6 +81,8 @@ class LocalRuntime:
             self.seeded = True
             self.sync_summary = run_startup(self.settings).as_dict()
         if self.services.fake_rastar is not None:
+            if self.demo:
+                link_demo_accounts(conn, box)
             prime_fake_rastar(conn, box, self.services.fake_rastar)
         self._start_threads(template)
         _write_env_file(env)
