@@ -25,9 +25,10 @@ again once the claim expires.
 from __future__ import annotations
 
 import math
+import queue
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,9 +141,19 @@ class Notifier:
             return
         failure: Exception | None = None
         pool = self._senders()
-        running = {pool.submit(self._send_one, d, deadline): d for d in deliveries}
+        # Finished sends arrive on a queue: concurrent.futures.wait() would lock and unlock
+        # every pending future on each wake, O(batch) per send.
+        finished: queue.SimpleQueue[Future[tuple[int | SendError, list[Grant]]]]
+        finished = queue.SimpleQueue()
+        running = {}
+        for delivery in deliveries:
+            future = pool.submit(self._send_one, delivery, deadline)
+            running[future] = delivery
+            future.add_done_callback(finished.put)
         while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            done = [finished.get()]
+            while not finished.empty():
+                done.append(finished.get_nowait())
             outcomes = []
             grants: list[Grant] = []
             for future in done:
