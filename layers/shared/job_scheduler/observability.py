@@ -90,6 +90,8 @@ def configure(settings: Any, stream: IO[str] | None = None) -> Logger:
     if stream is not None and isinstance(logger.registered_handler, logging.StreamHandler):
         logger.registered_handler.setStream(stream)
     logger.setLevel(settings.log_level)
+    # httpx logs every request at INFO: ten thousand lines per food-reminder run.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     return logger
 
 
