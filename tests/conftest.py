@@ -164,3 +164,22 @@ def log_lines() -> Iterator[io.StringIO]:
     yield stream
     handler.setStream(previous_stream)
     handler.setFormatter(previous_format)
+
+
+@pytest.fixture(scope="session")
+def rastar_server() -> Iterator[Any]:
+    """The fake Rastar food service, over HTTP on loopback."""
+    from infra.fakes.rastar import FakeRastar
+
+    fake = FakeRastar()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def rastar(rastar_server: Any) -> Iterator[Any]:
+    """The fake Rastar, forgetting every user, pick and knob around each test."""
+    rastar_server.reset()
+    yield rastar_server
+    rastar_server.reset()

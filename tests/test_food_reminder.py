@@ -38,21 +38,6 @@ TOKEN = "123456789:TEST-token-for-the-fake-telegram-server"
 
 
 @pytest.fixture(scope="module")
-def rastar_server():
-    fake = FakeRastar()
-    fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def rastar(rastar_server):
-    rastar_server.reset()
-    yield rastar_server
-    rastar_server.reset()
-
-
-@pytest.fixture(scope="module")
 def llm():
     fake = FakeLlm()
     fake.start()

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from pipeline import add_users
 
-from infra.fakes.rastar import FakeRastar, default_menu
+from infra.fakes.rastar import default_menu
 from job_scheduler.bounded import map_bounded
 from job_scheduler.crypto import CredentialUnreadable, SecretBox
 from job_scheduler.errors import ConfigError
@@ -19,21 +19,6 @@ from job_scheduler.rastar.protocol import pick_link
 
 SATURDAY = date(2026, 11, 28)
 FRIDAY = date(2026, 11, 27)
-
-
-@pytest.fixture(scope="module")
-def rastar_server():
-    fake = FakeRastar()
-    fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def rastar(rastar_server):
-    rastar_server.reset()
-    yield rastar_server
-    rastar_server.reset()
 
 
 @pytest.fixture

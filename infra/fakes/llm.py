@@ -12,15 +12,14 @@ answer names a dish that is not on the menu); ``api_key`` (then a request withou
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import threading
 import time
 from dataclasses import dataclass, replace
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from infra.fakes.serving import JsonHandler, LoopbackFake, serve_from_command_line
 
 _MENU_LINE = re.compile(r"^(\S+): (.+)$")
 
@@ -44,30 +43,14 @@ def choose(prompt: str) -> str:
     return menu[0][0] if menu else ""
 
 
-class FakeLlm:
+class FakeLlm(LoopbackFake):
+    url_path = "/v1"
+
     def __init__(self, knobs: Knobs | None = None) -> None:
+        self.handler = _Handler
         self.knobs = knobs or Knobs()
         self._lock = threading.Lock()
         self.calls = 0
-        self._server: ThreadingHTTPServer | None = None
-        self.base_url: str | None = None
-
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        server = ThreadingHTTPServer((host, port), _Handler)
-        server.daemon_threads = True
-        server.fake = self  # type: ignore[attr-defined]
-        self._server = server
-        threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        self.base_url = f"http://{host}:{server.server_address[1]}/v1"
-        return self.base_url
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
 
     def configure(self, **changes: Any) -> None:
         with self._lock:
@@ -103,45 +86,23 @@ class FakeLlm:
         }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
-
-    def do_POST(self) -> None:
+class _Handler(JsonHandler):
+    def do_POST(self) -> None:  # noqa: N802 - http.server calls it by this name
         fake: FakeLlm = self.server.fake  # type: ignore[attr-defined]
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = self.read_body()
         if self.path != "/v1/chat/completions":
-            self._send(404, {"error": {"message": "not found"}})
+            self.send_json(404, {"error": {"message": "not found"}})
             return
         try:
             request = json.loads(body)
         except ValueError:
-            self._send(400, {"error": {"message": "the body is not JSON"}})
+            self.send_json(400, {"error": {"message": "the body is not JSON"}})
             return
-        self._send(*fake.complete(request, self.headers.get("Authorization")))
-
-    def _send(self, status: int, body: Any) -> None:
-        data = json.dumps(body, ensure_ascii=False).encode()
-        self.send_response(status, HTTPStatus(status).phrase)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_json(*fake.complete(request, self.headers.get("Authorization")))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m infra.fakes.llm")
-    parser.add_argument("--port", type=int, default=8083)
-    args = parser.parse_args()
-    fake = FakeLlm()
-    print(fake.start(port=args.port), flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        fake.stop()
+    serve_from_command_line("python -m infra.fakes.llm", 8083, lambda: FakeLlm())
 
 
 if __name__ == "__main__":

@@ -21,16 +21,15 @@ once (``max_in_flight``); ``/_fake/config`` (POST, JSON) changes the knobs; ``/_
 
 from __future__ import annotations
 
-import argparse
 import json
 import threading
 import time
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
+
+from infra.fakes.serving import JsonHandler, LoopbackFake, serve_from_command_line
 
 DISHES = (
     ("1", "قورمه سبزی"),
@@ -68,34 +67,14 @@ def default_menu(day: date) -> list[dict[str, str]]:
     return [{"id": food_id, "name": name} for food_id, name in sorted(chosen)]
 
 
-class FakeRastar:
+class FakeRastar(LoopbackFake):
     """The fake service; thread-safe. ``start`` serves it on a loopback port."""
 
     def __init__(self, knobs: Knobs | None = None) -> None:
+        self.handler = _Handler
         self._lock = threading.Lock()
         self._initial = knobs or Knobs()
         self.reset()
-        self._server: ThreadingHTTPServer | None = None
-        self.base_url: str | None = None
-
-    # lifecycle -----------------------------------------------------------------------------
-
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        server = ThreadingHTTPServer((host, port), _Handler)
-        server.daemon_threads = True
-        server.fake = self  # type: ignore[attr-defined]
-        self._server = server
-        threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        self.base_url = f"http://{host}:{server.server_address[1]}"
-        return self.base_url
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
 
     # what tests and the demo set up --------------------------------------------------------
 
@@ -213,78 +192,60 @@ class FakeRastar:
         return status, json.dumps(body, ensure_ascii=False).encode()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # keep-alive answers would wait ~40 ms otherwise
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
-
-    def do_GET(self) -> None:
+class _Handler(JsonHandler):
+    def do_GET(self) -> None:  # noqa: N802 - http.server calls it by this name
         fake: FakeRastar = self.server.fake  # type: ignore[attr-defined]
         path, _, raw_query = self.path.partition("?")
         query = {key: values[-1] for key, values in parse_qs(raw_query).items()}
         if path.startswith("/api/"):
             auth = self.headers.get("Authorization", "")
             token = auth[7:] if auth.startswith("Bearer ") else None
-            self._send(*fake.answer(path, query, token))
+            status, body = fake.answer(path, query, token)
+            self.send_json(status, body)
         elif path == "/reserve":
             page = f"<h1>Rastar (fake)</h1><p>Pick your food for {query.get('date', '?')}.</p>"
-            self._send(200, page.encode(), "text/html; charset=utf-8")
+            self.send_bytes(200, page.encode(), "text/html; charset=utf-8")
         elif path == "/_fake/stats":
-            stats = {**fake.stats(), "max_in_flight": fake.max_in_flight}
-            self._send(200, json.dumps(stats).encode())
+            self.send_json(200, {**fake.stats(), "max_in_flight": fake.max_in_flight})
         else:
-            self._send(404, b'{"error":"not_found"}')
+            self.send_json(404, {"error": "not_found"})
 
-    def do_POST(self) -> None:
+    def do_POST(self) -> None:  # noqa: N802 - http.server calls it by this name
         fake: FakeRastar = self.server.fake  # type: ignore[attr-defined]
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self.read_body()
         if self.path == "/_fake/reset":
             fake.reset()
-            self._send(200, b"{}")
+            self.send_json(200, {})
         elif self.path == "/_fake/stats/reset":
             fake.reset_stats()
-            self._send(200, b"{}")
+            self.send_json(200, {})
         elif self.path == "/_fake/users":
             try:
                 for user in json.loads(body):
                     picks = {date.fromisoformat(d): str(f) for d, f in user["picks"].items()}
                     fake.add_user(user["token"], picks)
             except (ValueError, TypeError, KeyError) as exc:
-                self._send(400, json.dumps({"error": f"bad users: {exc}"}).encode())
+                self.send_json(400, {"error": f"bad users: {exc}"})
                 return
-            self._send(200, b"{}")
+            self.send_json(200, {})
         elif self.path == "/_fake/config":
             try:
                 knobs = fake.configure(**json.loads(body or b"{}"))
             except (ValueError, TypeError) as exc:
-                self._send(400, json.dumps({"error": str(exc)}).encode())
+                self.send_json(400, {"error": str(exc)})
                 return
-            self._send(200, json.dumps(knobs.__dict__).encode())
+            self.send_json(200, knobs.__dict__)
         else:
-            self._send(404, b'{"error":"not_found"}')
-
-    def _send(self, status: int, body: bytes, kind: str = "application/json") -> None:
-        self.send_response(status, HTTPStatus(status).phrase)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+            self.send_json(404, {"error": "not_found"})
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m infra.fakes.rastar")
-    parser.add_argument("--port", type=int, default=8082)
-    parser.add_argument("--latency-ms", type=int, default=0)
-    args = parser.parse_args()
-    fake = FakeRastar(Knobs(latency_ms=args.latency_ms))
-    print(fake.start(port=args.port), flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        fake.stop()
+    serve_from_command_line(
+        "python -m infra.fakes.rastar",
+        8082,
+        lambda latency_ms: FakeRastar(Knobs(latency_ms=latency_ms)),
+        {"latency_ms": 0},
+    )
 
 
 if __name__ == "__main__":

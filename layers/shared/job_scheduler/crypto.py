@@ -11,7 +11,7 @@ everything is encrypted with the first and can be decrypted with any, so rotatin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -56,17 +56,16 @@ class SecretBox:
         return self._fernet.encrypt(secret.encode()).decode()
 
     def decrypt(self, sealed: str) -> str:
-        try:
-            return self._fernet.decrypt(sealed.encode()).decode()
-        except InvalidToken:
-            raise CredentialUnreadable(
-                "a stored Rastar token cannot be decrypted with any configured key"
-            ) from None
+        return self._opened(self._fernet.decrypt, sealed)
 
     def rotate(self, sealed: str) -> str:
         """The same secret, encrypted with the newest key."""
+        return self._opened(self._fernet.rotate, sealed)
+
+    @staticmethod
+    def _opened(operation: Callable[[bytes], bytes], sealed: str) -> str:
         try:
-            return self._fernet.rotate(sealed.encode()).decode()
+            return operation(sealed.encode()).decode()
         except InvalidToken:
             raise CredentialUnreadable(
                 "a stored Rastar token cannot be decrypted with any configured key"
