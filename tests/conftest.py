@@ -31,7 +31,8 @@ START_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) 
 START_REDIS = "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save ''"
 TABLES = (
     "audit_log, notification_deliveries, job_executions, scheduled_jobs,"
-    " user_character_packs, character_packs, rastar_accounts, users, system_config"
+    " user_character_packs, character_packs, rastar_accounts, users, system_config,"
+    " admin_tokens"
 )
 
 

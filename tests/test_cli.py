@@ -266,3 +266,23 @@ def test_new_key_prints_a_usable_key():
 
     assert result.returncode == 0
     SecretBox([result.stdout.strip()]).encrypt("works")
+
+
+def test_admin_tokens_are_printed_once_and_revoked_by_name(db, database_url):
+    from job_scheduler import admin_tokens
+
+    env = {"DATABASE_URL": database_url}
+    created = jobsctl("admin-token", "create", "sara", env=env)
+    again = jobsctl("admin-token", "create", "sara", env=env)
+    bad = jobsctl("admin-token", "create", "has space", env=env)
+
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert admin_tokens.authenticate(db, token) == "sara"
+    assert "not shown again" in created.stderr and token not in created.stderr
+    assert again.returncode == 2 and "revoke it first" in again.stderr
+    assert bad.returncode == 2 and "token name" in bad.stderr
+
+    revoked = jobsctl("admin-token", "revoke", "sara", env=env)
+    assert revoked.returncode == 0 and admin_tokens.authenticate(db, token) is None
+    assert jobsctl("admin-token", "revoke", "sara", env=env).returncode == 2

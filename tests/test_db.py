@@ -20,6 +20,7 @@ TABLES = {
     "audit_log",
     "system_config",
     "rastar_accounts",
+    "admin_tokens",
 }
 
 
@@ -36,7 +37,12 @@ def test_migrations_build_the_schema_from_empty_and_reapply_as_no_op(make_databa
     url = make_database()
     assert tables(url) == set()
 
-    assert migrate(url) == ["0001.initial-schema", "0002.execution-leases", "0003.rastar-accounts"]
+    assert migrate(url) == [
+        "0001.initial-schema",
+        "0002.execution-leases",
+        "0003.rastar-accounts",
+        "0004.admin-tokens",
+    ]
     assert tables(url) == TABLES
     assert migrate(url) == []
 
@@ -50,7 +56,12 @@ def test_two_cold_starts_migrating_at_once_apply_each_migration_once(make_databa
         [],
         [],
         [],
-        ["0001.initial-schema", "0002.execution-leases", "0003.rastar-accounts"],
+        [
+            "0001.initial-schema",
+            "0002.execution-leases",
+            "0003.rastar-accounts",
+            "0004.admin-tokens",
+        ],
     ]
     assert tables(url) == TABLES
 
@@ -99,7 +110,7 @@ def test_rolling_back_the_execution_path_keeps_unsent_deliveries_unsent(make_dat
         (2, "pending"),
         (3, "sent"),
     ]
-    assert migrate(url) == ["0002.execution-leases", "0003.rastar-accounts"]
+    assert migrate(url) == ["0002.execution-leases", "0003.rastar-accounts", "0004.admin-tokens"]
 
 
 def test_rolling_back_refuses_runs_the_old_schema_cannot_hold(make_database):

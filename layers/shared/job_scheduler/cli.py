@@ -12,16 +12,15 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from . import observability
-from .aws import aws_call, client
+from . import admin_tokens, observability
 from .config import Settings, get_settings
 from .crypto import SecretBox
 from .custom_jobs import CustomJobSpec, create_custom_job
 from .custom_message import MessageConfig
 from .db import get_connection
-from .errors import ConfigError, InvalidJob, JobSchedulerError, ScheduleError
-from .firing import MANUAL, Firing, floor_minute
+from .errors import InvalidJob, JobSchedulerError, ScheduleError
 from .history import get_job, list_executions, list_jobs
+from .manual_run import queue_manual_firing
 from .rastar import accounts
 from .schedule import Schedule, describe, utc_rule_expressions
 from .startup import run_startup
@@ -107,6 +106,15 @@ def _parser() -> argparse.ArgumentParser:
     link.add_argument("user_id", type=int)
     link.set_defaults(run=_link_rastar)
 
+    admin_token = commands.add_parser("admin-token", help="tokens for the admin API")
+    admin_commands = admin_token.add_subparsers(required=True, metavar="ACTION")
+    make = admin_commands.add_parser("create", help="make a token and print it, once")
+    make.add_argument("name", help="who or what uses it, e.g. sara or ci-deploy")
+    make.set_defaults(run=_create_admin_token)
+    drop = admin_commands.add_parser("revoke", help="stop a token from working")
+    drop.add_argument("name")
+    drop.set_defaults(run=_revoke_admin_token)
+
     rastar = commands.add_parser("rastar", help="the Rastar tokens' encryption keys")
     rastar_commands = rastar.add_subparsers(required=True, metavar="ACTION")
     rastar_commands.add_parser(
@@ -182,18 +190,7 @@ def _sync(args: argparse.Namespace) -> int:
 def _fire(args: argparse.Namespace) -> int:
     settings = _environment()
     job = get_job(get_connection(settings.database_url), args.job)
-    firing = Firing(
-        job_name=job["name"],
-        scheduled_for=floor_minute(args.at or datetime.now(UTC)),
-        trigger=MANUAL,
-        requested_by=f"jobsctl:{getpass.getuser()}",
-    )
-    if not settings.jobs_queue_url:
-        raise ConfigError("JOBS_QUEUE_URL is not set: the firing has nowhere to go")
-    with aws_call("queueing the firing"):
-        client(settings, "sqs").send_message(
-            QueueUrl=settings.jobs_queue_url, MessageBody=json.dumps(firing.to_message())
-        )
+    firing = queue_manual_firing(settings, job["name"], f"jobsctl:{getpass.getuser()}", args.at)
     print(f"queued {job['name']} for {firing.scheduled_for.isoformat()} (manual)")
     return 0
 
@@ -284,4 +281,31 @@ def _rotate_keys(args: argparse.Namespace) -> int:
         get_connection(settings.database_url), SecretBox.from_settings(settings)
     )
     print(f"re-encrypted {count} Rastar token(s) with the first key")
+    return 0
+
+
+def _create_admin_token(args: argparse.Namespace) -> int:
+    settings = _environment()
+    try:
+        token = admin_tokens.create(
+            get_connection(settings.database_url), args.name, f"jobsctl:{getpass.getuser()}"
+        )
+    except admin_tokens.InvalidTokenName as exc:
+        print(f"jobsctl: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(token)
+    print(f"(the admin token {args.name!r}; it is not shown again)", file=sys.stderr)
+    return 0
+
+
+def _revoke_admin_token(args: argparse.Namespace) -> int:
+    settings = _environment()
+    try:
+        admin_tokens.revoke(
+            get_connection(settings.database_url), args.name, f"jobsctl:{getpass.getuser()}"
+        )
+    except admin_tokens.InvalidTokenName as exc:
+        print(f"jobsctl: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"revoked the admin token {args.name!r}")
     return 0

@@ -54,3 +54,64 @@ def list_executions(
     query += " ORDER BY scheduled_for DESC, id DESC LIMIT %(limit)s"
     with database_errors("listing executions"):
         return conn.execute(query, params).fetchall()
+
+
+def get_execution(conn: psycopg.Connection, execution_id: int) -> dict[str, Any] | None:
+    """One execution with its job's name, its deliveries counted by status, and the latest
+    delivery errors."""
+    with database_errors("loading the execution"):
+        row = conn.execute(
+            "SELECT e.*, j.name AS job_name FROM job_executions e"
+            " JOIN scheduled_jobs j ON j.id = e.job_id WHERE e.id = %s",
+            (execution_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        counts = conn.execute(
+            "SELECT status, count(*) AS n FROM notification_deliveries"
+            " WHERE execution_id = %s GROUP BY status",
+            (execution_id,),
+        ).fetchall()
+        errors = conn.execute(
+            "SELECT d.user_id, d.status, d.last_error, d.updated_at FROM notification_deliveries d"
+            " WHERE d.execution_id = %s AND d.last_error IS NOT NULL"
+            " ORDER BY d.updated_at DESC LIMIT 20",
+            (execution_id,),
+        ).fetchall()
+    return {**row, "deliveries": {c["status"]: c["n"] for c in counts}, "delivery_errors": errors}
+
+
+def search_users(conn: psycopg.Connection, query: str, limit: int = 20) -> list[dict[str, Any]]:
+    """Users whose name or username contains ``query`` (or whose id or chat id it is)."""
+    pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    number = int(query) if query.strip().lstrip("-").isdigit() else None
+    with database_errors("searching users"):
+        return conn.execute(
+            "SELECT id, telegram_chat_id, first_name, last_name, username, is_active"
+            " FROM users WHERE first_name ILIKE %(p)s OR last_name ILIKE %(p)s"
+            " OR username ILIKE %(p)s OR id = %(n)s OR telegram_chat_id = %(n)s"
+            " ORDER BY id LIMIT %(limit)s",
+            {"p": pattern, "n": number, "limit": max(1, min(limit, MAX_PAGE))},
+        ).fetchall()
+
+
+def list_packs(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    with database_errors("listing character packs"):
+        return conn.execute(
+            "SELECT p.id, p.slug, p.name, p.description, count(m.user_id) AS members"
+            " FROM character_packs p LEFT JOIN user_character_packs m ON m.pack_id = p.id"
+            " GROUP BY p.id ORDER BY p.name"
+        ).fetchall()
+
+
+def list_audit(
+    conn: psycopg.Connection, job_name: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Audit rows, newest first; of one job when ``job_name`` is given."""
+    query = "SELECT id, at, actor, action, entity_type, entity_name, before, after FROM audit_log"
+    params: dict[str, Any] = {"limit": max(1, min(limit, MAX_PAGE))}
+    if job_name is not None:
+        query += " WHERE entity_type = 'job' AND entity_name = %(job)s"
+        params["job"] = job_name
+    with database_errors("reading the audit log"):
+        return conn.execute(query + " ORDER BY at DESC, id DESC LIMIT %(limit)s", params).fetchall()

@@ -1,0 +1,117 @@
+"""The admin API (Chalice): jobs, their schedules and history, under /api, JSON in and out.
+
+The routes are wiring only: reading and changing jobs is the shared ``job_scheduler``
+package; ``chalicelib/http.py`` holds auth, the error shape and the body limit. The admin
+side never runs a job: "run now" queues a manual firing for the job executor.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from chalice import Chalice
+from chalicelib import cursor
+from chalicelib.http import ApiError, connection, endpoint, int_param, query_param
+
+from job_scheduler import history
+from job_scheduler.config import get_settings
+from job_scheduler.job_views import execution_view, job_detail, job_summary
+from job_scheduler.manual_run import queue_manual_firing
+
+app = Chalice(app_name="telegram-jobs-admin")
+EXECUTION_STATUSES = ("running", "succeeded", "failed", "skipped", "missed")
+
+
+@app.route("/api/health", methods=["GET"])
+@endpoint(app, public=True)
+def health() -> dict[str, Any]:
+    connection().execute("SELECT 1")
+    return {"status": "ok"}
+
+
+@app.route("/api/jobs", methods=["GET"])
+@endpoint(app)
+def list_jobs(actor: str) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {"jobs": [job_summary(job, now) for job in history.list_jobs(connection())]}
+
+
+@app.route("/api/jobs/{name}", methods=["GET"])
+@endpoint(app)
+def get_job(name: str, actor: str) -> dict[str, Any]:
+    return job_detail(_job_with_last(name), datetime.now(UTC))
+
+
+@app.route("/api/jobs/{name}/executions", methods=["GET"])
+@endpoint(app)
+def list_executions(name: str, actor: str) -> dict[str, Any]:
+    request = app.current_request
+    status = query_param(request, "status")
+    if status is not None and status not in EXECUTION_STATUSES:
+        raise ApiError(400, "bad_request", f"status must be one of {EXECUTION_STATUSES}", "status")
+    before = query_param(request, "before")
+    limit = int_param(request, "limit", 20, 1, history.MAX_PAGE)
+    rows = history.list_executions(
+        connection(), name, status, cursor.decode(before) if before else None, limit
+    )
+    following = (
+        cursor.encode(rows[-1]["scheduled_for"], rows[-1]["id"]) if len(rows) == limit else None
+    )
+    return {"executions": [execution_view(row) for row in rows], "next": following}
+
+
+@app.route("/api/executions/{execution_id}", methods=["GET"])
+@endpoint(app)
+def get_execution(execution_id: str, actor: str) -> dict[str, Any]:
+    if not execution_id.isdigit() or len(execution_id) > 18:
+        raise ApiError(404, "not_found", f"there is no execution {execution_id!r}", "execution_id")
+    row = history.get_execution(connection(), int(execution_id))
+    if row is None:
+        raise ApiError(404, "not_found", f"there is no execution {execution_id}", "execution_id")
+    return {
+        **execution_view(row),
+        "job": row["job_name"],
+        "deliveries": row["deliveries"],
+        "delivery_errors": row["delivery_errors"],
+    }
+
+
+@app.route("/api/jobs/{name}/run", methods=["POST"])
+@endpoint(app)
+def run_now(name: str, actor: str) -> Any:
+    job = history.get_job(connection(), name)
+    firing = queue_manual_firing(get_settings(), job["name"], actor)
+    return {"queued": True, "job": job["name"], "scheduled_for": firing.scheduled_for}
+
+
+@app.route("/api/character-packs", methods=["GET"])
+@endpoint(app)
+def list_packs(actor: str) -> dict[str, Any]:
+    return {"packs": history.list_packs(connection())}
+
+
+@app.route("/api/users", methods=["GET"])
+@endpoint(app)
+def search_users(actor: str) -> dict[str, Any]:
+    request = app.current_request
+    query = (query_param(request, "q") or "").strip()
+    if not query or len(query) > 100:
+        raise ApiError(400, "bad_request", "q must be 1-100 characters to search for", "q")
+    limit = int_param(request, "limit", 20, 1, 100)
+    return {"users": history.search_users(connection(), query, limit)}
+
+
+@app.route("/api/audit", methods=["GET"])
+@endpoint(app)
+def audit(actor: str) -> dict[str, Any]:
+    request = app.current_request
+    limit = int_param(request, "limit", 50, 1, history.MAX_PAGE)
+    return {"entries": history.list_audit(connection(), query_param(request, "job"), limit)}
+
+
+def _job_with_last(name: str) -> dict[str, Any]:
+    for job in history.list_jobs(connection()):
+        if job["name"] == name:
+            return job
+    return history.get_job(connection(), name)  # raises JobNotFound

@@ -1,0 +1,135 @@
+"""JSON in and out, errors in one shape, and the bearer-token check.
+
+Every error answer is ``{"error": {"code", "message", "field"}}``. The package's errors map
+to statuses here, once; anything unexpected is a 500 whose body says nothing internal
+(the details go to the log, scrubbed).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+from chalice import Chalice, Response
+
+from job_scheduler import admin_tokens
+from job_scheduler.config import get_settings
+from job_scheduler.db import get_connection
+from job_scheduler.errors import (
+    AwsError,
+    ConfigError,
+    DatabaseError,
+    InvalidJob,
+    JobExists,
+    JobNotFound,
+    JobSchedulerError,
+    ScheduleError,
+)
+from job_scheduler.observability import logger
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(
+        body=json.dumps(body, default=_default, ensure_ascii=False),
+        status_code=status,
+        headers={"Content-Type": "application/json", "Cache-Control": "no-store"},
+    )
+
+
+def error_response(error: ApiError) -> Response:
+    body = {"error": {"code": error.code, "message": error.message, "field": error.field}}
+    response = json_response(body, error.status)
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="admin"'
+    return response
+
+
+def _as_api_error(exc: Exception) -> ApiError:
+    field = getattr(exc, "field", None)
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, JobNotFound):
+        return ApiError(404, "not_found", str(exc), field)
+    if isinstance(exc, JobExists):
+        return ApiError(409, "conflict", str(exc), field)
+    if isinstance(exc, InvalidJob | ScheduleError):
+        return ApiError(422, "invalid", str(exc), field)
+    if isinstance(exc, DatabaseError | ConfigError | AwsError):
+        logger.error("admin API: a service failed", extra={"error": str(exc)})
+        return ApiError(503, "unavailable", "a service the admin API needs is unavailable")
+    if isinstance(exc, JobSchedulerError):
+        return ApiError(400, "bad_request", str(exc), field)
+    logger.exception("admin API: unexpected error")
+    return ApiError(500, "internal", "something went wrong; the details are in the log")
+
+
+def endpoint(app: Chalice, public: bool = False) -> Callable:
+    """Wrap a route: bearer-token check (unless ``public``), body size limit, JSON answers,
+    errors in one shape. The handler gets the token's name as ``actor``."""
+
+    def wrap(handler: Callable[..., Any]) -> Callable[..., Response]:
+        @functools.wraps(handler)
+        def route(*args: Any, **kwargs: Any) -> Response:
+            try:
+                request = app.current_request
+                if request.raw_body and len(request.raw_body) > MAX_BODY_BYTES:
+                    raise ApiError(
+                        413, "too_large", f"bodies are limited to {MAX_BODY_BYTES} bytes"
+                    )
+                if not public:
+                    kwargs["actor"] = f"admin:{_authenticate(request.headers)}"
+                result = handler(*args, **kwargs)
+                return result if isinstance(result, Response) else json_response(result)
+            except Exception as exc:  # every failure answers in the one error shape
+                return error_response(_as_api_error(exc))
+
+        return route
+
+    return wrap
+
+
+def _authenticate(headers: Any) -> str:
+    value = headers.get("authorization") or ""
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "unauthorized", "send Authorization: Bearer <admin token>")
+    name = admin_tokens.authenticate(connection(), token.strip())
+    if name is None:
+        raise ApiError(401, "unauthorized", "that admin token is unknown or revoked")
+    return name
+
+
+def connection() -> Any:
+    return get_connection(get_settings().database_url)
+
+
+def query_param(request: Any, name: str) -> str | None:
+    return (request.query_params or {}).get(name)
+
+
+def int_param(request: Any, name: str, default: int, low: int, high: int) -> int:
+    raw = query_param(request, name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ApiError(
+            400, "bad_request", f"{name} must be a whole number from {low} to {high}", name
+        )
+    return int(raw)

@@ -1,0 +1,278 @@
+"""The admin API (Chalice's test client, in process) against the real Postgres and moto's
+SQS: tokens, the error shape, the read routes and "run now"."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from chalice.test import Client
+from pipeline import add_custom_job, add_users, make_queues, receive_all
+
+from job_scheduler import admin_tokens
+from job_scheduler.config import get_settings
+from job_scheduler.observability import scrub
+
+ADMIN_SITE = Path(__file__).resolve().parents[1] / "admin_site"
+
+
+def load_admin_app():
+    sys.path.insert(0, str(ADMIN_SITE))
+    try:
+        spec = importlib.util.spec_from_file_location("admin_app", ADMIN_SITE / "app.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ADMIN_SITE))
+    return module.app
+
+
+@pytest.fixture
+def queues(aws):
+    return make_queues(aws)
+
+
+@pytest.fixture
+def client(db, database_url, aws, queues, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws)
+    monkeypatch.setenv("JOBS_QUEUE_URL", queues.jobs["url"])
+    get_settings.cache_clear()
+    with Client(load_admin_app()) as test_client:
+        yield test_client
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def token(db) -> str:
+    return admin_tokens.create(db, "tester", "test")
+
+
+def call(client, method: str, path: str, token: str | None = None, body=None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+        body = body if isinstance(body, str | bytes) else json.dumps(body)
+    response = client.http.request(method, path, headers=headers, body=body or b"")
+    return response.status_code, json.loads(response.body or b"null")
+
+
+def add_executions(db, job_id: int, count: int) -> list[int]:
+    start = datetime(2026, 11, 1, 18, 30, tzinfo=UTC)
+    ids = []
+    for day in range(count):
+        row = db.execute(
+            "INSERT INTO job_executions (job_id, scheduled_for, trigger, status, recipients_count,"
+            " finished_at) VALUES (%s, %s, 'schedule', %s, 3, %s) RETURNING id",
+            (job_id, start + timedelta(days=day), "succeeded" if day % 2 else "failed",
+             start + timedelta(days=day, seconds=2)),
+        ).fetchone()  # fmt: skip
+        ids.append(row["id"])
+    return ids
+
+
+# --- auth and the error shape ------------------------------------------------------------
+
+PROTECTED = [
+    ("GET", "/api/jobs"),
+    ("GET", "/api/jobs/promo"),
+    ("GET", "/api/jobs/promo/executions"),
+    ("GET", "/api/executions/1"),
+    ("POST", "/api/jobs/promo/run"),
+    ("GET", "/api/character-packs"),
+    ("GET", "/api/users?q=a"),
+    ("GET", "/api/audit"),
+]
+
+
+def test_health_needs_no_token(client):
+    assert call(client, "GET", "/api/health") == (200, {"status": "ok"})
+
+
+@pytest.mark.parametrize(("method", "path"), PROTECTED)
+def test_every_other_route_answers_401_without_a_live_token(client, db, token, method, path):
+    add_custom_job(db)
+    admin_tokens.create(db, "gone", "test")
+    revoked = admin_tokens.create(db, "gone-2", "test")
+    admin_tokens.revoke(db, "gone-2", "test")
+
+    for bad in (None, "tja_" + "x" * 43, revoked, "not-even-shaped"):
+        status, body = call(client, method, path, bad)
+        assert status == 401, (bad, body)
+        assert body["error"]["code"] == "unauthorized"
+    assert call(client, method, path, token)[0] != 401
+
+
+def test_an_unknown_job_is_a_404_in_the_error_shape(client, token):
+    status, body = call(client, "GET", "/api/jobs/nope", token)
+    assert status == 404
+    assert body == {
+        "error": {"code": "not_found", "message": "There is no job named 'nope'.", "field": "name"}
+    }
+
+
+def test_a_body_over_the_limit_is_refused(client, db, token):
+    add_custom_job(db)
+    status, body = call(client, "POST", "/api/jobs/promo/run", token, "x" * (65 * 1024))
+    assert status == 413 and body["error"]["code"] == "too_large"
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def test_jobs_come_with_schedule_in_words_next_runs_and_last_status(client, db, token):
+    job = add_custom_job(db, cron="cron(0 22 * * ? *)", include_user_ids=add_users(db, 2))
+    add_executions(db, job["id"], 2)
+
+    status, body = call(client, "GET", "/api/jobs", token)
+
+    assert status == 200
+    (row,) = body["jobs"]
+    assert row["name"] == "promo" and row["kind"] == "custom_message"
+    assert row["schedule"]["in_words"] == "At 22:00 (Asia/Tehran)"
+    assert len(row["schedule"]["next_runs"]) == 5
+    assert all(run.endswith("T22:00:00+03:30") for run in row["schedule"]["next_runs"])
+    assert row["last_execution"] == {
+        "status": "succeeded",
+        "scheduled_for": "2026-11-02T18:30:00+00:00",
+    }
+    assert row["targeting"] == "2 users"
+
+
+def test_one_job_in_full(client, db, token):
+    add_custom_job(db)
+    status, body = call(client, "GET", "/api/jobs/promo", token)
+    assert status == 200
+    assert body["message"]["text"] == "<b>Hi {{ user.first_name }}</b>"
+    assert (body["misfire_grace_seconds"], body["overlap_policy"]) == (300, "skip")
+    assert body["version"] == 1
+
+
+def test_executions_page_by_cursor_and_filter_by_status(client, db, token):
+    job = add_custom_job(db)
+    ids = add_executions(db, job["id"], 5)
+
+    first = call(client, "GET", "/api/jobs/promo/executions?limit=2", token)[1]
+    second = call(
+        client, "GET", f"/api/jobs/promo/executions?limit=2&before={first['next']}", token
+    )[1]
+    third = call(
+        client, "GET", f"/api/jobs/promo/executions?limit=2&before={second['next']}", token
+    )[1]
+    failed = call(client, "GET", "/api/jobs/promo/executions?status=failed", token)[1]
+
+    seen = [e["id"] for page in (first, second, third) for e in page["executions"]]
+    assert seen == list(reversed(ids))
+    assert third["next"] is None
+    assert [e["id"] for e in failed["executions"]] == [ids[4], ids[2], ids[0]]
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("status=bogus", "status"),
+        ("limit=0", "limit"),
+        ("limit=x", "limit"),
+        ("before=%%%", "before"),
+    ],
+)
+def test_bad_history_queries_say_which_parameter(client, db, token, query, field):
+    add_custom_job(db)
+    status, body = call(client, "GET", f"/api/jobs/promo/executions?{query}", token)
+    assert status == 400 and body["error"]["field"] == field
+
+
+def test_an_execution_with_its_deliveries(client, db, token):
+    job = add_custom_job(db)
+    (execution,) = add_executions(db, job["id"], 1)
+    users = add_users(db, 3)
+    for user, state, error in (
+        (users[0], "sent", None),
+        (users[1], "sent", None),
+        (users[2], "failed", "403: Forbidden: bot was blocked by the user"),
+    ):
+        db.execute(
+            "INSERT INTO notification_deliveries (execution_id, user_id, status, last_error)"
+            " VALUES (%s, %s, %s, %s)",
+            (execution, user, state, error),
+        )  # fmt: skip
+
+    status, body = call(client, "GET", f"/api/executions/{execution}", token)
+
+    assert status == 200
+    assert body["job"] == "promo" and body["deliveries"] == {"sent": 2, "failed": 1}
+    assert body["delivery_errors"][0]["last_error"].endswith("bot was blocked by the user")
+    assert call(client, "GET", "/api/executions/999999", token)[0] == 404
+    assert call(client, "GET", "/api/executions/abc", token)[0] == 404
+
+
+def test_pickers_find_users_and_packs(client, db, token):
+    users = add_users(db, 3)
+    db.execute("INSERT INTO character_packs (slug, name) VALUES ('owls', 'Night Owls')")
+    db.execute("INSERT INTO user_character_packs (pack_id, user_id) SELECT 1, unnest(%s::bigint[])",
+               (users[:2],))  # fmt: skip
+
+    packs = call(client, "GET", "/api/character-packs", token)[1]["packs"]
+    found = call(client, "GET", "/api/users?q=user1", token)[1]["users"]
+    by_id = call(client, "GET", f"/api/users?q={users[2]}", token)[1]["users"]
+
+    assert [(p["name"], p["members"]) for p in packs] == [("Night Owls", 2)]
+    assert [u["username"] for u in found] == ["user1"]
+    assert [u["id"] for u in by_id] == [users[2]]
+    assert call(client, "GET", "/api/users?q=", token)[0] == 400
+    assert call(client, "GET", "/api/users?q=%25_%25", token)[1]["users"] == []  # no wildcards
+
+
+def test_the_audit_log_names_the_token(client, db, token):
+    status, body = call(client, "GET", "/api/audit", token)
+    assert status == 200
+    (entry,) = body["entries"]
+    assert (entry["action"], entry["entity_type"], entry["entity_name"]) == (
+        "create",
+        "admin_token",
+        "tester",
+    )
+
+
+# --- run now ---------------------------------------------------------------------------------
+
+
+def test_run_now_queues_a_manual_firing_in_the_admins_name(client, db, token, queues):
+    add_custom_job(db)
+
+    status, body = call(client, "POST", "/api/jobs/promo/run", token)
+
+    assert status == 200 and body["queued"] is True
+    (message,) = receive_all(queues, queues.jobs)
+    firing = json.loads(message["Body"])
+    assert (firing["source"], firing["job"], firing["requested_by"]) == (
+        "manual",
+        "promo",
+        "admin:tester",
+    )
+
+
+# --- tokens ------------------------------------------------------------------------------------
+
+
+def test_tokens_are_stored_hashed_and_never_logged(db):
+    token = admin_tokens.create(db, "sara", "test")
+    stored = db.execute("SELECT token_sha256 FROM admin_tokens WHERE name = 'sara'").fetchone()
+    assert token not in stored["token_sha256"] and len(stored["token_sha256"]) == 64
+    assert admin_tokens.authenticate(db, token) == "sara"
+    assert token not in scrub(f"request with {token} failed")
+    with pytest.raises(admin_tokens.InvalidTokenName, match="exists; revoke it first"):
+        admin_tokens.create(db, "sara", "test")
+    admin_tokens.revoke(db, "sara", "test")
+    assert admin_tokens.authenticate(db, token) is None
+    assert admin_tokens.authenticate(db, admin_tokens.create(db, "sara", "test")) == "sara"
+
+
+@pytest.mark.parametrize("name", ["", "has space", "x" * 65, "-lead"])
+def test_token_names_are_checked(db, name):
+    with pytest.raises(admin_tokens.InvalidTokenName):
+        admin_tokens.create(db, name, "test")
