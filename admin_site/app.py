@@ -12,12 +12,22 @@ from typing import Any
 
 from chalice import Chalice
 from chalicelib import cursor
-from chalicelib.http import ApiError, connection, endpoint, int_param, query_param
+from chalicelib.http import (
+    ApiError,
+    connection,
+    custom_job_spec,
+    endpoint,
+    int_param,
+    json_body,
+    json_response,
+    query_param,
+)
 
-from job_scheduler import history
+from job_scheduler import history, job_edits
 from job_scheduler.config import get_settings
 from job_scheduler.job_views import execution_view, job_detail, job_summary
 from job_scheduler.manual_run import queue_manual_firing
+from job_scheduler.rules import RuleStore
 
 app = Chalice(app_name="telegram-jobs-admin")
 EXECUTION_STATUSES = ("running", "succeeded", "failed", "skipped", "missed")
@@ -41,6 +51,42 @@ def list_jobs(actor: str) -> dict[str, Any]:
 @endpoint(app)
 def get_job(name: str, actor: str) -> dict[str, Any]:
     return job_detail(_job_with_last(name), datetime.now(UTC))
+
+
+@app.route("/api/jobs", methods=["POST"])
+@endpoint(app)
+def create_job(actor: str) -> Any:
+    body = json_body(app.current_request)
+    spec = custom_job_spec(body, get_settings().default_timezone)
+    row = job_edits.create_job(connection(), RuleStore(get_settings()), spec, actor)
+    return json_response(job_detail(row, datetime.now(UTC)), 201)
+
+
+@app.route("/api/jobs/{name}", methods=["PATCH"])
+@endpoint(app)
+def edit_job(name: str, actor: str) -> dict[str, Any]:
+    body = json_body(app.current_request)
+    job_edits.edit_job(connection(), RuleStore(get_settings()), name, body, actor)
+    return job_detail(_job_with_last(name), datetime.now(UTC))
+
+
+@app.route("/api/jobs/{name}", methods=["DELETE"])
+@endpoint(app)
+def delete_job(name: str, actor: str) -> dict[str, Any]:
+    version = int_param(app.current_request, "version", 0, 1, 2**31 - 1)
+    if not version:
+        raise ApiError(400, "bad_request", "send ?version=<the job's current version>", "version")
+    job_edits.delete_job(connection(), RuleStore(get_settings()), name, version, actor)
+    return {"deleted": name}
+
+
+@app.route("/api/jobs/{name}/preview", methods=["POST"])
+@endpoint(app)
+def preview(name: str, actor: str) -> dict[str, Any]:
+    request = app.current_request
+    body = json_body(request) if request.raw_body else {}
+    row = history.get_job(connection(), name)
+    return job_edits.preview_job(connection(), row, body, datetime.now(UTC))
 
 
 @app.route("/api/jobs/{name}/executions", methods=["GET"])

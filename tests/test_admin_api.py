@@ -276,3 +276,177 @@ def test_tokens_are_stored_hashed_and_never_logged(db):
 def test_token_names_are_checked(db, name):
     with pytest.raises(admin_tokens.InvalidTokenName):
         admin_tokens.create(db, name, "test")
+
+
+# --- changing jobs -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def rules_env(client, queues, monkeypatch):
+    """What editing needs besides the client: the rule prefix and the jobs queue's ARN."""
+    monkeypatch.setenv("RULE_PREFIX", "admin-test")
+    monkeypatch.setenv("JOBS_QUEUE_ARN", queues.jobs["arn"])
+    get_settings.cache_clear()
+    return client
+
+
+def rule(events, name: str) -> dict | None:
+    try:
+        return events.describe_rule(Name=name)
+    except events.exceptions.ResourceNotFoundException:
+        return None
+
+
+@pytest.fixture
+def events(aws):
+    import boto3
+
+    return boto3.client("events", endpoint_url=aws, region_name="us-east-1")
+
+
+def create_promo(client, token, **fields):
+    body = {
+        "name": "promo",
+        "expression": "cron(0 9 ? * MON *)",
+        "timezone": "Europe/Berlin",
+        "message": {"text": "<b>Hi {{ user.first_name }}</b>", "parse_mode": "HTML"},
+        **fields,
+    }
+    return call(client, "POST", "/api/jobs", token, body)
+
+
+def test_creating_a_job_makes_its_rule_and_an_audit_entry(rules_env, db, token, events):
+    status, body = create_promo(rules_env, token)
+
+    assert status == 201 and body["name"] == "promo" and body["version"] == 1
+    assert rule(events, "admin-test-promo")["ScheduleExpression"] == "cron(0 7-8 ? * 2 *)"
+    again = create_promo(rules_env, token)
+    assert again[0] == 409 and again[1]["error"]["field"] == "name"
+    audit = call(rules_env, "GET", "/api/audit?job=promo", token)[1]["entries"]
+    assert [(e["action"], e["actor"]) for e in audit] == [("create", "admin:tester")]
+
+
+@pytest.mark.parametrize(
+    "fields, field",
+    [
+        ({"expression": "cron(0 9 * * *)"}, "expression"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"message": {"text": "{{ user.password }}"}}, "message"),
+        ({"message": {"text": "<b>open", "parse_mode": "HTML"}}, "message"),
+        ({"include_user_ids": [424242]}, "include_user_ids"),
+        ({"misfire_grace_seconds": -1}, "misfire_grace_seconds"),
+        ({"enabled": "yes"}, "enabled"),
+        ({"name": "Bad Name"}, "name"),
+    ],
+)
+def test_a_bad_new_job_is_refused_naming_the_field_and_nothing_is_made(
+    rules_env, db, token, events, fields, field
+):
+    status, body = create_promo(rules_env, token, **fields)
+
+    assert status == 422, body
+    assert body["error"]["field"].split(".")[0] == field
+    assert db.execute("SELECT count(*) AS n FROM scheduled_jobs").fetchone()["n"] == 0
+    assert rule(events, "admin-test-promo") is None
+
+
+def test_editing_the_schedule_moves_the_rule_and_bumps_the_version(rules_env, db, token, events):
+    create_promo(rules_env, token)
+
+    edit = {"version": 1, "expression": "cron(30 21 * * ? *)", "timezone": "Asia/Tehran"}
+    status, body = call(rules_env, "PATCH", "/api/jobs/promo", token, edit)
+
+    assert status == 200, body
+    assert body["version"] == 2 and body["schedule"]["in_words"] == "At 21:30 (Asia/Tehran)"
+    assert rule(events, "admin-test-promo")["ScheduleExpression"] == "cron(0 18 * * ? *)"
+    (change,) = [e for e in call(rules_env, "GET", "/api/audit?job=promo", token)[1]["entries"]
+                 if e["action"] == "update"]  # fmt: skip
+    assert change["before"] == {
+        "cron_expression": "cron(0 9 ? * MON *)",
+        "timezone": "Europe/Berlin",
+    }
+    assert change["after"] == {"cron_expression": "cron(30 21 * * ? *)", "timezone": "Asia/Tehran"}
+
+
+def test_disabling_disables_the_rule(rules_env, db, token, events):
+    create_promo(rules_env, token)
+    status, _ = call(rules_env, "PATCH", "/api/jobs/promo", token, {"version": 1, "enabled": False})
+    assert status == 200
+    assert rule(events, "admin-test-promo")["State"] == "DISABLED"
+
+
+def test_a_stale_version_is_a_conflict_and_changes_nothing(rules_env, db, token, events):
+    create_promo(rules_env, token)
+    call(rules_env, "PATCH", "/api/jobs/promo", token, {"version": 1, "enabled": False})
+
+    status, body = call(rules_env, "PATCH", "/api/jobs/promo", token,
+                        {"version": 1, "expression": "cron(0 1 * * ? *)"})  # fmt: skip
+
+    assert status == 409 and body["error"]["field"] == "version"
+    assert db.execute("SELECT cron_expression FROM scheduled_jobs").fetchone()[
+        "cron_expression"
+    ] == ("cron(0 9 ? * MON *)")
+
+
+@pytest.mark.parametrize(
+    "change, status, field",
+    [
+        ({"expression": "cron(99 9 * * ? *)"}, 422, "expression"),
+        ({"color": "red"}, 422, "color"),
+        ({"message": {"text": "hi"}}, 422, "message"),  # the coded job has no message
+        ({}, 422, "version"),
+    ],
+)
+def test_bad_edits_are_refused_before_anything_changes(rules_env, db, token, change, status, field):
+    from job_scheduler.startup import run_startup
+
+    run_startup(get_settings())  # the coded food reminder
+    body = {"version": 1, **change} if change else {"enabled": False}
+    code, answer = call(rules_env, "PATCH", "/api/jobs/unselected-food-reminder", token, body)
+    assert (code, answer["error"]["field"]) == (status, field)
+    assert db.execute("SELECT version FROM scheduled_jobs").fetchone()["version"] == 1
+
+
+def test_when_eventbridge_fails_the_edit_is_undone(rules_env, db, token, monkeypatch):
+    create_promo(rules_env, token)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")  # EventBridge unreachable
+    get_settings.cache_clear()
+
+    status, body = call(rules_env, "PATCH", "/api/jobs/promo", token,
+                        {"version": 1, "expression": "cron(0 1 * * ? *)"})  # fmt: skip
+
+    assert status == 503 and body["error"]["code"] == "rules_not_updated"
+    row = db.execute("SELECT cron_expression, version FROM scheduled_jobs").fetchone()
+    assert (row["cron_expression"], row["version"]) == ("cron(0 9 ? * MON *)", 1)
+
+
+def test_deleting_a_custom_job_removes_its_rule_but_coded_jobs_stay(rules_env, db, token, events):
+    create_promo(rules_env, token)
+    from job_scheduler.startup import run_startup
+
+    run_startup(get_settings())
+
+    stale = call(rules_env, "DELETE", "/api/jobs/promo?version=7", token)
+    coded = call(rules_env, "DELETE", "/api/jobs/unselected-food-reminder?version=1", token)
+    done = call(rules_env, "DELETE", "/api/jobs/promo?version=1", token)
+
+    assert stale[0] == 409 and coded[0] == 422
+    assert done == (200, {"deleted": "promo"})
+    assert rule(events, "admin-test-promo") is None
+    assert rule(events, "admin-test-unselected-food-reminder") is not None
+
+
+def test_preview_renders_for_the_first_target_and_counts(rules_env, db, token):
+    users = add_users(db, 3)
+    create_promo(rules_env, token, include_user_ids=users[1:])
+
+    saved = call(rules_env, "POST", "/api/jobs/promo/preview", token)[1]
+    unsaved = {"message": {"text": "Yo {{ user.username }}"}, "include_user_ids": users}
+    edited = call(rules_env, "POST", "/api/jobs/promo/preview", token, unsaved)[1]
+
+    assert saved["recipients"] == 2 and saved["sample"]["text"] == "<b>Hi User1</b>"
+    assert edited["recipients"] == 3 and edited["sample"]["text"] == "Yo user0"
+    code, answer = call(rules_env, "POST", "/api/jobs/promo/preview", token,
+                        {"message": {"text": "{{ nope }}"}})  # fmt: skip
+    assert code == 422 and answer["error"]["field"] == "message.text"
+    assert db.execute("SELECT version FROM scheduled_jobs").fetchone()["version"] == 1

@@ -17,6 +17,8 @@ from chalice import Chalice, Response
 
 from job_scheduler import admin_tokens
 from job_scheduler.config import get_settings
+from job_scheduler.custom_jobs import CustomJobSpec
+from job_scheduler.custom_message import MessageConfig
 from job_scheduler.db import get_connection
 from job_scheduler.errors import (
     AwsError,
@@ -28,6 +30,7 @@ from job_scheduler.errors import (
     JobSchedulerError,
     ScheduleError,
 )
+from job_scheduler.job_edits import EditConflict, RulesNotUpdated
 from job_scheduler.observability import logger
 
 MAX_BODY_BYTES = 64 * 1024
@@ -61,14 +64,24 @@ def error_response(error: ApiError) -> Response:
     return response
 
 
+# Validation speaks of columns; the API's fields are named for people.
+_FIELD_NAMES = {"cron_expression": "expression", "message_config": "message"}
+
+
 def _as_api_error(exc: Exception) -> ApiError:
     field = getattr(exc, "field", None)
+    if field:
+        head, dot, rest = field.partition(".")
+        field = _FIELD_NAMES.get(head, head) + dot + rest
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, JobNotFound):
         return ApiError(404, "not_found", str(exc), field)
-    if isinstance(exc, JobExists):
+    if isinstance(exc, JobExists | EditConflict):
         return ApiError(409, "conflict", str(exc), field)
+    if isinstance(exc, RulesNotUpdated):
+        logger.error("admin API: rules not updated", extra={"error": str(exc)})
+        return ApiError(503, "rules_not_updated", str(exc))
     if isinstance(exc, InvalidJob | ScheduleError):
         return ApiError(422, "invalid", str(exc), field)
     if isinstance(exc, DatabaseError | ConfigError | AwsError):
@@ -133,3 +146,68 @@ def int_param(request: Any, name: str, default: int, low: int, high: int) -> int
             400, "bad_request", f"{name} must be a whole number from {low} to {high}", name
         )
     return int(raw)
+
+
+def json_body(request: Any) -> dict[str, Any]:
+    """The request's JSON object, or a 400 that says what is wrong with it."""
+    try:
+        body = json.loads(request.raw_body or b"")
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "bad_request", "the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_request", "the body must be a JSON object")
+    return body
+
+
+CREATE_FIELDS = {
+    "name",
+    "description",
+    "expression",
+    "timezone",
+    "enabled",
+    "message",
+    "include_user_ids",
+    "exclude_user_ids",
+    "pack_ids",
+    "misfire_grace_seconds",
+    "overlap_policy",
+}
+
+
+def custom_job_spec(body: dict[str, Any], default_timezone: str) -> CustomJobSpec:
+    """A custom-message job from a create request; every field's type checked here, the
+    rest by ``CustomJobSpec.check``."""
+    unknown = sorted(set(body) - CREATE_FIELDS)
+    if unknown:
+        raise ApiError(400, "bad_request", f"unknown field {unknown[0]!r}", unknown[0])
+    for required in ("name", "expression", "message"):
+        if required not in body:
+            raise ApiError(422, "invalid", f"{required} is required", required)
+    checks = {
+        "name": str, "description": str, "expression": str, "timezone": str, "enabled": bool,
+        "misfire_grace_seconds": int, "overlap_policy": str, "message": dict,
+    }  # fmt: skip
+    for field, kind in checks.items():
+        if field in body and (
+            not isinstance(body[field], kind) or (kind is int and isinstance(body[field], bool))
+        ):
+            raise ApiError(422, "invalid", f"{field} must be {kind.__name__}", field)
+    for field in ("include_user_ids", "exclude_user_ids", "pack_ids"):
+        ids = body.get(field, [])
+        if not isinstance(ids, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in ids
+        ):
+            raise ApiError(422, "invalid", f"{field} must be a list of ids", field)
+    return CustomJobSpec(
+        name=body["name"],
+        cron_expression=body["expression"],
+        timezone=body.get("timezone") or default_timezone,
+        message=MessageConfig.from_json(body["message"]),
+        description=body.get("description", ""),
+        enabled=body.get("enabled", True),
+        include_user_ids=tuple(body.get("include_user_ids", [])),
+        exclude_user_ids=tuple(body.get("exclude_user_ids", [])),
+        pack_ids=tuple(body.get("pack_ids", [])),
+        misfire_grace_seconds=body.get("misfire_grace_seconds", 300),
+        overlap_policy=body.get("overlap_policy", "skip"),
+    )

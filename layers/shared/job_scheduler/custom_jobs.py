@@ -8,7 +8,7 @@ The row and its audit entry are written in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -51,21 +51,9 @@ class CustomJobSpec:
                 "starting with a letter or digit.",
                 field="name",
             )
-        try:
-            Schedule.parse(self.cron_expression, self.timezone)
-        except ScheduleError as exc:
-            where = "timezone" if "timezone" in str(exc).lower() else "cron_expression"
-            raise InvalidJob(str(exc), field=where) from exc
-        if self.overlap_policy not in OVERLAP_POLICIES:
-            raise InvalidJob(f"overlap_policy must be one of {OVERLAP_POLICIES}", "overlap_policy")
-        if not 0 <= self.misfire_grace_seconds <= MAX_GRACE_SECONDS:
-            raise InvalidJob(
-                f"misfire_grace_seconds must be between 0 and {MAX_GRACE_SECONDS}",
-                "misfire_grace_seconds",
-            )
-        for name in ("include_user_ids", "exclude_user_ids", "pack_ids"):
-            if len(getattr(self, name)) > MAX_TARGET_IDS:
-                raise InvalidJob(f"{name} may hold at most {MAX_TARGET_IDS} ids", name)
+        check_schedule(self.cron_expression, self.timezone)
+        check_policies(self.misfire_grace_seconds, self.overlap_policy)
+        check_target_sizes(self.row())
 
     def row(self) -> dict[str, Any]:
         return {
@@ -84,14 +72,37 @@ class CustomJobSpec:
         }
 
 
-def check_targets_exist(conn: psycopg.Connection, spec: CustomJobSpec) -> None:
+def check_schedule(expression: str, timezone: str) -> None:
+    try:
+        Schedule.parse(expression, timezone)
+    except ScheduleError as exc:
+        where = "timezone" if "timezone" in str(exc).lower() else "cron_expression"
+        raise InvalidJob(str(exc), field=where) from exc
+
+
+def check_policies(misfire_grace_seconds: int, overlap_policy: str) -> None:
+    if overlap_policy not in OVERLAP_POLICIES:
+        raise InvalidJob(f"overlap_policy must be one of {OVERLAP_POLICIES}", "overlap_policy")
+    if not 0 <= misfire_grace_seconds <= MAX_GRACE_SECONDS:
+        raise InvalidJob(
+            f"misfire_grace_seconds must be between 0 and {MAX_GRACE_SECONDS}",
+            "misfire_grace_seconds",
+        )
+
+
+TARGET_FIELDS = ("include_user_ids", "exclude_user_ids", "pack_ids")
+
+
+def check_target_sizes(targets: Mapping[str, Sequence[int]]) -> None:
+    for name in TARGET_FIELDS:
+        if len(targets[name]) > MAX_TARGET_IDS:
+            raise InvalidJob(f"{name} may hold at most {MAX_TARGET_IDS} ids", name)
+
+
+def check_targets_exist(conn: psycopg.Connection, targets: Mapping[str, Sequence[int]]) -> None:
     """Refuse ids of users or packs that do not exist (a typo would silently reach nobody)."""
-    for name, table in (
-        ("include_user_ids", "users"),
-        ("exclude_user_ids", "users"),
-        ("pack_ids", "character_packs"),
-    ):
-        wanted = list(getattr(spec, name))
+    for name, table in zip(TARGET_FIELDS, ("users", "users", "character_packs"), strict=True):
+        wanted = list(targets[name])
         if not wanted:
             continue
         with database_errors(f"checking {name}"):
@@ -110,7 +121,7 @@ def create_custom_job(
 ) -> dict[str, Any]:
     """Validate and insert the job; return its row. Rules follow at the next sync."""
     spec.check()
-    check_targets_exist(conn, spec)
+    check_targets_exist(conn, spec.row())
     now = now or datetime.now(UTC)
     values = spec.row() | {
         "created_by": actor,

@@ -21,7 +21,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def targeting_summary(job: dict[str, Any]) -> str:
-    """"everyone", or who the job is limited to, in a few words."""
+    """ "everyone", or who the job is limited to, in a few words."""
     include, packs, exclude = job["include_user_ids"], job["pack_ids"], job["exclude_user_ids"]
     parts = []
     if include:

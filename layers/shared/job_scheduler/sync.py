@@ -16,6 +16,7 @@ the bus is checked against the quota.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -260,3 +261,39 @@ def _record_installed_rules(
                 " last_synced_at = %s WHERE id = %s",
                 (names, expressions, now, job["id"]),
             )
+
+
+def sync_job_rules(
+    conn: psycopg.Connection | None,
+    rules: RuleStore,
+    job: dict[str, Any],
+    now: datetime,
+    also_consider: Iterable[str] = (),
+) -> list[str]:
+    """Make one job's rules match its row (an admin's edit); returns the names installed.
+
+    The same comparison as the whole sync, limited to the rules the job has or wants (and
+    ``also_consider``); the quota is checked before any change. Call it inside the
+    transaction that changed the row, so that a failure here undoes the row too. Without
+    ``conn`` the installed names are not recorded (putting rules back after a failure).
+    """
+    summary = SyncSummary()
+    specs = _wanted_rules(job, rules.prefix, summary, now)
+    if specs is None:
+        raise SyncError(f"job '{job['name']}' has an unusable schedule; its rules were left")
+    wanted = {spec.name: spec for spec in specs}
+    current = {
+        name: spec
+        for name, spec in rules.managed().items()
+        if name in wanted or name in job["rule_names"] or name in set(also_consider)
+    }
+    stale = [name for name in current if name not in wanted]
+    _check_quota(rules, len([n for n in wanted if n not in current]) - len(stale), summary)
+    for name, spec in wanted.items():
+        if current.get(name) != spec or not rules.target_matches(name, job["name"]):
+            rules.put(spec, job["name"])
+    for name in stale:
+        rules.delete(name)
+    if conn is not None:
+        _record_installed_rules(conn, [job], {job["id"]: specs}, now)
+    return list(wanted)
