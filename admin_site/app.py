@@ -7,11 +7,12 @@ side never runs a job: "run now" queues a manual firing for the job executor.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from chalice import Chalice
-from chalicelib import cursor
+from chalicelib import cursor, openapi
 from chalicelib.http import (
     ApiError,
     connection,
@@ -25,7 +26,8 @@ from chalicelib.http import (
 
 from job_scheduler import history, job_edits
 from job_scheduler.config import get_settings
-from job_scheduler.job_views import execution_view, job_detail, job_summary
+from job_scheduler.custom_jobs import check_schedule
+from job_scheduler.job_views import execution_view, job_detail, job_summary, schedule_of
 from job_scheduler.manual_run import queue_manual_firing
 from job_scheduler.rules import RuleStore
 
@@ -38,6 +40,26 @@ EXECUTION_STATUSES = ("running", "succeeded", "failed", "skipped", "missed")
 def health() -> dict[str, Any]:
     connection().execute("SELECT 1")
     return {"status": "ok"}
+
+
+@app.route("/api/openapi.json", methods=["GET"])
+@endpoint(app, public=True)
+def openapi_document() -> dict[str, Any]:
+    return openapi.document()
+
+
+@app.route("/api/schedule", methods=["GET"])
+@endpoint(app)
+def schedule_preview(actor: str) -> dict[str, Any]:
+    """A schedule in words and its next runs, for the editor's live validation."""
+    request = app.current_request
+    job = {
+        "cron_expression": query_param(request, "expression") or "",
+        "timezone": query_param(request, "timezone") or "",
+        "enabled": True,
+    }
+    check_schedule(job["cron_expression"], job["timezone"])
+    return schedule_of(job, datetime.now(UTC))
 
 
 @app.route("/api/jobs", methods=["GET"])
@@ -110,7 +132,7 @@ def list_executions(name: str, actor: str) -> dict[str, Any]:
 @app.route("/api/executions/{execution_id}", methods=["GET"])
 @endpoint(app)
 def get_execution(execution_id: str, actor: str) -> dict[str, Any]:
-    if not execution_id.isdigit() or len(execution_id) > 18:
+    if not re.fullmatch(r"[0-9]{1,18}", execution_id):
         raise ApiError(404, "not_found", f"there is no execution {execution_id!r}", "execution_id")
     row = history.get_execution(connection(), int(execution_id))
     if row is None:

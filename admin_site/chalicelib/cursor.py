@@ -19,7 +19,7 @@ def decode(cursor: str) -> tuple[datetime, int]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         moment, _, number = raw.partition("|")
         at = datetime.fromisoformat(moment)
-        if at.tzinfo is None or not number.isdigit():
+        if at.tzinfo is None or not number.isascii() or not number.isdigit() or len(number) > 18:
             raise ValueError(raw)
         return at, int(number)
     except (ValueError, UnicodeDecodeError, binascii.Error):

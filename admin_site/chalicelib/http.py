@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+import threading
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
@@ -19,7 +21,7 @@ from job_scheduler import admin_tokens
 from job_scheduler.config import get_settings
 from job_scheduler.custom_jobs import CustomJobSpec
 from job_scheduler.custom_message import MessageConfig
-from job_scheduler.db import get_connection
+from job_scheduler.db import get_connection, release_thread_connections
 from job_scheduler.errors import (
     AwsError,
     ConfigError,
@@ -106,12 +108,19 @@ def endpoint(app: Chalice, public: bool = False) -> Callable:
                     raise ApiError(
                         413, "too_large", f"bodies are limited to {MAX_BODY_BYTES} bytes"
                     )
+                _check_text(dict(request.query_params or {}), "query")
+                _check_text(dict(request.uri_params or {}), "path")
                 if not public:
                     kwargs["actor"] = f"admin:{_authenticate(request.headers)}"
                 result = handler(*args, **kwargs)
                 return result if isinstance(result, Response) else json_response(result)
             except Exception as exc:  # every failure answers in the one error shape
                 return error_response(_as_api_error(exc))
+            finally:
+                if threading.current_thread() is not threading.main_thread():
+                    # A thread per request (the local server): its connection dies with it.
+                    # In Lambda every request runs on the main thread and keeps its warm one.
+                    release_thread_connections()
 
         return route
 
@@ -141,7 +150,7 @@ def int_param(request: Any, name: str, default: int, low: int, high: int) -> int
     raw = query_param(request, name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not re.fullmatch(r"[0-9]{1,12}", raw) or not low <= int(raw) <= high:
         raise ApiError(
             400, "bad_request", f"{name} must be a whole number from {low} to {high}", name
         )
@@ -156,7 +165,22 @@ def json_body(request: Any) -> dict[str, Any]:
         raise ApiError(400, "bad_request", "the body must be a JSON object") from None
     if not isinstance(body, dict):
         raise ApiError(400, "bad_request", "the body must be a JSON object")
+    _check_text(body, "body")
     return body
+
+
+def _check_text(value: Any, where: str) -> None:
+    """Refuse NUL characters anywhere: Postgres cannot store them, Telegram would refuse."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ApiError(400, "bad_request", f"the {where} holds a NUL character; remove it")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, where)
+            _check_text(item, where)
+    elif isinstance(value, list):
+        for item in value:
+            _check_text(item, where)
 
 
 CREATE_FIELDS = {

@@ -63,6 +63,20 @@ def get_connection(database_url: str) -> psycopg.Connection[dict[str, Any]]:
     return conn
 
 
+def release_thread_connections() -> None:
+    """Close this thread's connections: for servers that spend a thread per request (the
+    admin API under ``chalice local`` or ``make run``), where a cached connection would
+    outlive its thread and Postgres would run out of connection slots."""
+    cache: dict[str, psycopg.Connection] = _local.__dict__.get("connections", {})
+    with _registry_lock:
+        for conn in cache.values():
+            if conn in _all_connections:
+                _all_connections.remove(conn)
+    for conn in cache.values():
+        conn.close()
+    cache.clear()
+
+
 def close_all() -> None:
     """Close every connection ``get_connection`` opened, in any thread."""
     with _registry_lock:

@@ -1,0 +1,330 @@
+"""The admin API's OpenAPI 3.0 description, served at /api/openapi.json.
+
+Written by hand next to the routes; tests/test_admin_openapi.py runs schemathesis against
+the served API so that this stays true (every documented status and body shape, no 5xx).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR_STATUSES = {
+    "400": "The request is malformed; the error says what to fix.",
+    "401": "No valid admin token.",
+    "404": "No such job or execution.",
+    "409": "A job of that name exists, or the job changed since the version sent.",
+    "413": "The body is over 64 KB.",
+    "422": "A field is invalid; the error names it.",
+    "503": "Postgres or EventBridge is unavailable; nothing was changed.",
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(kind: str) -> dict[str, Any]:
+    return {"type": kind, "nullable": True}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _responses(ok: str, schema: dict[str, Any], errors: tuple[str, ...]) -> dict[str, Any]:
+    answers: dict[str, Any] = {ok: {"description": "OK", **_json(schema)}}
+    for status in errors:
+        answers[status] = {"description": ERROR_STATUSES[status], **_json(_ref("Error"))}
+    return answers
+
+
+READ = ("400", "401", "413", "503")
+NAME = {
+    "name": "name",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "maxLength": 48},
+}
+EDIT_FIELDS: dict[str, Any] = {
+    "expression": {"type": "string", "maxLength": 256},
+    "timezone": {"type": "string", "maxLength": 64},
+    "enabled": {"type": "boolean"},
+    "include_user_ids": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+    "exclude_user_ids": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+    "pack_ids": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+    "misfire_grace_seconds": {"type": "integer", "minimum": 0, "maximum": 86400},
+    "overlap_policy": {"type": "string", "enum": ["skip", "allow"]},
+    "description": {"type": "string", "maxLength": 1000},
+    "message": _ref("Message"),
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message", "field"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "field": _nullable("string"),
+                },
+            }
+        },
+    },
+    "Message": {
+        "type": "object",
+        "required": ["text"],
+        "properties": {
+            "text": {"type": "string", "maxLength": 16384},
+            "parse_mode": {"type": "string", "enum": ["HTML"], "nullable": True},
+            "silent": {"type": "boolean"},
+        },
+    },
+    "Schedule": {
+        "type": "object",
+        "required": ["in_words", "error", "next_runs"],
+        "properties": {
+            "in_words": _nullable("string"),
+            "error": _nullable("string"),
+            "next_runs": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "JobSummary": {
+        "type": "object",
+        "required": ["name", "kind", "expression", "timezone", "schedule", "enabled", "version"],
+        "properties": {
+            "name": {"type": "string"},
+            "kind": {"type": "string", "enum": ["coded", "custom_message"]},
+            "description": {"type": "string"},
+            "expression": {"type": "string"},
+            "timezone": {"type": "string"},
+            "schedule": _ref("Schedule"),
+            "enabled": {"type": "boolean"},
+            "orphaned": {"type": "boolean"},
+            "last_execution": {
+                "type": "object",
+                "nullable": True,
+                "properties": {"status": {"type": "string"}, "scheduled_for": {"type": "string"}},
+            },
+            "targeting": {"type": "string"},
+            "version": {"type": "integer"},
+        },
+    },
+    "JobDetail": {
+        "allOf": [
+            _ref("JobSummary"),
+            {
+                "type": "object",
+                "required": ["misfire_grace_seconds", "overlap_policy", "rule_names"],
+                "properties": {
+                    "misfire_grace_seconds": {"type": "integer"},
+                    "overlap_policy": {"type": "string"},
+                    "include_user_ids": {"type": "array", "items": {"type": "integer"}},
+                    "exclude_user_ids": {"type": "array", "items": {"type": "integer"}},
+                    "pack_ids": {"type": "array", "items": {"type": "integer"}},
+                    "message": {"type": "object", "nullable": True},
+                    "rule_names": {"type": "array", "items": {"type": "string"}},
+                    "created_at": _nullable("string"),
+                    "created_by": {"type": "string"},
+                    "updated_at": _nullable("string"),
+                    "updated_by": {"type": "string"},
+                },
+            },
+        ]
+    },
+    "Execution": {
+        "type": "object",
+        "required": ["id", "status", "trigger", "scheduled_for"],
+        "properties": {
+            "id": {"type": "integer"},
+            "trigger": {"type": "string", "enum": ["schedule", "manual"]},
+            "status": {"type": "string"},
+            "lock_mode": _nullable("string"),
+            "scheduled_for": {"type": "string"},
+            "started_at": _nullable("string"),
+            "finished_at": _nullable("string"),
+            "recipients_count": {"type": "integer"},
+            "queued_count": {"type": "integer"},
+            "sent_count": {"type": "integer"},
+            "failed_count": {"type": "integer"},
+            "skipped_count": {"type": "integer"},
+            "duration_ms": _nullable("integer"),
+            "attempts": {"type": "integer"},
+            "detail": _nullable("string"),
+            "error": _nullable("string"),
+        },
+    },
+}
+
+
+def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": properties}
+
+
+def _array_of(key: str, items: dict[str, Any]) -> dict[str, Any]:
+    return _object({key: {"type": "array", "items": items}}, [key])
+
+
+def document() -> dict[str, Any]:
+    version_query = {
+        "name": "version",
+        "in": "query",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+    executions_query = [
+        NAME,
+        {"name": "status", "in": "query", "schema": {"type": "string"}},
+        {"name": "before", "in": "query", "schema": {"type": "string"}},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+    ]
+    edit = _object({"version": {"type": "integer", "minimum": 1}, **EDIT_FIELDS}, ["version"])
+    create = _object(
+        {"name": {"type": "string", "maxLength": 48}, **EDIT_FIELDS},
+        ["name", "expression", "message"],
+    )
+    preview = _object(
+        {
+            "recipients": {"type": "integer"},
+            "sample": {"type": "object", "nullable": True},
+        },
+        ["recipients", "sample"],
+    )
+    paths: dict[str, Any] = {
+        "/api/health": {
+            "get": {
+                "security": [],
+                "responses": _responses(
+                    "200", _object({"status": {"type": "string"}}, []), ("503",)
+                ),
+            }
+        },
+        "/api/openapi.json": {
+            "get": {"security": [], "responses": _responses("200", {"type": "object"}, ())}
+        },
+        "/api/jobs": {
+            "get": {"responses": _responses("200", _array_of("jobs", _ref("JobSummary")), READ)},
+            "post": {
+                "requestBody": {"required": True, **_json(create)},
+                "responses": _responses("201", _ref("JobDetail"), (*READ, "409", "422")),
+            },
+        },
+        "/api/jobs/{name}": {
+            "parameters": [NAME],
+            "get": {"responses": _responses("200", _ref("JobDetail"), (*READ, "404"))},
+            "patch": {
+                "requestBody": {"required": True, **_json(edit)},
+                "responses": _responses("200", _ref("JobDetail"), (*READ, "404", "409", "422")),
+            },
+            "delete": {
+                "parameters": [version_query],
+                "responses": _responses(
+                    "200",
+                    _object({"deleted": {"type": "string"}}, ["deleted"]),
+                    (*READ, "404", "409", "422"),
+                ),
+            },
+        },
+        "/api/jobs/{name}/run": {
+            "parameters": [NAME],
+            "post": {
+                "responses": _responses(
+                    "200", _object({"queued": {"type": "boolean"}}, ["queued"]), (*READ, "404")
+                )
+            },
+        },
+        "/api/jobs/{name}/preview": {
+            "parameters": [NAME],
+            "post": {
+                "requestBody": {"required": False, **_json(_object(EDIT_FIELDS, []))},
+                "responses": _responses("200", preview, (*READ, "404", "422")),
+            },
+        },
+        "/api/jobs/{name}/executions": {
+            "get": {
+                "parameters": executions_query,
+                "responses": _responses(
+                    "200",
+                    _object(
+                        {
+                            "executions": {"type": "array", "items": _ref("Execution")},
+                            "next": _nullable("string"),
+                        },
+                        ["executions", "next"],
+                    ),
+                    (*READ, "404"),
+                ),
+            }
+        },
+        "/api/executions/{execution_id}": {
+            "get": {
+                "parameters": [
+                    {
+                        "name": "execution_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": _responses("200", _ref("Execution"), (*READ, "404")),
+            }
+        },
+        "/api/schedule": {
+            "get": {
+                "parameters": [
+                    {
+                        "name": "expression",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "timezone",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "responses": _responses("200", _ref("Schedule"), (*READ, "422")),
+            }
+        },
+        "/api/character-packs": {
+            "get": {"responses": _responses("200", _array_of("packs", {"type": "object"}), READ)}
+        },
+        "/api/users": {
+            "get": {
+                "parameters": [
+                    {"name": "q", "in": "query", "required": True, "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                ],
+                "responses": _responses("200", _array_of("users", {"type": "object"}), READ),
+            }
+        },
+        "/api/audit": {
+            "get": {
+                "parameters": [
+                    {"name": "job", "in": "query", "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                ],
+                "responses": _responses("200", _array_of("entries", {"type": "object"}), READ),
+            }
+        },
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Telegram scheduled jobs: admin API",
+            "version": "1.0.0",
+            "description": "Every route but health and this document needs"
+            " `Authorization: Bearer <admin token>` (jobsctl admin-token create NAME).",
+        },
+        "paths": paths,
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": SCHEMAS,
+        },
+    }
