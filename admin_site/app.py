@@ -1,4 +1,5 @@
-"""The admin API (Chalice): jobs, their schedules and history, under /api, JSON in and out.
+"""The admin API (Chalice): jobs, their schedules and history, under /api, JSON in and out;
+and the admin site (``chalicelib/site/``) at /.
 
 The routes are wiring only: reading and changing jobs is the shared ``job_scheduler``
 package; ``chalicelib/http.py`` holds auth, the error shape and the body limit. The admin
@@ -11,8 +12,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from chalice import Chalice
-from chalicelib import cursor, openapi
+from chalice import Chalice, Response
+from chalicelib import cursor, openapi, site
 from chalicelib.http import (
     ApiError,
     connection,
@@ -33,6 +34,16 @@ from job_scheduler.rules import RuleStore
 
 app = Chalice(app_name="telegram-jobs-admin")
 EXECUTION_STATUSES = ("running", "succeeded", "failed", "skipped", "missed")
+
+
+@app.route("/", methods=["GET"])
+def index() -> Response:
+    return site.page("index.html")
+
+
+@app.route("/assets/{name}", methods=["GET"])
+def asset(name: str) -> Response:
+    return site.page(name if name != "index.html" else "")
 
 
 @app.route("/api/health", methods=["GET"])

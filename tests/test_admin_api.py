@@ -3,32 +3,17 @@ SQS: tokens, the error shape, the read routes and "run now"."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from admin_helpers import load_admin_app
 from chalice.test import Client
 from pipeline import add_custom_job, add_users, make_queues, receive_all
 
 from job_scheduler import admin_tokens
 from job_scheduler.config import get_settings
 from job_scheduler.observability import scrub
-
-ADMIN_SITE = Path(__file__).resolve().parents[1] / "admin_site"
-
-
-def load_admin_app():
-    sys.path.insert(0, str(ADMIN_SITE))
-    try:
-        spec = importlib.util.spec_from_file_location("admin_app", ADMIN_SITE / "app.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(ADMIN_SITE))
-    return module.app
 
 
 @pytest.fixture

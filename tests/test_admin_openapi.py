@@ -14,20 +14,17 @@ schema-invalid requests are refused.
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 
 import httpx
 import pytest
 import schemathesis
+from admin_helpers import serve_admin
 from hypothesis import HealthCheck, given, settings
-from pipeline import add_custom_job, add_users, make_queues
+from pipeline import add_custom_job, add_users
 from schemathesis.specs.openapi.checks import positive_data_acceptance
-from test_admin_api import load_admin_app
 
 from job_scheduler import admin_tokens
-from job_scheduler.config import get_settings
 from job_scheduler.db import connect
 
 EXAMPLES_PER_OPERATION = 80
@@ -37,40 +34,16 @@ MINIMUM_CASES = 1000
 @pytest.fixture(scope="module")
 def served(database_url, moto_server) -> Iterator[tuple[str, str]]:
     """The admin API on a free port, and an admin token for it."""
-    from chalice.config import Config
-    from chalice.local import create_local_server
-
-    patch = pytest.MonkeyPatch()
-    patch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    queues = make_queues(moto_server)
-    for name, value in {
-        "DATABASE_URL": database_url,
-        "AWS_ENDPOINT_URL": moto_server,
-        "JOBS_QUEUE_URL": queues.jobs["url"],
-        "JOBS_QUEUE_ARN": queues.jobs["arn"],
-        "RULE_PREFIX": "openapi-test",
-    }.items():
-        patch.setenv(name, value)
-    get_settings.cache_clear()
     conn = connect(database_url)
     conn.execute("TRUNCATE admin_tokens, scheduled_jobs, users CASCADE")
     add_users(conn, 5)
     add_custom_job(conn)
     token = admin_tokens.create(conn, "schemathesis", "test")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = create_local_server(load_admin_app(), Config.create(), "127.0.0.1", port)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{port}", token
+        with serve_admin(database_url, moto_server) as (url, _):
+            yield url, token
     finally:
-        server.shutdown()
         conn.close()
-        patch.undo()
-        get_settings.cache_clear()
 
 
 def test_every_answer_matches_the_description(served):

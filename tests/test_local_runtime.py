@@ -37,6 +37,7 @@ def runtime(make_database, redis_client):
         "RULE_PREFIX": f"e2e-{uuid.uuid4().hex[:6]}",
         "FAKE_TELEGRAM_PORT": "0",
         "FAKE_RASTAR_PORT": "0",
+        "ADMIN_PORT": "0",
         "RASTAR_ENCRYPTION_KEYS": SecretBox.new_key(),
     }
     environ.pop("AWS_ENDPOINT_URL", None)
@@ -176,3 +177,15 @@ def test_the_ticker_fires_every_minute_it_has_not_fired_yet():
     assert ticker.due_minutes(later) == [at + timedelta(minutes=n) for n in (1, 2, 3)]
     much_later = later + timedelta(hours=2)
     assert len(ticker.due_minutes(much_later)) == 11  # caught up at most ten minutes back
+
+
+def test_the_admin_site_is_served_with_a_fresh_token(runtime):
+    import httpx
+
+    site = runtime.admin
+    jobs = httpx.get(f"{site.url}/api/jobs", headers={"Authorization": f"Bearer {site.token}"})
+    page = httpx.get(f"{site.url}/")
+
+    assert jobs.status_code == 200
+    assert {job["name"] for job in jobs.json()["jobs"]} >= {"unselected-food-reminder"}
+    assert page.status_code == 200 and "<title>Scheduled jobs" in page.text

@@ -60,6 +60,8 @@ def _banner(runtime: LocalRuntime) -> None:
         state = "enabled" if job["enabled"] else "disabled"
         when = upcoming.astimezone(schedule.zone).strftime("%Y-%m-%d %H:%M %Z") if upcoming else "-"
         print(f"  {job['name']:<28} {describe(schedule)} [{state}], next {when}")
+    if runtime.admin is not None:
+        print(f"\nAdmin site: {runtime.admin.url}  (token, new this run: {runtime.admin.token})")
     print("\nIn another terminal:")
     print("  . .local/run.env && .venv/bin/jobsctl jobs")
     print("  . .local/run.env && .venv/bin/jobsctl fire unselected-food-reminder")

@@ -23,10 +23,11 @@ from job_scheduler.delivery_handler import notifier_for
 from job_scheduler.firing_handler import executor_for
 from job_scheduler.startup import run_startup
 
+from .admin import AdminSite
 from .demo import link_demo_accounts, prime_fake_rastar, seed_if_empty
 from .pollers import SqsPoller
 from .resources import create_queues
-from .services import LOCAL_DIR, Services, start_services
+from .services import LOCAL_DIR, Services, free_or_any, start_services
 from .template import function_environment, load_template, sqs_sources
 from .ticker import RuleTicker
 
@@ -56,6 +57,8 @@ class LocalRuntime:
     pollers: list[SqsPoller] = field(default_factory=list)
     sync_summary: dict[str, Any] = field(default_factory=dict)
     seeded: bool = False
+    serve_admin: bool = True
+    admin: AdminSite | None = None
     _moto: Any = None
 
     @property
@@ -85,11 +88,16 @@ class LocalRuntime:
                 link_demo_accounts(conn, box)
             prime_fake_rastar(conn, box, self.services.fake_rastar)
         self._start_threads(template)
+        if self.serve_admin:
+            port = int(self.environ.get("ADMIN_PORT") or free_or_any(8000))
+            self.admin = AdminSite(self.settings.database_url, port).start()
         _write_env_file(env)
         return self
 
     def stop(self) -> None:
         self.stop_event.set()
+        if self.admin is not None:
+            self.admin.stop()
         for thread in [*self.pollers, self.ticker]:
             if thread is not None and thread.is_alive():
                 thread.join(timeout=5)

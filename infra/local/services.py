@@ -57,7 +57,7 @@ def start_services(environ: dict[str, str] | None = None) -> Services:
         from infra.fakes.telegram import FakeTelegram
 
         fake = FakeTelegram()
-        api_url = fake.start(port=int(env.get("FAKE_TELEGRAM_PORT") or _free_or_any(8081)))
+        api_url = fake.start(port=int(env.get("FAKE_TELEGRAM_PORT") or free_or_any(8081)))
         stoppers.append(fake.stop)
         token = FAKE_TOKEN
         notes.append(f"Telegram: the fake Bot API; messages at {api_url}/_fake")
@@ -75,7 +75,7 @@ def _rastar(env: dict[str, str], notes: list[str], stoppers: list[Any]) -> tuple
     from infra.fakes.rastar import FakeRastar
 
     fake = FakeRastar()
-    url = fake.start(port=int(env.get("FAKE_RASTAR_PORT") or _free_or_any(8082)))
+    url = fake.start(port=int(env.get("FAKE_RASTAR_PORT") or free_or_any(8082)))
     stoppers.append(fake.stop)
     notes.append(f"Rastar: the fake food service at {url} (set RASTAR_API_URL for a real one)")
     return url, fake
@@ -95,7 +95,7 @@ def _local_key(notes: list[str]) -> str:
     return path.read_text().strip()
 
 
-def _free_or_any(preferred: int) -> int:
+def free_or_any(preferred: int) -> int:
     """``preferred`` when nothing listens there (a stable address to bookmark), else any."""
     with socket.socket() as probe:
         try:

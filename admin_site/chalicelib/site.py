@@ -1,0 +1,27 @@
+"""The admin site's three files, served by the API's own app (no build step)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chalice import Response
+
+SITE = Path(__file__).parent / "site"
+FILES = {
+    "index.html": "text/html; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+}
+HEADERS = {
+    # Only this origin's files run; the token never leaves for another.
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def page(name: str) -> Response:
+    if name not in FILES:
+        return Response(body="not found", status_code=404, headers={"Content-Type": "text/plain"})
+    body = (SITE / name).read_text(encoding="utf-8")
+    return Response(body=body, status_code=200, headers={"Content-Type": FILES[name], **HEADERS})

@@ -1,0 +1,443 @@
+// The admin site: plain JavaScript over the admin API (no build step). Views by hash:
+// #/jobs, #/jobs/<name>, #/executions/<id>, #/new, #/audit. The token lives in
+// sessionStorage for this tab only.
+"use strict";
+
+const main = document.getElementById("main");
+const TOKEN_KEY = "admin-token";
+let refreshTimer = null;
+
+// --- helpers -------------------------------------------------------------------------------
+
+function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
+    else if (value === true) element.setAttribute(key, "");
+    else if (value !== false && value != null) element.setAttribute(key, value);
+  }
+  for (const child of children.flat()) {
+    if (child == null || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+function toast(text) {
+  const box = document.getElementById("toast");
+  box.textContent = text;
+  box.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { box.hidden = true; }, 4000);
+}
+
+function when(iso) {
+  if (!iso) return "—";
+  return iso.replace("T", " ").replace(/:00(\.\d+)?(?=[+-Z])/, "").replace("+00:00", " UTC");
+}
+
+function badge(text) { return h("span", { class: `badge ${text}` }, text); }
+
+class ApiError extends Error {
+  constructor(status, body) {
+    const error = (body && body.error) || {};
+    super(error.message || `HTTP ${status}`);
+    this.status = status;
+    this.field = error.field;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY) || ""}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+function fail(where, error) {
+  where.replaceChildren(h("p", { class: "error" }, error.message));
+}
+
+// --- sign in -------------------------------------------------------------------------------
+
+function signOut(message) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  showSignIn(message);
+}
+
+function showSignIn(message) {
+  document.getElementById("nav").hidden = true;
+  const input = h("input", { type: "password", id: "token", autocomplete: "off",
+                             placeholder: "tja_…" });
+  const status = h("p", { class: "error", id: "sign-in-error" }, message || "");
+  const form = h("form", { onsubmit: async (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+    try {
+      await api("GET", "/api/jobs");
+      location.hash = "#/jobs";
+      route();
+    } catch (error) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      status.textContent = error.message;
+    }
+  } },
+    h("label", { for: "token" }, "Admin token"),
+    input,
+    h("p", { class: "muted" }, "Made with: jobsctl admin-token create YOUR-NAME"),
+    h("div", { class: "actions" }, h("button", { class: "primary", type: "submit" }, "Sign in")),
+    status);
+  main.replaceChildren(h("section", { class: "card" }, h("h2", {}, "Sign in"), form));
+  input.focus();
+}
+
+// --- jobs table ----------------------------------------------------------------------------
+
+async function showJobs() {
+  const { jobs } = await api("GET", "/api/jobs");
+  const rows = jobs.map((job) => h("tr", { class: "clickable", "data-job": job.name,
+                                           onclick: () => { location.hash = `#/jobs/${job.name}`; } },
+    h("td", { "data-label": "Job" }, h("a", { href: `#/jobs/${job.name}` }, job.name),
+      h("div", { class: "muted" }, job.description)),
+    h("td", { "data-label": "Status" },
+      badge(job.orphaned ? "orphaned" : job.enabled ? "enabled" : "disabled")),
+    h("td", { "data-label": "Schedule" }, job.schedule.in_words || job.schedule.error),
+    h("td", { "data-label": "Next run" }, when(job.schedule.next_runs[0])),
+    h("td", { "data-label": "Last run" }, job.last_execution
+      ? [badge(job.last_execution.status), " ", when(job.last_execution.scheduled_for)]
+      : h("span", { class: "muted" }, "never"))));
+  main.replaceChildren(h("section", { class: "card" }, h("h2", {}, "Jobs"),
+    h("table", { class: "jobs" },
+      h("thead", {}, h("tr", {}, ["Job", "Status", "Schedule", "Next run", "Last run"]
+        .map((title) => h("th", {}, title)))),
+      h("tbody", {}, rows))));
+}
+
+// --- one job -------------------------------------------------------------------------------
+
+async function showJob(name) {
+  const job = await api("GET", `/api/jobs/${encodeURIComponent(name)}`);
+  const custom = job.kind === "custom_message";
+  main.replaceChildren(
+    h("section", { class: "card" },
+      h("h2", {}, job.name, " ", badge(job.enabled ? "enabled" : "disabled")),
+      h("p", { class: "muted" }, `${job.kind === "coded" ? "Coded job" : "Message job"} · `,
+        `version ${job.version} · reaches ${job.targeting} · changed by ${job.updated_by}`),
+      job.description ? h("p", {}, job.description) : null,
+      h("div", { class: "actions" },
+        h("button", { class: "secondary", id: "toggle", onclick: () => toggle(job) },
+          job.enabled ? "Disable" : "Enable"),
+        h("button", { class: "primary", id: "run-now", onclick: () => runNow(job) }, "Run now"),
+        custom ? h("button", { class: "danger", id: "delete", onclick: () => remove(job) },
+          "Delete") : null)),
+    scheduleEditor(job),
+    targetingEditor(job),
+    custom ? messageEditor(job) : null,
+    await history(job));
+}
+
+async function save(job, changes, done) {
+  try {
+    await api("PATCH", `/api/jobs/${job.name}`, { version: job.version, ...changes });
+    toast(done);
+    route();
+  } catch (error) {
+    const reload = error.status === 409 ? " Reloading…" : "";
+    toast(`${error.message}${error.field ? ` (${error.field})` : ""}${reload}`);
+    if (error.status === 409) setTimeout(route, 1500);
+    throw error;
+  }
+}
+
+function toggle(job) {
+  save(job, { enabled: !job.enabled }, job.enabled ? "Disabled" : "Enabled").catch(() => {});
+}
+
+async function runNow(job) {
+  try {
+    const answer = await api("POST", `/api/jobs/${job.name}/run`);
+    toast(`Queued ${answer.job} for ${when(answer.scheduled_for)}`);
+    setTimeout(route, 1500);
+  } catch (error) { toast(error.message); }
+}
+
+async function remove(job) {
+  if (!confirm(`Delete ${job.name}? Its history goes with it.`)) return;
+  try {
+    await api("DELETE", `/api/jobs/${job.name}?version=${job.version}`);
+    toast(`Deleted ${job.name}`);
+    location.hash = "#/jobs";
+  } catch (error) { toast(error.message); }
+}
+
+function scheduleEditor(job) {
+  const expression = h("input", { type: "text", id: "expression", value: job.expression });
+  const timezone = h("input", { type: "text", id: "timezone", value: job.timezone });
+  const check = h("div", { id: "schedule-check", "aria-live": "polite" });
+  const saveButton = h("button", { class: "primary", id: "save-schedule", onclick: () =>
+    save(job, { expression: expression.value.trim(), timezone: timezone.value.trim() },
+         "Schedule saved").catch(() => {}) }, "Save schedule");
+  let pending = null;
+  const validate = () => {
+    clearTimeout(pending);
+    pending = setTimeout(async () => {
+      const query = new URLSearchParams({ expression: expression.value.trim(),
+                                          timezone: timezone.value.trim() });
+      try {
+        const schedule = await api("GET", `/api/schedule?${query}`);
+        check.replaceChildren(h("p", { class: "ok" }, schedule.in_words),
+          h("ul", { class: "runs" }, schedule.next_runs.map((run) => h("li", {}, when(run)))));
+        saveButton.disabled = false;
+      } catch (error) {
+        check.replaceChildren(h("p", { class: "error" }, error.message));
+        saveButton.disabled = true;
+      }
+    }, 250);
+  };
+  expression.addEventListener("input", validate);
+  timezone.addEventListener("input", validate);
+  validate();
+  return h("section", { class: "card" }, h("h3", {}, "Schedule"),
+    h("div", { class: "row" },
+      h("div", {}, h("label", { for: "expression" }, "Expression (EventBridge cron or rate)"),
+        expression),
+      h("div", {}, h("label", { for: "timezone" }, "Timezone"), timezone)),
+    h("p", { class: "muted" }, "Next runs:"), check,
+    h("div", { class: "actions" }, saveButton));
+}
+
+function idPicker(label, id, ids, search, describe) {
+  const chosen = new Map(ids.map((value) => [value, `#${value}`]));
+  const chips = h("div", { class: "chips", id: `${id}-chips` });
+  const results = h("div", { class: "results", hidden: true });
+  const draw = () => chips.replaceChildren(...[...chosen].map(([value, text]) =>
+    h("span", { class: "chip" }, text, h("button", { type: "button", title: "Remove",
+      onclick: () => { chosen.delete(value); draw(); } }, "×"))));
+  const input = h("input", { type: "search", id, placeholder: "Search…", oninput: async () => {
+    if (!input.value.trim()) { results.hidden = true; return; }
+    const found = await search(input.value.trim());
+    results.replaceChildren(...found.map((item) => h("div", { onclick: () => {
+      chosen.set(item.id, describe(item)); draw(); results.hidden = true; input.value = "";
+    } }, describe(item))));
+    results.hidden = found.length === 0;
+  } });
+  draw();
+  return { element: h("div", {}, h("label", { for: id }, label), chips, input, results),
+           values: () => [...chosen.keys()] };
+}
+
+async function searchUsers(text) {
+  return (await api("GET", `/api/users?q=${encodeURIComponent(text)}`)).users;
+}
+
+function describeUser(user) {
+  return `${user.first_name || ""} ${user.username ? "@" + user.username : ""} #${user.id}`.trim();
+}
+
+function targetingPickers(job) {
+  const include = idPicker("Only these people", "include", job.include_user_ids || [],
+                           searchUsers, describeUser);
+  const exclude = idPicker("Never these people", "exclude", job.exclude_user_ids || [],
+                           searchUsers, describeUser);
+  const packs = h("div", { id: "packs" }, h("p", { class: "muted" }, "Loading packs…"));
+  api("GET", "/api/character-packs").then(({ packs: all }) => {
+    packs.replaceChildren(...all.map((pack) => h("label", { class: "muted" },
+      h("input", { type: "checkbox", value: pack.id,
+                   checked: (job.pack_ids || []).includes(pack.id) }),
+      ` ${pack.name} (${pack.members})`)));
+  }).catch((error) => fail(packs, error));
+  const values = () => ({
+    include_user_ids: include.values(),
+    exclude_user_ids: exclude.values(),
+    pack_ids: [...packs.querySelectorAll("input:checked")].map((box) => Number(box.value)),
+  });
+  return { element: h("div", {}, include.element, exclude.element,
+                      h("label", {}, "Character packs"), packs), values };
+}
+
+function targetingEditor(job) {
+  const pickers = targetingPickers(job);
+  return h("section", { class: "card" }, h("h3", {}, "Who it reaches"),
+    h("p", { class: "muted" }, "Nobody chosen and no pack: every active person."),
+    pickers.element,
+    h("div", { class: "actions" }, h("button", { class: "primary", id: "save-targeting",
+      onclick: () => save(job, pickers.values(), "Targeting saved").catch(() => {}) },
+      "Save targeting")));
+}
+
+function messageFields(message) {
+  const text = h("textarea", { id: "text" }, message.text || "");
+  const html = h("input", { type: "checkbox", id: "html", checked: message.parse_mode === "HTML" });
+  const silent = h("input", { type: "checkbox", id: "silent", checked: !!message.silent });
+  return {
+    element: h("div", {},
+      h("label", { for: "text" }, "Message (a template: {{ user.first_name }}, {{ date }} …)"),
+      text,
+      h("label", { class: "muted" }, html, " Telegram HTML (<b>, <i>, <a href>, …)"),
+      h("label", { class: "muted" }, silent, " Silent (no sound)")),
+    value: () => ({ text: text.value, parse_mode: html.checked ? "HTML" : null,
+                    silent: silent.checked }),
+  };
+}
+
+function previewBox() {
+  const box = h("div", { id: "preview" });
+  return {
+    element: box,
+    show: async (path, body) => {
+      try {
+        const answer = await api("POST", path, body);
+        const people = answer.recipients === 1 ? "person" : "people";
+        box.replaceChildren(h("p", { class: "muted" }, `Reaches ${answer.recipients} ${people}. `,
+          answer.sample && answer.sample.first_name ? `As ${answer.sample.first_name} sees it:` : ""),
+        answer.sample ? h("div", { class: "preview" }, answer.sample.parse_mode === "HTML"
+          ? htmlPreview(answer.sample.text) : answer.sample.text) : null);
+      } catch (error) {
+        box.replaceChildren(h("p", { class: "error" }, error.message));
+      }
+    },
+  };
+}
+
+function htmlPreview(text) {
+  // Telegram's HTML subset, shown safely: parsed inertly, only these tags kept.
+  const allowed = new Set(["B", "STRONG", "I", "EM", "U", "INS", "S", "STRIKE", "DEL", "A",
+                           "CODE", "PRE", "BLOCKQUOTE", "TG-SPOILER", "SPAN"]);
+  const parsed = new DOMParser().parseFromString(`<div>${text}</div>`, "text/html").body.firstChild;
+  const copy = (node) => {
+    if (node.nodeType === Node.TEXT_NODE) return document.createTextNode(node.textContent);
+    if (node.nodeType !== Node.ELEMENT_NODE) return document.createTextNode("");
+    const out = allowed.has(node.tagName) ? document.createElement(node.tagName === "A" ? "span" : node.tagName)
+                                          : document.createElement("span");
+    for (const child of node.childNodes) out.append(copy(child));
+    return out;
+  };
+  return copy(parsed);
+}
+
+function messageEditor(job) {
+  const fields = messageFields(job.message || {});
+  const preview = previewBox();
+  return h("section", { class: "card" }, h("h3", {}, "Message"), fields.element,
+    h("div", { class: "actions" },
+      h("button", { class: "secondary", id: "preview-button",
+        onclick: () => preview.show(`/api/jobs/${job.name}/preview`, { message: fields.value() }) },
+        "Preview"),
+      h("button", { class: "primary", id: "save-message",
+        onclick: () => save(job, { message: fields.value() }, "Message saved").catch(() => {}) },
+        "Save message")),
+    preview.element);
+}
+
+// --- history -------------------------------------------------------------------------------
+
+async function history(job, before) {
+  const section = h("section", { class: "card", id: "history" }, h("h3", {}, "Executions"));
+  const query = before ? `?before=${encodeURIComponent(before)}` : "";
+  const page = await api("GET", `/api/jobs/${job.name}/executions${query}`);
+  if (!page.executions.length) section.append(h("p", { class: "muted" }, "No runs yet."));
+  else section.append(h("table", {}, h("thead", {}, h("tr", {},
+    ["When", "Trigger", "Status", "Reached", "Sent", "Failed", "Detail"].map((t) => h("th", {}, t)))),
+    h("tbody", {}, page.executions.map((run) => h("tr", { class: "clickable execution",
+      onclick: () => { location.hash = `#/executions/${run.id}`; } },
+      h("td", {}, when(run.scheduled_for)), h("td", {}, run.trigger), h("td", {}, badge(run.status)),
+      h("td", {}, run.recipients_count), h("td", {}, run.sent_count), h("td", {}, run.failed_count),
+      h("td", { class: "muted" }, run.error || run.detail || ""))))));
+  if (page.next) {
+    section.append(h("div", { class: "actions" }, h("button", { class: "secondary", onclick: async () =>
+      section.replaceWith(await history(job, page.next)) }, "Older runs")));
+  }
+  return section;
+}
+
+async function showExecution(id) {
+  const run = await api("GET", `/api/executions/${encodeURIComponent(id)}`);
+  const counts = Object.entries(run.deliveries).map(([state, count]) => h("li", {}, badge(state), ` ${count}`));
+  main.replaceChildren(h("section", { class: "card" },
+    h("h2", {}, `Execution ${run.id} of `, h("a", { href: `#/jobs/${run.job}` }, run.job), " ",
+      badge(run.status)),
+    h("p", {}, `${run.trigger} firing for ${when(run.scheduled_for)} · started ${when(run.started_at)}`,
+      ` · finished ${when(run.finished_at)}`, run.duration_ms != null ? ` · ${run.duration_ms} ms` : "",
+      ` · lock ${run.lock_mode || "—"} · attempt ${run.attempts}`),
+    h("p", {}, `Reached ${run.recipients_count}, queued ${run.queued_count}, sent ${run.sent_count}, `,
+      `failed ${run.failed_count}, skipped ${run.skipped_count}`),
+    run.detail ? h("p", { class: "muted" }, run.detail) : null,
+    run.error ? h("p", { class: "error" }, run.error) : null,
+    h("h3", {}, "Deliveries"), counts.length ? h("ul", {}, counts) : h("p", { class: "muted" }, "None."),
+    run.delivery_errors.length ? [h("h3", {}, "Latest delivery errors"),
+      h("ul", {}, run.delivery_errors.map((e) => h("li", {}, `user ${e.user_id}: ${e.last_error}`)))] : null));
+}
+
+// --- new job, audit --------------------------------------------------------------------------
+
+function showNew() {
+  const name = h("input", { type: "text", id: "new-name", placeholder: "weekly-hello" });
+  const expression = h("input", { type: "text", id: "new-expression", value: "cron(0 9 ? * MON *)" });
+  const timezone = h("input", { type: "text", id: "new-timezone", value: "Asia/Tehran" });
+  const fields = messageFields({ text: "<b>Hello {{ user.first_name }}</b>", parse_mode: "HTML" });
+  const pickers = targetingPickers({});
+  const status = h("p", { class: "error", id: "new-error" });
+  main.replaceChildren(h("section", { class: "card" }, h("h2", {}, "New message job"),
+    h("div", { class: "row" },
+      h("div", {}, h("label", { for: "new-name" }, "Name (lowercase, digits, -)"), name),
+      h("div", {}, h("label", { for: "new-expression" }, "Expression"), expression),
+      h("div", {}, h("label", { for: "new-timezone" }, "Timezone"), timezone)),
+    fields.element, pickers.element,
+    h("div", { class: "actions" }, h("button", { class: "primary", id: "create", onclick: async () => {
+      try {
+        const job = await api("POST", "/api/jobs", { name: name.value.trim(),
+          expression: expression.value.trim(), timezone: timezone.value.trim(),
+          message: fields.value(), ...pickers.values() });
+        toast(`Created ${job.name}`);
+        location.hash = `#/jobs/${job.name}`;
+      } catch (error) {
+        status.textContent = error.message + (error.field ? ` (${error.field})` : "");
+      }
+    } }, "Create")), status));
+}
+
+async function showAudit() {
+  const { entries } = await api("GET", "/api/audit?limit=100");
+  main.replaceChildren(h("section", { class: "card" }, h("h2", {}, "Audit log"),
+    h("table", {}, h("thead", {}, h("tr", {}, ["When", "Who", "What", "Before", "After"]
+      .map((t) => h("th", {}, t)))),
+    h("tbody", {}, entries.map((entry) => h("tr", { class: "audit" },
+      h("td", {}, when(entry.at)), h("td", {}, entry.actor),
+      h("td", {}, `${entry.action} ${entry.entity_type} ${entry.entity_name}`),
+      h("td", {}, entry.before ? h("pre", { class: "json" }, JSON.stringify(entry.before, null, 1)) : "—"),
+      h("td", {}, entry.after ? h("pre", { class: "json" }, JSON.stringify(entry.after, null, 1)) : "—")))))));
+}
+
+// --- routing ---------------------------------------------------------------------------------
+
+async function route() {
+  clearInterval(refreshTimer);
+  if (!sessionStorage.getItem(TOKEN_KEY)) { showSignIn(); return; }
+  document.getElementById("nav").hidden = false;
+  const [, view, argument] = (location.hash || "#/jobs").split("/");
+  try {
+    if (view === "jobs" && argument) {
+      await showJob(decodeURIComponent(argument));
+      refreshTimer = setInterval(async () => {  // new runs appear while the page is open
+        const old = document.getElementById("history");
+        if (!old) return;
+        const job = await api("GET", `/api/jobs/${argument}`).catch(() => null);
+        if (job) old.replaceWith(await history(job));
+      }, 3000);
+    } else if (view === "executions" && argument) await showExecution(argument);
+    else if (view === "new") showNew();
+    else if (view === "audit") await showAudit();
+    else await showJobs();
+  } catch (error) {
+    if (error.status === 401) signOut(`${error.message}; sign in again.`);
+    else fail(main, error);
+  }
+}
+
+document.getElementById("sign-out").addEventListener("click", () => signOut("Signed out."));
+window.addEventListener("hashchange", route);
+route();

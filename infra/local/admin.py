@@ -1,0 +1,47 @@
+"""The admin API and site for ``make run``: served as ``chalice local`` serves them, with a
+fresh admin token each start (the previous run's ``make-run`` token is revoked)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from job_scheduler import admin_tokens
+from job_scheduler.db import get_connection
+
+ADMIN_SITE = Path(__file__).resolve().parents[2] / "admin_site"
+TOKEN_NAME = "make-run"  # noqa: S105 - the token's name, not the token
+
+
+def load_app() -> Any:
+    """admin_site/app.py as Chalice loads it (its own directory on the path for chalicelib)."""
+    sys.path.insert(0, str(ADMIN_SITE))
+    spec = importlib.util.spec_from_file_location("admin_app", ADMIN_SITE / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.app
+
+
+class AdminSite:
+    def __init__(self, database_url: str, port: int) -> None:
+        from chalice.config import Config
+        from chalice.local import create_local_server
+
+        self.server = create_local_server(load_app(), Config.create(), "127.0.0.1", port)
+        self.url = f"http://127.0.0.1:{self.server.server.server_address[1]}"
+        conn = get_connection(database_url)
+        with contextlib.suppress(admin_tokens.InvalidTokenName):  # none on the first run
+            admin_tokens.revoke(conn, TOKEN_NAME, "make run")
+        self.token = admin_tokens.create(conn, TOKEN_NAME, "make run")
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> AdminSite:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
