@@ -77,17 +77,7 @@ def edit_job(
     now = now or datetime.now(UTC)
     version = _version(body)
     with database_errors("editing the job"), conn.transaction():
-        row = conn.execute(
-            "SELECT * FROM scheduled_jobs WHERE name = %s FOR UPDATE", (name,)
-        ).fetchone()
-        if row is None:
-            raise JobNotFound(f"There is no job named '{name}'.", "name")
-        if row["version"] != version:
-            raise EditConflict(
-                f"The job was changed by someone else (version {row['version']}, not"
-                f" {version}); reload it and make the change again.",
-                row["version"],
-            )
+        row = _locked(conn, name, version)
         changes = _validated_changes(conn, row, body)
         if not changes:
             return row
@@ -124,26 +114,31 @@ def delete_job(
     """Delete a custom-message job (its history goes with it; the audit log keeps the job)."""
     now = datetime.now(UTC)
     with database_errors("deleting the job"), conn.transaction():
-        row = conn.execute(
-            "SELECT * FROM scheduled_jobs WHERE name = %s FOR UPDATE", (name,)
-        ).fetchone()
-        if row is None:
-            raise JobNotFound(f"There is no job named '{name}'.", "name")
+        row = _locked(conn, name, version)
         if row["kind"] != "custom_message":
             raise InvalidJob(
                 "Coded jobs cannot be deleted (they come back with the code); disable it.",
                 "name",
             )
-        if row["version"] != version:
-            raise EditConflict(
-                f"The job was changed by someone else (version {row['version']}, not"
-                f" {version}); reload it before deleting.",
-                row["version"],
-            )
         conn.execute("DELETE FROM scheduled_jobs WHERE id = %s", (row["id"],))
         record_change(conn, actor, "delete", "job", name, _audited(row), None, now)
         gone = {**row, "orphaned_at": now}  # a job that wants no rules
         _rules_in_step(conn, rules, gone, row, now)
+
+
+def _locked(conn: psycopg.Connection, name: str, version: int) -> dict[str, Any]:
+    """The job's row, locked for this transaction, if ``version`` is still its version."""
+    query = "SELECT * FROM scheduled_jobs WHERE name = %s FOR UPDATE"
+    row = conn.execute(query, (name,)).fetchone()
+    if row is None:
+        raise JobNotFound(f"There is no job named '{name}'.", "name")
+    if row["version"] != version:
+        raise EditConflict(
+            f"The job was changed by someone else (version {row['version']}, not {version});"
+            " reload it and make the change again.",
+            row["version"],
+        )
+    return row
 
 
 def _version(body: Mapping[str, Any]) -> int:
