@@ -195,3 +195,17 @@ def run_queued_firings(queues) -> None:
     assert messages, "no firing was queued"
     for message in messages:
         executor.execute(parse_firing(json.loads(message["Body"]), executor.job_for_rule))
+
+
+def test_choosing_a_pack_saves_the_targeting(page, site, db):
+    url, _, token = site
+    sign_in(page, url, token)
+    page.click("text=unselected-food-reminder")
+    page.wait_for_selector("#save-targeting:not([disabled])")
+    page.check("#packs input[type=checkbox]")
+    page.click("#save-targeting")
+    page.wait_for_selector("#toast:has-text('Targeting saved')")
+
+    row = db.execute("SELECT pack_ids FROM scheduled_jobs WHERE name = 'unselected-food-reminder'")
+    assert row.fetchone()["pack_ids"] == [1]
+    page.wait_for_selector("text=reaches 1 pack")

@@ -341,3 +341,35 @@ def test_a_firing_reaches_telegram_and_the_execution_says_what_happened(
         " 1 not linked, 1 refused (1 told to link again),"
         " 0 could not be checked"
     )
+
+
+def test_a_refused_token_on_a_day_without_food_is_told_on_the_next_day_with_food(
+    db, rastar, box, settings
+):
+    (user,) = add_users(db, 1)
+    accounts.link(db, box, user, "tok-expired")
+    rastar.add_user("tok-expired")
+    rastar.expire("tok-expired")
+    (second,) = add_users(db, 1, first_chat_id=6000)
+    accounts.link(db, box, second, "tok-fine")
+    rastar.add_user("tok-fine")
+    rastar.holidays.add(TOMORROW)
+
+    quiet, _ = run_job(settings, db)
+    told, run = run_job(settings, db, EVENING + timedelta(days=1))  # Monday has food
+
+    assert quiet == []
+    assert by_chat(told)[5000].parse_mode is None  # the re-link notice, given now
+    assert "1 refused (1 told to link again)" in run.notes[0]
+
+
+def test_when_no_linked_token_works_the_note_says_so(db, rastar, box, settings):
+    (user,) = add_users(db, 1)
+    accounts.link(db, box, user, "tok-expired")
+    rastar.add_user("tok-expired")
+    rastar.expire("tok-expired")
+
+    messages, run = run_job(settings, db)
+
+    assert [m.parse_mode for m in messages] == [None]  # only the re-link notice
+    assert run.notes[0].startswith("2026-11-29: no linked account could read tomorrow's menu")

@@ -183,7 +183,8 @@ def test_linking_again_clears_a_refusal(db):
     box = SecretBox([SecretBox.new_key()])
     (user,) = add_users(db, 1)
     accounts.link(db, box, user, "tok-old")
-    accounts.mark_refused(db, user, "Rastar refused the token (401)")
+    sealed = accounts.accounts_of(db, [user])[user].sealed_token
+    accounts.mark_refused(db, user, "Rastar refused the token (401)", sealed)
     accounts.mark_relink_notified(db, [user])
     assert accounts.accounts_of(db, [user])[user].refused
 
@@ -239,3 +240,15 @@ def test_map_bounded_raises_the_callers_error_in_order():
     assert [next(results) for _ in range(3)] == [0, 1, 2]
     with pytest.raises(ValueError, match="three"):
         next(results)
+
+
+def test_a_refusal_of_an_old_token_leaves_a_newly_linked_one_alone(db):
+    box = SecretBox([SecretBox.new_key()])
+    (user,) = add_users(db, 1)
+    accounts.link(db, box, user, "tok-old")
+    checked = accounts.accounts_of(db, [user])[user].sealed_token
+    accounts.link(db, box, user, "tok-new")  # linked again while the run was checking
+
+    accounts.mark_refused(db, user, "Rastar refused the token (401)", checked)
+
+    assert not accounts.accounts_of(db, [user])[user].refused

@@ -244,29 +244,38 @@ function targetingPickers(job) {
   const exclude = idPicker("Never these people", "exclude", job.exclude_user_ids || [],
                            searchUsers, describeUser);
   const packs = h("div", { id: "packs" }, h("p", { class: "muted" }, "Loading packs…"));
-  api("GET", "/api/character-packs").then(({ packs: all }) => {
+  // Until the packs are on screen, no pack choice is sent: an empty list would drop the
+  // job's packs (and with nobody chosen, reach everyone).
+  let packsShown = false;
+  const loaded = api("GET", "/api/character-packs").then(({ packs: all }) => {
     packs.replaceChildren(...all.map((pack) => h("label", { class: "muted" },
       h("input", { type: "checkbox", value: pack.id,
                    checked: (job.pack_ids || []).includes(pack.id) }),
       ` ${pack.name} (${pack.members})`)));
+    packsShown = true;
   }).catch((error) => fail(packs, error));
-  const values = () => ({
-    include_user_ids: include.values(),
-    exclude_user_ids: exclude.values(),
-    pack_ids: [...packs.querySelectorAll("input:checked")].map((box) => Number(box.value)),
-  });
+  const values = () => {
+    const chosen = { include_user_ids: include.values(), exclude_user_ids: exclude.values() };
+    if (packsShown) {
+      chosen.pack_ids = [...packs.querySelectorAll("input:checked")].map((box) => Number(box.value));
+    }
+    return chosen;
+  };
   return { element: h("div", {}, include.element, exclude.element,
-                      h("label", {}, "Character packs"), packs), values };
+                      h("label", {}, "Character packs"), packs), values, loaded };
 }
 
 function targetingEditor(job) {
   const pickers = targetingPickers(job);
+  const saveButton = h("button", { class: "primary", id: "save-targeting", disabled: true,
+    onclick: () => save(job, pickers.values(), "Targeting saved").catch(() => {}) },
+    "Save targeting");
+  pickers.loaded.then(() => {
+    if (pickers.element.querySelector("#packs .error") === null) saveButton.disabled = false;
+  });
   return h("section", { class: "card" }, h("h3", {}, "Who it reaches"),
     h("p", { class: "muted" }, "Nobody chosen and no pack: every active person."),
-    pickers.element,
-    h("div", { class: "actions" }, h("button", { class: "primary", id: "save-targeting",
-      onclick: () => save(job, pickers.values(), "Targeting saved").catch(() => {}) },
-      "Save targeting")));
+    pickers.element, h("div", { class: "actions" }, saveButton));
 }
 
 function messageFields(message) {

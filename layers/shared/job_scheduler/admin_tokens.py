@@ -33,7 +33,7 @@ def digest(token: str) -> str:
 
 def create(conn: psycopg.Connection, name: str, actor: str) -> str:
     """A new token named ``name``; the only time it is ever returned."""
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise InvalidTokenName(
             f"{name!r}: a token name is 1-64 letters, digits or . _ @ -, starting with a"
             " letter or digit"

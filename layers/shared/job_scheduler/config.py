@@ -119,11 +119,11 @@ def _convert(name: str, raw: str) -> object:
 
 
 def _check(settings: Settings) -> None:
-    if not _STAGE_RE.match(settings.stage):
+    if not _STAGE_RE.fullmatch(settings.stage):
         raise ConfigError(
             f"STAGE must be lowercase letters, digits and '-', not {settings.stage!r}"
         )
-    if not _PREFIX_RE.match(settings.rule_prefix):
+    if not _PREFIX_RE.fullmatch(settings.rule_prefix):
         raise ConfigError(
             "RULE_PREFIX must be 1-40 letters, digits, '.', '_' or '-' (it starts every "
             f"EventBridge rule name), not {settings.rule_prefix!r}"

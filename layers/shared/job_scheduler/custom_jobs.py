@@ -45,7 +45,7 @@ class CustomJobSpec:
 
     def check(self) -> None:
         """Everything that needs no database: raise InvalidJob naming the field."""
-        if not JOB_NAME_RE.match(self.name or ""):
+        if not JOB_NAME_RE.fullmatch(self.name or ""):
             raise InvalidJob(
                 f"Job name {self.name!r} must be 1-48 lowercase letters, digits or '-', "
                 "starting with a letter or digit.",

@@ -6,9 +6,10 @@ on the queue the ones still ``queued``. The queue calls of one chunk run while t
 chunk is rendered and written (at most ``SENDS_IN_FLIGHT`` chunks ahead); a failed call
 fails the run.
 
-A row is ``queued`` before its message is on the queue, so a resumed run queues every row
-of its execution still ``queued``, including some that already were: the notifier claims
-each delivery before sending, so a second copy sends nothing. That costs queue messages
+A row is ``queued`` before its message is on the queue, so a resumed run queues again every
+row the job produces again that is still ``queued``, including some that already were: the
+notifier claims each delivery before sending, so a second copy sends nothing. Rows of an
+earlier attempt the job does not produce again are skipped at the end. That costs queue messages
 only on a resume, and saves an UPDATE per chunk on every run (bench/fanout.py).
 """
 
@@ -74,6 +75,8 @@ def fan_out(
     messages = job_messages(executor, job, run, recipients)
     result = FanoutResult()
     calls_before = executor.outbox.calls
+    with database_errors("starting the fan-out"):
+        started = conn.execute("SELECT now() AS at").fetchone()["at"]
     in_flight: deque[Future[int]] = deque()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fanout") as sender:
         try:
@@ -89,11 +92,26 @@ def fan_out(
         finally:
             for future in in_flight:  # a failure: queue nothing more of this run
                 future.cancel()
+    _skip_rows_not_produced_again(conn, execution_id, started)
     result.recipients = recipients.count
     result.skipped = recipients.count - result.messages
     result.note = "; ".join(run.notes) or None
     result.sqs_calls = executor.outbox.calls - calls_before
     return result
+
+
+def _skip_rows_not_produced_again(conn: Any, execution_id: int, started: Any) -> None:
+    """On a resumed run: rows still ``queued`` from an earlier attempt that this attempt's
+    job did not produce again (the person picked their food meanwhile, say) are skipped, so
+    nothing stays queued for ever; if their earlier message is still on the queue, the
+    notifier's claim now passes them by. On a first run nothing matches."""
+    with database_errors("closing rows the resumed run did not produce"):
+        conn.execute(
+            "UPDATE notification_deliveries SET status = 'skipped', updated_at = now(),"
+            " last_error = 'not produced again when the run resumed'"
+            " WHERE execution_id = %s AND status = 'queued' AND updated_at < %s",
+            (execution_id, started),
+        )
 
 
 def job_messages(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -84,7 +85,7 @@ def get_execution(conn: psycopg.Connection, execution_id: int) -> dict[str, Any]
 def search_users(conn: psycopg.Connection, query: str, limit: int = 20) -> list[dict[str, Any]]:
     """Users whose name or username contains ``query`` (or whose id or chat id it is)."""
     pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    number = int(query) if query.strip().lstrip("-").isdigit() else None
+    number = int(query) if re.fullmatch(r"-?[0-9]{1,18}", query.strip()) else None
     with database_errors("searching users"):
         return conn.execute(
             "SELECT id, telegram_chat_id, first_name, last_name, username, is_active"

@@ -32,8 +32,8 @@ from .db import database_errors
 from .errors import AwsError, InvalidJob, InvalidMessage, JobNotFound, JobSchedulerError
 from .observability import MetricUnit, logger, metrics
 from .registry import JobRun, Recipient
-from .rules import RuleStore
-from .sync import sync_job_rules
+from .rules import RuleStore, rule_names
+from .sync import SYNC_LOCK_ID, sync_job_rules
 from .targeting import Targeting, count_recipients, iter_recipients
 
 # API field -> column. Message fields exist for custom-message jobs only.
@@ -50,6 +50,7 @@ EDITABLE = {
     "message": "message_config",
 }
 CUSTOM_ONLY = ("description", "message")
+MAX_RULES_PER_JOB = 32  # far above what utc_rules makes for one schedule
 
 
 class EditConflict(JobSchedulerError):
@@ -77,7 +78,7 @@ def edit_job(
     now = now or datetime.now(UTC)
     version = _version(body)
     with database_errors("editing the job"), conn.transaction():
-        row = _locked(conn, name, version)
+        row = _locked(conn, name, version, "FOR NO KEY UPDATE")
         changes = _validated_changes(conn, row, body)
         if not changes:
             return row
@@ -103,6 +104,7 @@ def create_job(
     """A new custom-message job and its rules, or neither."""
     now = datetime.now(UTC)
     with database_errors("creating the job"), conn.transaction():
+        _exclude_the_sync(conn)
         row = create_custom_job(conn, spec, actor, now)
         _rules_in_step(conn, rules, row, None, now)
     return row
@@ -114,7 +116,7 @@ def delete_job(
     """Delete a custom-message job (its history goes with it; the audit log keeps the job)."""
     now = datetime.now(UTC)
     with database_errors("deleting the job"), conn.transaction():
-        row = _locked(conn, name, version)
+        row = _locked(conn, name, version, "FOR UPDATE")
         if row["kind"] != "custom_message":
             raise InvalidJob(
                 "Coded jobs cannot be deleted (they come back with the code); disable it.",
@@ -126,10 +128,21 @@ def delete_job(
         _rules_in_step(conn, rules, gone, row, now)
 
 
-def _locked(conn: psycopg.Connection, name: str, version: int) -> dict[str, Any]:
-    """The job's row, locked for this transaction, if ``version`` is still its version."""
-    query = "SELECT * FROM scheduled_jobs WHERE name = %s FOR UPDATE"
-    row = conn.execute(query, (name,)).fetchone()
+def _exclude_the_sync(conn: psycopg.Connection) -> None:
+    """Hold off the startup sync until this transaction ends: it would not see an
+    uncommitted job and would delete the rules made for it as nobody's."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (SYNC_LOCK_ID,))
+
+
+def _locked(conn: psycopg.Connection, name: str, version: int, mode: str) -> dict[str, Any]:
+    """The job's row, locked for this transaction, if ``version`` is still its version.
+
+    Edits lock ``FOR NO KEY UPDATE``: an execution starting meanwhile (its foreign key takes
+    a key-share lock on the job) is not kept waiting on EventBridge calls; deleting needs
+    ``FOR UPDATE``.
+    """
+    _exclude_the_sync(conn)
+    row = conn.execute(f"SELECT * FROM scheduled_jobs WHERE name = %s {mode}", (name,)).fetchone()
     if row is None:
         raise JobNotFound(f"There is no job named '{name}'.", "name")
     if row["version"] != version:
@@ -262,8 +275,8 @@ def _put_back(
 def rules_named_for(rules: RuleStore, job: dict[str, Any]) -> list[str]:
     """Our rules on the bus named for this job (``<prefix>-<job>``, ``...-<job>.2``)."""
     base = f"{rules.prefix}-{job['name']}"
-    managed = rules.managed()
-    return [name for name in managed if name == base or name.startswith(f"{base}.")]
+    possible = set(rule_names(rules.prefix, job["name"], MAX_RULES_PER_JOB))
+    return [name for name in rules.managed() if name in possible or name.startswith(f"{base}.")]
 
 
 def _audited(row: dict[str, Any]) -> dict[str, Any]:

@@ -161,9 +161,12 @@ class Notifier:
                 outcomes.append((running.pop(future), outcome))
                 grants += unsettled
             try:
-                self.limiter.settle(grants)
                 self._record_all(outcomes, result, later)
             except Exception as exc:  # record the others first, then raise
+                failure = failure or exc
+            try:
+                self.limiter.settle(grants)
+            except Exception as exc:  # a limiter fault must not cost the records above
                 failure = failure or exc
         if failure is not None:
             raise failure
@@ -274,8 +277,10 @@ class Notifier:
     ) -> None:
         delay = min(MAX_REQUEUE_DELAY, math.ceil(max(wait for _, wait in limited)))
         deliveries = tuple(delivery for delivery, _ in limited)
-        self.outbox.send([DeliveryBatch(batch.execution_id, batch.job_name, deliveries)], delay)
         ids = [delivery.delivery_id for delivery in deliveries]
+        # Rows first, message second: a notifier that receives the new message at once must
+        # find them claimable. If queueing fails, this record fails, and its redelivery
+        # claims the rows that are now 'queued'.
         with database_errors("re-queueing rate-limited deliveries"):
             self.conn.execute(
                 "UPDATE notification_deliveries SET status = 'queued', claimed_until = NULL,"
@@ -283,6 +288,7 @@ class Notifier:
                 " WHERE id = ANY(%s) AND status = 'sending'",
                 (ids,),
             )
+        self.outbox.send([DeliveryBatch(batch.execution_id, batch.job_name, deliveries)], delay)
         result.requeued = len(ids)
         metrics.add_metric(name="TelegramRateLimited", unit="Count", value=len(ids))
 

@@ -133,7 +133,7 @@ class JobRegistry:
 
 def _check_job(job: type[CodedJob]) -> None:
     name = getattr(job, "name", None)
-    if not isinstance(name, str) or not JOB_NAME_RE.match(name):
+    if not isinstance(name, str) or not JOB_NAME_RE.fullmatch(name):
         raise RegistryError(
             f"{job.__name__}.name must be 1-48 lowercase letters, digits or '-', not {name!r}"
         )

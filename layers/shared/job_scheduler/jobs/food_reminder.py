@@ -13,8 +13,9 @@ last ``HISTORY_DAYS`` days and tomorrow are read on ``RASTAR_CONCURRENCY`` threa
   again (refused accounts are not checked again until they are linked anew);
 - Rastar unavailable for that user after retries: skipped and counted, not guessed.
 
-The relink notice is recorded as sent when it is handed to the queue: a crash between the
-two loses that one notice rather than repeating it every night.
+A re-link notice is recorded as given when the job hands it to the fan-out (which writes
+and queues it): a crash between the two loses that one notice rather than repeating it
+every night. When tomorrow has no food, notices wait for the next run that sends.
 """
 
 from __future__ import annotations
@@ -95,12 +96,14 @@ class _Check:
     refused: str | None = None
     unavailable: bool = False
     suggestion: Food | None = None
+    sealed: str = ""
 
 
 @dataclass
 class _Linked:
     recipient: Recipient
     token: str
+    sealed: str  # as stored: a refusal is recorded against this token, not a newer one
 
 
 @dataclass
@@ -144,6 +147,11 @@ class UnselectedFoodReminder(CodedJob):
             state.suggester.close()
         if state.menu:
             run.note(state.tally.summary(state.day))
+        elif state.menu is None:
+            run.note(
+                f"{state.day.isoformat()}: no linked account could read tomorrow's menu;"
+                f" nothing to remind ({state.tally.summary(state.day)})"
+            )
         else:
             run.note(f"{state.day.isoformat()}: no food is served tomorrow; nothing to remind")
         logger.info("food reminder", extra={"tally": state.tally.__dict__})
@@ -157,7 +165,7 @@ class UnselectedFoodReminder(CodedJob):
                 notices += refused
             if state.menu is not None and not state.menu:
                 return  # no food tomorrow: nothing at all is sent
-            yield from notices
+            yield from self._hand_over(state, notices)
             for check in map_bounded(lambda one: self._check(state, one), linked, workers):
                 yield from self._outcome(state, check)
 
@@ -178,10 +186,12 @@ class UnselectedFoodReminder(CodedJob):
                     owed.append(recipient)
             else:
                 try:
-                    linked.append(_Linked(recipient, state.box.decrypt(account.sealed_token)))
+                    token = state.box.decrypt(account.sealed_token)
                 except CredentialUnreadable:
                     state.tally.unchecked += 1
-        return linked, [self._relink_notice(state, recipient) for recipient in owed]
+                else:
+                    linked.append(_Linked(recipient, token, account.sealed_token))
+        return linked, [self._relink_notice(recipient) for recipient in owed]
 
     def _read_menu(
         self, state: _Run, linked: list[_Linked]
@@ -194,7 +204,9 @@ class UnselectedFoodReminder(CodedJob):
                 state.menu = state.rastar.menu(candidate.token, state.day)
             except CredentialsRefused as exc:
                 state.tally.refused += 1
-                notices.append(self._refused(state, candidate.recipient, str(exc)))
+                accounts.mark_refused(state.context.conn, candidate.recipient.user_id, str(exc),
+                                      candidate.sealed)  # fmt: skip
+                notices.append(self._relink_notice(candidate.recipient))
                 continue
             return linked[position:], notices
         return [], notices
@@ -205,7 +217,7 @@ class UnselectedFoodReminder(CodedJob):
         try:
             picks = state.rastar.reservations(one.token, first, state.day)
         except CredentialsRefused as exc:
-            return _Check(one.recipient, refused=str(exc))
+            return _Check(one.recipient, refused=str(exc), sealed=one.sealed)
         except RastarUnavailable:
             return _Check(one.recipient, unavailable=True)
         if any(pick.date == state.day for pick in picks):
@@ -220,19 +232,23 @@ class UnselectedFoodReminder(CodedJob):
             state.tally.unchecked += 1
         elif check.refused is not None:
             state.tally.refused += 1
-            yield self._refused(state, check.recipient, check.refused)
+            user_id = check.recipient.user_id
+            accounts.mark_refused(state.context.conn, user_id, check.refused, check.sealed)
+            yield from self._hand_over(state, [self._relink_notice(check.recipient)])
         else:
             state.tally.reminded += 1
             state.tally.suggested += check.suggestion is not None
             yield reminder(state, check.recipient, check.suggestion)
 
-    def _refused(self, state: _Run, recipient: Recipient, reason: str) -> OutgoingMessage:
-        accounts.mark_refused(state.context.conn, recipient.user_id, reason)
-        return self._relink_notice(state, recipient)
+    def _hand_over(self, state: _Run, notices: list[OutgoingMessage]) -> Iterator[OutgoingMessage]:
+        """Yield re-link notices, recording each as given as it is handed over."""
+        for notice in notices:
+            accounts.mark_relink_notified(state.context.conn, [notice.user_id])
+            state.tally.relink_notices += 1
+            yield notice
 
-    def _relink_notice(self, state: _Run, recipient: Recipient) -> OutgoingMessage:
-        accounts.mark_relink_notified(state.context.conn, [recipient.user_id])
-        state.tally.relink_notices += 1
+    @staticmethod
+    def _relink_notice(recipient: Recipient) -> OutgoingMessage:
         text = RELINK[language(recipient)]
         return OutgoingMessage(recipient.user_id, recipient.chat_id, text, parse_mode=None)
 

@@ -77,12 +77,14 @@ def accounts_of(conn: psycopg.Connection, user_ids: Sequence[int]) -> dict[int, 
     }
 
 
-def mark_refused(conn: psycopg.Connection, user_id: int, reason: str) -> None:
+def mark_refused(conn: psycopg.Connection, user_id: int, reason: str, sealed_token: str) -> None:
+    """Record that Rastar refused this token; a token linked since then stays linked."""
     with database_errors("recording a refused Rastar token"):
         conn.execute(
             "UPDATE rastar_accounts SET status = 'refused', refused_at = now(),"
-            " refused_reason = %s, updated_at = now() WHERE user_id = %s AND status = 'linked'",
-            (reason, user_id),
+            " refused_reason = %s, updated_at = now()"
+            " WHERE user_id = %s AND status = 'linked' AND sealed_token = %s",
+            (reason, user_id, sealed_token),
         )
 
 

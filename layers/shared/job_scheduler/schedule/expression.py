@@ -121,7 +121,7 @@ class CronExpression:
 
     @property
     def fields(self) -> list[str]:
-        return _CRON_RE.match(self.text)["body"].split(" ")
+        return _CRON_RE.fullmatch(self.text)["body"].split(" ")
 
     def matching_days(self, year: int, month: int) -> tuple[int, ...]:
         return _matching_days(self.days, year, month)
@@ -195,7 +195,7 @@ def parse_expression(text: str) -> Expression:
     text = text.strip()
     if text.startswith("rate("):
         return _parse_rate(text)
-    match = _CRON_RE.match(text)
+    match = _CRON_RE.fullmatch(text)
     if not match:
         raise InvalidExpression(
             f"'{text}' is not an EventBridge schedule; write it like {EXAMPLE}."
@@ -204,7 +204,7 @@ def parse_expression(text: str) -> Expression:
 
 
 def _parse_rate(text: str) -> RateExpression:
-    match = _RATE_RE.match(text)
+    match = _RATE_RE.fullmatch(text)
     if not match:
         raise InvalidExpression(
             f"'{text}' is not a valid rate(); write rate(1 minute), rate(5 minutes), "
