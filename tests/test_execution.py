@@ -91,9 +91,12 @@ class Flaky(CodedJob):
     schedule = "cron(* * * * ? *)"
     fail_after: int | None = None
     on_fail: staticmethod = staticmethod(lambda: None)
+    only_first: int | None = None  # yield for the first N recipients only
 
     def messages(self, run: JobRun, recipients: Iterable[Recipient]) -> Iterator[OutgoingMessage]:
         for index, user in enumerate(recipients):
+            if self.only_first is not None and index >= self.only_first:
+                return
             if self.fail_after is not None and index == self.fail_after:
                 type(self).on_fail()
             yield OutgoingMessage(user.user_id, user.chat_id, f"flaky {run.scheduled_for:%H:%M}")
@@ -104,6 +107,7 @@ def registry() -> JobRegistry:
     registry = JobRegistry()
     registry.register(Flaky)
     Flaky.fail_after, Flaky.on_fail = None, staticmethod(lambda: None)
+    Flaky.only_first = None
     return registry
 
 
@@ -239,6 +243,29 @@ def test_postgres_failing_mid_run_is_retried_without_loss_or_doubles(
     (execution,) = execution_rows(db)
     assert (execution["status"], execution["attempts"]) == ("succeeded", 2)
     assert chats(telegram) == list(range(5000, 7500))
+
+
+def test_a_resumed_run_skips_rows_its_job_no_longer_produces(
+    db, executor, notifier, queues, telegram
+):
+    add_users(db, 1500)
+    add_custom_job(db, name="flaky", kind="coded")
+
+    def fail() -> None:
+        raise RuntimeError("the job broke after its first chunk was queued")
+
+    Flaky.fail_after, Flaky.on_fail = 1200, staticmethod(fail)
+    with pytest.raises(RuntimeError):
+        executor.execute(firing("flaky", now_minute()))
+    Flaky.fail_after, Flaky.only_first = None, 500  # now it wants the first 500 only
+    assert executor.execute(firing("flaky", now_minute())).status == "ran"
+    deliver(queues, notifier)
+
+    counts = db.execute(
+        "SELECT status, count(*) AS n FROM notification_deliveries GROUP BY status ORDER BY 1"
+    ).fetchall()
+    assert [(row["status"], row["n"]) for row in counts] == [("sent", 500), ("skipped", 500)]
+    assert chats(telegram) == list(range(5000, 5500))  # once each, none of the 500 dropped
 
 
 # --- what is not run ----------------------------------------------------------------------
