@@ -51,7 +51,8 @@ from job_scheduler.db import connect
 from job_scheduler.execution import Executor
 from job_scheduler.firing import Firing
 from job_scheduler.jobs import register_all_jobs
-from job_scheduler.jobs.food_reminder import HISTORY_DAYS, UnselectedFoodReminder, tomorrow
+from job_scheduler.jobs.food_reminder import UnselectedFoodReminder, tomorrow
+from job_scheduler.jobs.food_reminder_run import HISTORY_DAYS
 from job_scheduler.locks import FiringLock
 from job_scheduler.outbox import Outbox
 from job_scheduler.rastar import protocol
