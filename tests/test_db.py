@@ -186,3 +186,20 @@ def test_the_warm_connection_is_reused_and_replaced_when_closed(database_url):
 def test_an_unreachable_database_is_a_database_error_naming_the_step():
     with pytest.raises(DatabaseError, match="connecting to Postgres"):
         connect("postgresql://postgres@127.0.0.1:1/none")
+
+
+def test_a_finished_threads_connection_is_closed_when_another_is_opened(database_url):
+    """A thread-per-request server (chalice local) must not leave a connection per request."""
+    import threading
+
+    opened = []
+    worker = threading.Thread(target=lambda: opened.append(get_connection(database_url)))
+    worker.start()
+    worker.join()
+    assert not opened[0].closed
+
+    later = threading.Thread(target=lambda: get_connection(database_url))
+    later.start()
+    later.join()
+
+    assert opened[0].closed

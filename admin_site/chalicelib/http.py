@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import threading
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
@@ -21,7 +20,7 @@ from job_scheduler import admin_tokens
 from job_scheduler.config import get_settings
 from job_scheduler.custom_jobs import CustomJobSpec
 from job_scheduler.custom_message import MessageConfig
-from job_scheduler.db import get_connection, release_thread_connections
+from job_scheduler.db import get_connection
 from job_scheduler.errors import (
     AwsError,
     ConfigError,
@@ -116,11 +115,6 @@ def endpoint(app: Chalice, public: bool = False) -> Callable:
                 return result if isinstance(result, Response) else json_response(result)
             except Exception as exc:  # every failure answers in the one error shape
                 return error_response(_as_api_error(exc))
-            finally:
-                if threading.current_thread() is not threading.main_thread():
-                    # A thread per request (the local server): its connection dies with it.
-                    # In Lambda every request runs on the main thread and keeps its warm one.
-                    release_thread_connections()
 
         return route
 

@@ -27,7 +27,8 @@ from .observability import logger
 MIGRATION_LOCK_ID = 0x6A6F6273  # "jobs"
 CONNECT_TIMEOUT_SECONDS = 5
 _local = threading.local()
-_all_connections: list[psycopg.Connection] = []
+# Every connection get_connection opened, with the thread it belongs to.
+_all_connections: list[tuple[threading.Thread, psycopg.Connection]] = []
 _registry_lock = threading.Lock()
 
 
@@ -53,35 +54,30 @@ def connect(database_url: str) -> psycopg.Connection[dict[str, Any]]:
 
 
 def get_connection(database_url: str) -> psycopg.Connection[dict[str, Any]]:
-    """This thread's connection, kept across warm invocations, replaced when it went bad."""
+    """This thread's connection, kept across warm invocations, replaced when it went bad.
+
+    Opening one also closes those of threads that have ended: a server that spends a thread
+    per request (the admin API under ``chalice local`` or ``make run``) would otherwise
+    leave a connection behind per request until Postgres refuses clients.
+    """
     cache: dict[str, psycopg.Connection] = _local.__dict__.setdefault("connections", {})
     conn = cache.get(database_url)
     if conn is None or conn.closed or conn.broken:
         conn = cache[database_url] = connect(database_url)
         with _registry_lock:
-            _all_connections.append(conn)
+            orphans = [c for thread, c in _all_connections if not thread.is_alive()]
+            _all_connections[:] = [(t, c) for t, c in _all_connections if t.is_alive()]
+            _all_connections.append((threading.current_thread(), conn))
+        for orphan in orphans:
+            orphan.close()
     return conn
-
-
-def release_thread_connections() -> None:
-    """Close this thread's connections: for servers that spend a thread per request (the
-    admin API under ``chalice local`` or ``make run``), where a cached connection would
-    outlive its thread and Postgres would run out of connection slots."""
-    cache: dict[str, psycopg.Connection] = _local.__dict__.get("connections", {})
-    with _registry_lock:
-        for conn in cache.values():
-            if conn in _all_connections:
-                _all_connections.remove(conn)
-    for conn in cache.values():
-        conn.close()
-    cache.clear()
 
 
 def close_all() -> None:
     """Close every connection ``get_connection`` opened, in any thread."""
     with _registry_lock:
         while _all_connections:
-            _all_connections.pop().close()
+            _all_connections.pop()[1].close()
 
 
 def migrations_dir() -> str:
