@@ -190,7 +190,6 @@ def audit(actor: str) -> dict[str, Any]:
 
 
 def _job_with_last(name: str) -> dict[str, Any]:
-    for job in history.list_jobs(connection()):
-        if job["name"] == name:
-            return job
-    return history.get_job(connection(), name)  # raises JobNotFound
+    """The job with its latest execution, as the jobs list shows it."""
+    found = history.list_jobs(connection(), name)
+    return found[0] if found else history.get_job(connection(), name)  # raises JobNotFound

@@ -14,8 +14,8 @@ from .errors import JobNotFound
 MAX_PAGE = 200
 
 
-def list_jobs(conn: psycopg.Connection) -> list[dict[str, Any]]:
-    """Every job with its latest execution (status and time), by name."""
+def list_jobs(conn: psycopg.Connection, name: str | None = None) -> list[dict[str, Any]]:
+    """Every job (or the one named) with its latest execution (status and time), by name."""
     with database_errors("listing jobs"):
         return conn.execute(
             "SELECT j.*, last.status AS last_status, last.scheduled_for AS last_scheduled_for,"
@@ -23,7 +23,9 @@ def list_jobs(conn: psycopg.Connection) -> list[dict[str, Any]]:
             " FROM scheduled_jobs AS j"
             " LEFT JOIN LATERAL (SELECT status, scheduled_for, finished_at FROM job_executions"
             "   WHERE job_id = j.id ORDER BY scheduled_for DESC, id DESC LIMIT 1) AS last ON true"
-            " ORDER BY j.name"
+            " WHERE %(name)s::text IS NULL OR j.name = %(name)s"
+            " ORDER BY j.name",
+            {"name": name},
         ).fetchall()
 
 
