@@ -17,7 +17,6 @@ from chalicelib import cursor, openapi, site
 from chalicelib.http import (
     ApiError,
     connection,
-    custom_job_spec,
     endpoint,
     int_param,
     json_body,
@@ -90,7 +89,7 @@ def get_job(name: str, actor: str) -> dict[str, Any]:
 @endpoint(app)
 def create_job(actor: str) -> Any:
     body = json_body(app.current_request)
-    spec = custom_job_spec(body, get_settings().default_timezone)
+    spec = job_edits.new_job_spec(body, get_settings().default_timezone)
     row = job_edits.create_job(connection(), RuleStore(get_settings()), spec, actor)
     return json_response(job_detail(row, datetime.now(UTC)), 201)
 

@@ -18,8 +18,6 @@ from chalice import Chalice, Response
 
 from job_scheduler import admin_tokens
 from job_scheduler.config import get_settings
-from job_scheduler.custom_jobs import CustomJobSpec
-from job_scheduler.custom_message import MessageConfig
 from job_scheduler.db import get_connection
 from job_scheduler.errors import (
     AwsError,
@@ -175,57 +173,3 @@ def _check_text(value: Any, where: str) -> None:
     elif isinstance(value, list):
         for item in value:
             _check_text(item, where)
-
-
-CREATE_FIELDS = {
-    "name",
-    "description",
-    "expression",
-    "timezone",
-    "enabled",
-    "message",
-    "include_user_ids",
-    "exclude_user_ids",
-    "pack_ids",
-    "misfire_grace_seconds",
-    "overlap_policy",
-}
-
-
-def custom_job_spec(body: dict[str, Any], default_timezone: str) -> CustomJobSpec:
-    """A custom-message job from a create request; every field's type checked here, the
-    rest by ``CustomJobSpec.check``."""
-    unknown = sorted(set(body) - CREATE_FIELDS)
-    if unknown:
-        raise ApiError(400, "bad_request", f"unknown field {unknown[0]!r}", unknown[0])
-    for required in ("name", "expression", "message"):
-        if required not in body:
-            raise ApiError(422, "invalid", f"{required} is required", required)
-    checks = {
-        "name": str, "description": str, "expression": str, "timezone": str, "enabled": bool,
-        "misfire_grace_seconds": int, "overlap_policy": str, "message": dict,
-    }  # fmt: skip
-    for field, kind in checks.items():
-        if field in body and (
-            not isinstance(body[field], kind) or (kind is int and isinstance(body[field], bool))
-        ):
-            raise ApiError(422, "invalid", f"{field} must be {kind.__name__}", field)
-    for field in ("include_user_ids", "exclude_user_ids", "pack_ids"):
-        ids = body.get(field, [])
-        if not isinstance(ids, list) or not all(
-            isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in ids
-        ):
-            raise ApiError(422, "invalid", f"{field} must be a list of ids", field)
-    return CustomJobSpec(
-        name=body["name"],
-        cron_expression=body["expression"],
-        timezone=body.get("timezone") or default_timezone,
-        message=MessageConfig.from_json(body["message"]),
-        description=body.get("description", ""),
-        enabled=body.get("enabled", True),
-        include_user_ids=tuple(body.get("include_user_ids", [])),
-        exclude_user_ids=tuple(body.get("exclude_user_ids", [])),
-        pack_ids=tuple(body.get("pack_ids", [])),
-        misfire_grace_seconds=body.get("misfire_grace_seconds", 300),
-        overlap_policy=body.get("overlap_policy", "skip"),
-    )

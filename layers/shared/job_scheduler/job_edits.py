@@ -154,6 +154,35 @@ def _locked(conn: psycopg.Connection, name: str, version: int, mode: str) -> dic
     return row
 
 
+def new_job_spec(body: Mapping[str, Any], default_timezone: str) -> CustomJobSpec:
+    """A custom-message job from an admin's request, each field converted and checked as an
+    edit's would be (``CustomJobSpec.check`` does the rest when the job is created)."""
+    unknown = sorted(set(body) - set(EDITABLE) - {"name"})
+    if unknown:
+        raise InvalidJob(f"{unknown[0]!r} is not a field of a job; fields: {sorted(EDITABLE)}",
+                         unknown[0])  # fmt: skip
+    for required in ("name", "expression", "message"):
+        if required not in body:
+            raise InvalidJob(f"{required} is required", required)
+    fields = {field: _CONVERTERS[field](value, field) for field, value in body.items()
+              if field != "name"}  # fmt: skip
+    if not isinstance(body["name"], str):
+        raise InvalidJob("name must be text", "name")
+    return CustomJobSpec(
+        name=body["name"],
+        cron_expression=fields["expression"],
+        timezone=fields.get("timezone") or default_timezone,
+        message=MessageConfig.from_json(fields["message"]),
+        description=fields.get("description", ""),
+        enabled=fields.get("enabled", True),
+        include_user_ids=tuple(fields.get("include_user_ids", ())),
+        exclude_user_ids=tuple(fields.get("exclude_user_ids", ())),
+        pack_ids=tuple(fields.get("pack_ids", ())),
+        misfire_grace_seconds=fields.get("misfire_grace_seconds", 300),
+        overlap_policy=fields.get("overlap_policy", "skip"),
+    )
+
+
 def _version(body: Mapping[str, Any]) -> int:
     version = body.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
