@@ -39,9 +39,10 @@ from typing import Any
 import boto3
 import httpx
 import psycopg
-from psycopg.types.json import Jsonb
 
 from job_scheduler.config import Settings
+from job_scheduler.custom_jobs import CustomJobSpec, create_custom_job
+from job_scheduler.custom_message import MessageConfig
 from job_scheduler.db import close_all, migrate
 from job_scheduler.observability import logger, metrics
 from job_scheduler.outbox import DeliveryBatch
@@ -141,25 +142,15 @@ def copy_users(conn: psycopg.Connection, count: int, first_chat_id: int = FIRST_
     return time.perf_counter() - started
 
 
-def add_custom_job(
-    conn: psycopg.Connection, name: str, text: str = MESSAGE_TEXT, **columns: Any
-) -> dict[str, Any]:
-    """A custom-message job (every active user unless targeting columns say otherwise)."""
-    values = {
-        "name": name,
-        "kind": "custom_message",
-        "cron_expression": "cron(0 22 * * ? *)",
-        "timezone": "Asia/Tehran",
-        "message_config": Jsonb({"text": text, "parse_mode": "HTML", "silent": False}),
-        "created_by": "bench",
-        "updated_by": "bench",
-        **columns,
-    }
-    names = ", ".join(values)
-    placeholders = ", ".join(f"%({key})s" for key in values)
-    return conn.execute(
-        f"INSERT INTO scheduled_jobs ({names}) VALUES ({placeholders}) RETURNING *", values
-    ).fetchone()
+def add_custom_job(conn: psycopg.Connection, name: str, text: str = MESSAGE_TEXT) -> dict[str, Any]:
+    """A custom-message job reaching every active user, made as admins make one."""
+    spec = CustomJobSpec(
+        name=name,
+        cron_expression="cron(0 22 * * ? *)",
+        timezone="Asia/Tehran",
+        message=MessageConfig.from_json({"text": text, "parse_mode": "HTML"}),
+    )
+    return create_custom_job(conn, spec, actor="bench")
 
 
 def reset_deliveries(conn: psycopg.Connection, execution_id: int) -> None:
