@@ -77,6 +77,14 @@ def sign_in(page, url: str, token: str) -> None:
     page.wait_for_selector("table.jobs")
 
 
+def disable_the_reminder(page, site) -> None:
+    url, _, token = site
+    sign_in(page, url, token)
+    page.click("text=unselected-food-reminder")
+    page.click("#toggle:has-text('Disable')")
+    page.wait_for_selector("#toggle:has-text('Enable')")
+
+
 def rule(name: str) -> dict:
     events = boto3.client("events", endpoint_url=get_settings().aws_endpoint_url,
                           region_name="us-east-1")  # fmt: skip
@@ -125,11 +133,7 @@ def test_changing_a_schedule_with_live_validation(page, site, db, shots):
 
 
 def test_disabling_a_job(page, site, db):
-    url, _, token = site
-    sign_in(page, url, token)
-    page.click("text=unselected-food-reminder")
-    page.click("#toggle:has-text('Disable')")
-    page.wait_for_selector("#toggle:has-text('Enable')")
+    disable_the_reminder(page, site)
 
     assert db.execute("SELECT enabled FROM scheduled_jobs").fetchone()["enabled"] is False
     assert rule("admin-e2e-unselected-food-reminder")["State"] == "DISABLED"
@@ -164,11 +168,7 @@ def test_creating_and_running_a_custom_job_then_watching_its_execution(page, sit
 
 
 def test_the_audit_log_says_who_changed_what(page, site):
-    url, _, token = site
-    sign_in(page, url, token)
-    page.click("text=unselected-food-reminder")
-    page.click("#toggle:has-text('Disable')")
-    page.wait_for_selector("#toggle:has-text('Enable')")
+    disable_the_reminder(page, site)
     page.click("text=Audit log")
     entry = page.locator("tr.audit", has_text="update job unselected-food-reminder")
     assert "admin:sara" in entry.inner_text()
