@@ -19,7 +19,8 @@ TOKEN_NAME = "make-run"  # noqa: S105 - the token's name, not the token
 
 def load_app() -> Any:
     """admin_site/app.py as Chalice loads it (its own directory on the path for chalicelib)."""
-    sys.path.insert(0, str(ADMIN_SITE))
+    if str(ADMIN_SITE) not in sys.path:
+        sys.path.insert(0, str(ADMIN_SITE))
     spec = importlib.util.spec_from_file_location("admin_app", ADMIN_SITE / "app.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
