@@ -24,12 +24,13 @@ from chalicelib.http import (
     query_param,
 )
 
-from job_scheduler import history, job_edits
+from job_scheduler.admin import edits as job_edits
+from job_scheduler.admin import queries as history
+from job_scheduler.admin.specs import check_schedule
+from job_scheduler.admin.views import execution_view, job_detail, job_summary, schedule_of
 from job_scheduler.config import get_settings
-from job_scheduler.custom_jobs import check_schedule
-from job_scheduler.job_views import execution_view, job_detail, job_summary, schedule_of
-from job_scheduler.manual_run import queue_manual_firing
-from job_scheduler.rules import RuleStore
+from job_scheduler.execution.manual_run import queue_manual_firing
+from job_scheduler.sync.rules import RuleStore
 
 app = Chalice(app_name="telegram-jobs-admin")
 EXECUTION_STATUSES = ("running", "succeeded", "failed", "skipped", "missed")

@@ -46,19 +46,19 @@ from bench.harness import (
     timed,
 )
 from infra.fakes.rastar import default_menu
-from job_scheduler.crypto import SecretBox
-from job_scheduler.db import connect
-from job_scheduler.execution import Executor
-from job_scheduler.firing import Firing
-from job_scheduler.jobs import register_all_jobs
-from job_scheduler.jobs.food_reminder import UnselectedFoodReminder, tomorrow
-from job_scheduler.jobs.food_reminder_run import HISTORY_DAYS
-from job_scheduler.locks import FiringLock
-from job_scheduler.outbox import Outbox
+from job_scheduler.adapters.db import connect
+from job_scheduler.delivery.outbox import Outbox
+from job_scheduler.execution.executor import Executor
+from job_scheduler.execution.firing import Firing
+from job_scheduler.execution.locks import FiringLock
+from job_scheduler.execution.targeting import Targeting, iter_recipients
+from job_scheduler.jobs.catalog import register_all_jobs
+from job_scheduler.jobs.food_reminder.job import UnselectedFoodReminder, tomorrow
+from job_scheduler.jobs.food_reminder.run import HISTORY_DAYS
+from job_scheduler.jobs.registry import JobContext, JobRun
 from job_scheduler.rastar import protocol
-from job_scheduler.registry import JobContext, JobRun
-from job_scheduler.startup import run_startup
-from job_scheduler.targeting import Targeting, iter_recipients
+from job_scheduler.rastar.crypto import SecretBox
+from job_scheduler.sync.startup import run_startup
 
 JOB = UnselectedFoodReminder.name
 

@@ -3,7 +3,7 @@
 Each benchmark gets, and cleans up, its own:
 
 - Postgres database, created from the server's ``postgres`` database, migrated with
-  ``job_scheduler.db.migrate`` and dropped (``WITH (FORCE)``) at the end;
+  ``job_scheduler.adapters.db.migrate`` and dropped (``WITH (FORCE)``) at the end;
 - moto ``ThreadedMotoServer`` on a free loopback port (dummy credentials in this process);
 - fake Telegram, ``python -m infra.fakes.telegram --port 0`` in a separate process so the
   server does not compete with the code under test for this process's GIL.
@@ -40,12 +40,12 @@ import boto3
 import httpx
 import psycopg
 
+from job_scheduler.adapters.db import close_all, migrate
+from job_scheduler.admin.specs import CustomJobSpec, create_custom_job
 from job_scheduler.config import Settings
-from job_scheduler.custom_jobs import CustomJobSpec, create_custom_job
-from job_scheduler.custom_message import MessageConfig
-from job_scheduler.db import close_all, migrate
+from job_scheduler.delivery.outbox import DeliveryBatch
+from job_scheduler.messages.rendering import MessageConfig
 from job_scheduler.observability import logger, metrics
-from job_scheduler.outbox import DeliveryBatch
 
 REPO = Path(__file__).resolve().parents[1]
 SERVER_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -631,11 +631,11 @@ _ANCHOR = datetime.now(UTC).replace(second=0, microsecond=0)
 
 def make_executor(settings: Settings, sqs: Any, redis_url: str | None = REDIS_URL) -> Any:
     """The executor the job_executor Lambda builds: Redis firing lock, real Outbox."""
-    from job_scheduler.execution import Executor
-    from job_scheduler.locks import FiringLock
-    from job_scheduler.outbox import Outbox
-    from job_scheduler.redis_client import new_redis_client
-    from job_scheduler.registry import JobRegistry
+    from job_scheduler.adapters.redis_client import new_redis_client
+    from job_scheduler.delivery.outbox import Outbox
+    from job_scheduler.execution.executor import Executor
+    from job_scheduler.execution.locks import FiringLock
+    from job_scheduler.jobs.registry import JobRegistry
 
     return Executor(
         settings=settings,
@@ -649,7 +649,7 @@ def manual_firing(job_name: str) -> Any:
     """A "run now" firing at a minute no earlier firing of this process used."""
     from datetime import timedelta
 
-    from job_scheduler.firing import MANUAL, Firing
+    from job_scheduler.execution.firing import MANUAL, Firing
 
     minute = _ANCHOR - timedelta(minutes=next(_minutes_back))
     return Firing(job_name=job_name, scheduled_for=minute, trigger=MANUAL, requested_by="bench")

@@ -64,13 +64,13 @@ from bench.harness import (
     sqs_client,
     table,
 )
+from job_scheduler.adapters.db import connect
+from job_scheduler.adapters.redis_client import new_redis_client
+from job_scheduler.adapters.telegram import TelegramClient
 from job_scheduler.config import Settings
-from job_scheduler.db import connect
-from job_scheduler.notifier import Notifier
-from job_scheduler.outbox import Delivery, DeliveryBatch, Outbox
-from job_scheduler.ratelimit import LocalRateLimiter, RedisRateLimiter
-from job_scheduler.redis_client import new_redis_client
-from job_scheduler.telegram import TelegramClient
+from job_scheduler.delivery.notifier import Notifier
+from job_scheduler.delivery.outbox import Delivery, DeliveryBatch, Outbox
+from job_scheduler.delivery.ratelimit import LocalRateLimiter, RedisRateLimiter
 
 UNLIMITED = 1_000_000
 JOB = "throughput"

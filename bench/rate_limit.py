@@ -20,7 +20,7 @@ Variants (same totals each):
   the shared limiter exists to prevent (expect 429s).
 
 ``--window 1.05`` is a what-if, not the package's behaviour: it patches
-``job_scheduler.ratelimit.WINDOW_SECONDS`` inside the notifier processes, to show what a
+``job_scheduler.delivery.ratelimit.WINDOW_SECONDS`` inside the notifier processes, to show what a
 safety margin on the limiter's window would do to the 429s and the rate.
 
 Reported, from the fake's own receive times: rate = sent / (last - first + 1 s) (each send
@@ -59,12 +59,12 @@ from bench.harness import (
     sqs_client,
     table,
 )
-from job_scheduler.db import connect
-from job_scheduler.notifier import Notifier, NotifyResult
-from job_scheduler.outbox import DeliveryBatch, Outbox
-from job_scheduler.ratelimit import LocalRateLimiter, RedisRateLimiter
-from job_scheduler.redis_client import new_redis_client
-from job_scheduler.telegram import TelegramClient
+from job_scheduler.adapters.db import connect
+from job_scheduler.adapters.redis_client import new_redis_client
+from job_scheduler.adapters.telegram import TelegramClient
+from job_scheduler.delivery.notifier import Notifier, NotifyResult
+from job_scheduler.delivery.outbox import DeliveryBatch, Outbox
+from job_scheduler.delivery.ratelimit import LocalRateLimiter, RedisRateLimiter
 
 LIMIT = 30  # Telegram's overall limit, and Settings' default
 # A failed record comes back after the visibility timeout, and its deliveries can be claimed
@@ -220,9 +220,11 @@ def worker(spec: dict[str, Any], ready: Any, stop: Any, results: Any) -> None:
     """One notifier Lambda's poller: receive up to 10, process each, delete what succeeded."""
     quiet("ERROR")
     if spec["window"]:
-        import job_scheduler.ratelimit
+        import job_scheduler.delivery.ratelimit
 
-        job_scheduler.ratelimit.WINDOW_SECONDS = spec["window"]  # the what-if, this process only
+        job_scheduler.delivery.ratelimit.WINDOW_SECONDS = spec[
+            "window"
+        ]  # the what-if, this process only
     settings = bench_settings(
         spec["database_url"],
         spec["aws_url"],

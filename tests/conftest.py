@@ -21,8 +21,8 @@ import pytest
 import redis
 from moto.server import ThreadedMotoServer
 
+from job_scheduler.adapters.db import close_all, connect, migrate
 from job_scheduler.config import Settings
-from job_scheduler.db import close_all, connect, migrate
 from job_scheduler.observability import JsonFormatter, logger
 
 SERVER_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

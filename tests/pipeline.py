@@ -14,8 +14,8 @@ import boto3
 import psycopg
 from psycopg.types.json import Jsonb
 
-from job_scheduler.firing import Firing
-from job_scheduler.outbox import DeliveryBatch
+from job_scheduler.delivery.outbox import DeliveryBatch
+from job_scheduler.execution.firing import Firing
 
 VISIBILITY_SECONDS = 1
 MAX_RECEIVE_COUNT = 3

@@ -11,7 +11,7 @@ from admin_helpers import load_admin_app
 from chalice.test import Client
 from pipeline import add_custom_job, add_users, make_queues, receive_all
 
-from job_scheduler import admin_tokens
+from job_scheduler.admin import tokens as admin_tokens
 from job_scheduler.config import get_settings
 from job_scheduler.observability import scrub
 
@@ -383,7 +383,7 @@ def test_a_stale_version_is_a_conflict_and_changes_nothing(rules_env, db, token,
     ],
 )
 def test_bad_edits_are_refused_before_anything_changes(rules_env, db, token, change, status, field):
-    from job_scheduler.startup import run_startup
+    from job_scheduler.sync.startup import run_startup
 
     run_startup(get_settings())  # the coded food reminder
     body = {"version": 1, **change} if change else {"enabled": False}
@@ -407,7 +407,7 @@ def test_when_eventbridge_fails_the_edit_is_undone(rules_env, db, token, monkeyp
 
 def test_deleting_a_custom_job_removes_its_rule_but_coded_jobs_stay(rules_env, db, token, events):
     create_promo(rules_env, token)
-    from job_scheduler.startup import run_startup
+    from job_scheduler.sync.startup import run_startup
 
     run_startup(get_settings())
 

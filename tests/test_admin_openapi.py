@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from pipeline import add_custom_job, add_users
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from job_scheduler import admin_tokens
-from job_scheduler.db import connect
+from job_scheduler.adapters.db import connect
+from job_scheduler.admin import tokens as admin_tokens
 
 EXAMPLES_PER_OPERATION = 80
 MINIMUM_CASES = 1000

@@ -18,11 +18,11 @@ import pytest
 from admin_helpers import serve_admin
 from pipeline import add_users
 
-from job_scheduler import admin_tokens
+from job_scheduler.admin import tokens as admin_tokens
 from job_scheduler.config import get_settings
-from job_scheduler.firing import parse_firing
-from job_scheduler.firing_handler import executor_for
-from job_scheduler.startup import run_startup
+from job_scheduler.execution.firing import parse_firing
+from job_scheduler.execution.handler import executor_for
+from job_scheduler.sync.startup import run_startup
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[1]

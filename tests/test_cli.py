@@ -214,7 +214,7 @@ def link_rastar(user_id: int, stdin: str, **env: str) -> subprocess.CompletedPro
 def test_link_rastar_takes_the_token_from_stdin_and_stores_it_sealed(db, database_url):
     from pipeline import add_users
 
-    from job_scheduler.crypto import SecretBox
+    from job_scheduler.rastar.crypto import SecretBox
 
     (user,) = add_users(db, 1)
     key = SecretBox.new_key()
@@ -242,7 +242,7 @@ def test_link_rastar_takes_the_token_from_stdin_and_stores_it_sealed(db, databas
 def test_link_rastar_says_what_is_missing_or_wrong(db, database_url):
     from pipeline import add_users
 
-    from job_scheduler.crypto import SecretBox
+    from job_scheduler.rastar.crypto import SecretBox
 
     (user,) = add_users(db, 1)
     no_key = link_rastar(user, "tok\n", DATABASE_URL=database_url, RASTAR_ENCRYPTION_KEYS="")
@@ -260,7 +260,7 @@ def test_link_rastar_says_what_is_missing_or_wrong(db, database_url):
 
 
 def test_new_key_prints_a_usable_key():
-    from job_scheduler.crypto import SecretBox
+    from job_scheduler.rastar.crypto import SecretBox
 
     result = jobsctl("rastar", "new-key")
 
@@ -269,7 +269,7 @@ def test_new_key_prints_a_usable_key():
 
 
 def test_admin_tokens_are_printed_once_and_revoked_by_name(db, database_url):
-    from job_scheduler import admin_tokens
+    from job_scheduler.admin import tokens as admin_tokens
 
     env = {"DATABASE_URL": database_url}
     created = jobsctl("admin-token", "create", "sara", env=env)

@@ -7,9 +7,9 @@ from dataclasses import replace
 import pytest
 from pipeline import add_users
 
-from job_scheduler.custom_jobs import CustomJobSpec, create_custom_job
-from job_scheduler.custom_message import MessageConfig
+from job_scheduler.admin.specs import CustomJobSpec, create_custom_job
 from job_scheduler.errors import InvalidJob, JobExists
+from job_scheduler.messages.rendering import MessageConfig
 
 MESSAGE = MessageConfig.from_json({"text": "Hi {{ user.first_name }}", "parse_mode": None})
 SPEC = CustomJobSpec("weekly-hello", "cron(0 9 ? * MON *)", "Asia/Tehran", MESSAGE)

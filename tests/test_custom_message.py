@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from job_scheduler import custom_message
-from job_scheduler.custom_message import (
+from job_scheduler.errors import InvalidMessage, UnknownTimezone
+from job_scheduler.jobs.registry import JobRun, OutgoingMessage, Recipient
+from job_scheduler.messages import rendering as custom_message
+from job_scheduler.messages.rendering import (
     MessageConfig,
     SkippedRecipient,
     custom_message_job_messages,
 )
-from job_scheduler.errors import InvalidMessage, UnknownTimezone
-from job_scheduler.registry import JobRun, OutgoingMessage, Recipient
 
 RUN = JobRun("food-reminder", datetime(2026, 3, 1, 18, 30, tzinfo=UTC), "schedule")
 ANN = Recipient(1, 101, "Ann", "Lee", "ann", "en")

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-from job_scheduler.db import connect, get_connection, migrate, migrations_dir, yoyo_url
+from job_scheduler.adapters.db import connect, get_connection, migrate, migrations_dir, yoyo_url
 from job_scheduler.errors import DatabaseError
 
 TABLES = {

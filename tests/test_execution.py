@@ -27,17 +27,17 @@ from pipeline import (
 )
 
 from infra.fakes.telegram import FakeTelegram
+from job_scheduler.adapters.redis_client import new_redis_client
+from job_scheduler.adapters.telegram import TelegramClient
 from job_scheduler.config import Settings
+from job_scheduler.delivery.notifier import MAX_DELIVERY_ATTEMPTS, Notifier
+from job_scheduler.delivery.outbox import DeliveryBatch, Outbox
+from job_scheduler.delivery.ratelimit import LocalRateLimiter
 from job_scheduler.errors import DatabaseError
-from job_scheduler.execution import Executor, RetryLater
-from job_scheduler.firing import parse_firing
-from job_scheduler.locks import FiringLock
-from job_scheduler.notifier import MAX_DELIVERY_ATTEMPTS, Notifier
-from job_scheduler.outbox import DeliveryBatch, Outbox
-from job_scheduler.ratelimit import LocalRateLimiter
-from job_scheduler.redis_client import new_redis_client
-from job_scheduler.registry import CodedJob, JobRegistry, JobRun, OutgoingMessage, Recipient
-from job_scheduler.telegram import TelegramClient
+from job_scheduler.execution.executor import Executor, RetryLater
+from job_scheduler.execution.firing import parse_firing
+from job_scheduler.execution.locks import FiringLock
+from job_scheduler.jobs.registry import CodedJob, JobRegistry, JobRun, OutgoingMessage, Recipient
 
 TOKEN = "123456789:TEST-token-for-the-fake-telegram-server"
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from job_scheduler.firing import MANUAL, SCHEDULE, Firing, InvalidFiring, parse_firing
+from job_scheduler.execution.firing import MANUAL, SCHEDULE, Firing, InvalidFiring, parse_firing
 
 AT = datetime(2026, 11, 27, 18, 30, tzinfo=UTC)
 SCHEDULED_EVENT = (

@@ -12,23 +12,23 @@ from pipeline import add_users, drain_notifications, execution_rows, make_queues
 from infra.fakes.llm import FakeLlm
 from infra.fakes.rastar import FakeRastar, default_menu
 from infra.fakes.telegram import FakeTelegram
+from job_scheduler.adapters.telegram import TelegramClient
 from job_scheduler.config import Settings
-from job_scheduler.crypto import SecretBox
-from job_scheduler.execution import Executor
-from job_scheduler.firing import Firing
-from job_scheduler.jobs import register_all_jobs
-from job_scheduler.jobs.food_reminder import UnselectedFoodReminder, tomorrow
-from job_scheduler.locks import FiringLock
-from job_scheduler.notifier import Notifier
-from job_scheduler.outbox import Outbox
+from job_scheduler.delivery.notifier import Notifier
+from job_scheduler.delivery.outbox import Outbox
+from job_scheduler.delivery.ratelimit import LocalRateLimiter
+from job_scheduler.execution.executor import Executor
+from job_scheduler.execution.firing import Firing
+from job_scheduler.execution.locks import FiringLock
+from job_scheduler.execution.targeting import Targeting, iter_recipients
+from job_scheduler.jobs.catalog import register_all_jobs
+from job_scheduler.jobs.food_reminder.job import UnselectedFoodReminder, tomorrow
+from job_scheduler.jobs.food_reminder.suggestions import BREAKER_FAILURES
+from job_scheduler.jobs.registry import JobContext, JobRun
 from job_scheduler.rastar import accounts
 from job_scheduler.rastar.client import RastarUnavailable
-from job_scheduler.ratelimit import LocalRateLimiter
-from job_scheduler.registry import JobContext, JobRun
-from job_scheduler.startup import run_startup
-from job_scheduler.suggestions import BREAKER_FAILURES
-from job_scheduler.targeting import Targeting, iter_recipients
-from job_scheduler.telegram import TelegramClient
+from job_scheduler.rastar.crypto import SecretBox
+from job_scheduler.sync.startup import run_startup
 
 JOB = UnselectedFoodReminder.name
 # 22:00 in Tehran (+03:30) on Saturday 2026-11-28: tomorrow is Sunday the 29th.

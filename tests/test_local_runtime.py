@@ -19,12 +19,12 @@ from infra.local.demo import FIRST_NAMES
 from infra.local.runtime import LocalRuntime
 from infra.local.ticker import RuleTicker, target_input
 from job_scheduler import cli
-from job_scheduler.aws import client
+from job_scheduler.adapters.aws import client
+from job_scheduler.adapters.db import get_connection
 from job_scheduler.config import get_settings
-from job_scheduler.crypto import SecretBox
-from job_scheduler.db import get_connection
-from job_scheduler.jobs.food_reminder import tomorrow
-from job_scheduler.registry import JobRun
+from job_scheduler.jobs.food_reminder.job import tomorrow
+from job_scheduler.jobs.registry import JobRun
+from job_scheduler.rastar.crypto import SecretBox
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
-from job_scheduler.locks import FiringLock, LockResult, dedup_key, firing_key, unix_ms
+from job_scheduler.adapters.redis_client import new_redis_client, redis_from_url
+from job_scheduler.execution.locks import FiringLock, LockResult, dedup_key, firing_key, unix_ms
 from job_scheduler.observability import metrics
-from job_scheduler.redis_client import new_redis_client, redis_from_url
 
 PASSWORD = "s3cret-lock-pass"
 INSTANT = datetime(2027, 3, 26, 18, 30, tzinfo=UTC)  # 22:00 in Asia/Tehran

@@ -7,7 +7,7 @@ import json
 import pytest
 from pipeline import make_queues, receive_all
 
-from job_scheduler.outbox import (
+from job_scheduler.delivery.outbox import (
     MAX_CALL_BYTES,
     Delivery,
     DeliveryBatch,

@@ -10,11 +10,11 @@ import pytest
 from pipeline import add_users
 
 from infra.fakes.rastar import default_menu
-from job_scheduler.bounded import map_bounded
-from job_scheduler.crypto import CredentialUnreadable, SecretBox
 from job_scheduler.errors import ConfigError
+from job_scheduler.jobs.bounded import map_bounded
 from job_scheduler.rastar import accounts
 from job_scheduler.rastar.client import CredentialsRefused, RastarClient, RastarUnavailable
+from job_scheduler.rastar.crypto import CredentialUnreadable, SecretBox
 from job_scheduler.rastar.protocol import pick_link
 
 SATURDAY = date(2026, 11, 28)

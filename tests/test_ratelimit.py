@@ -21,14 +21,14 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
-from job_scheduler.observability import metrics
-from job_scheduler.ratelimit import (
+from job_scheduler.adapters.redis_client import new_redis_client
+from job_scheduler.delivery.ratelimit import (
     LocalRateLimiter,
     RateLimiter,
     RedisRateLimiter,
     rate_limiter,
 )
-from job_scheduler.redis_client import new_redis_client
+from job_scheduler.observability import metrics
 
 EPSILON = 0.05
 HOT_CHATS = [101, 102, 103, 104, 105]
@@ -236,7 +236,7 @@ def test_redis_dying_mid_run_falls_back_once(redis_url, prefix, redis_client, lo
 
 def test_pruning_survives_chats_that_were_refused_before_any_grant():
     """A chat refused by the global window leaves an empty window; pruning must cope."""
-    from job_scheduler.ratelimit import _PRUNE_EVERY, LocalRateLimiter
+    from job_scheduler.delivery.ratelimit import _PRUNE_EVERY, LocalRateLimiter
 
     limiter = LocalRateLimiter(per_second=_PRUNE_EVERY - 1, per_chat_per_second=1)
     for chat in range(_PRUNE_EVERY - 1):

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Iterator
 import pytest
 
 from job_scheduler.errors import RegistryError
-from job_scheduler.jobs import CODED_JOBS, register_all_jobs
-from job_scheduler.registry import CodedJob, JobRegistry, JobRun, OutgoingMessage, Recipient
+from job_scheduler.jobs.catalog import CODED_JOBS, register_all_jobs
+from job_scheduler.jobs.registry import CodedJob, JobRegistry, JobRun, OutgoingMessage, Recipient
 
 
 class Reminder(CodedJob):

@@ -12,10 +12,10 @@ import pytest
 
 from job_scheduler.config import Settings
 from job_scheduler.errors import RuleQuotaExceeded, SyncError
-from job_scheduler.registry import CodedJob, JobRegistry, JobRun, OutgoingMessage, Recipient
-from job_scheduler.rules import RuleStore
-from job_scheduler.startup import remove_all_rules, run_startup
-from job_scheduler.sync import sync_jobs_and_rules
+from job_scheduler.jobs.registry import CodedJob, JobRegistry, JobRun, OutgoingMessage, Recipient
+from job_scheduler.sync.converge import sync_jobs_and_rules
+from job_scheduler.sync.rules import RuleStore
+from job_scheduler.sync.startup import remove_all_rules, run_startup
 
 
 def make_job(

@@ -5,7 +5,12 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from job_scheduler.targeting import STREAM_BATCH, Targeting, count_recipients, iter_recipients
+from job_scheduler.execution.targeting import (
+    STREAM_BATCH,
+    Targeting,
+    count_recipients,
+    iter_recipients,
+)
 
 # Users 1-6; 5 and 6 are inactive. Pack 1 = {1, 2, 5}, pack 2 = {3, 4}, pack 3 = {}.
 ACTIVE = [1, 2, 3, 4]

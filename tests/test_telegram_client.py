@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from infra.fakes.telegram import FakeTelegram
-from job_scheduler.telegram import TelegramClient, Transient
+from job_scheduler.adapters.telegram import TelegramClient, Transient
 
 TOKEN = "123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"  # shaped like a real one, is not
 

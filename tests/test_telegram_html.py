@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from job_scheduler.errors import InvalidMessage
-from job_scheduler.telegram_html import (
+from job_scheduler.messages.telegram_html import (
     MAX_MESSAGE_LENGTH,
     MarkupMemo,
     check_message_text,

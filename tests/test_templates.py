@@ -8,9 +8,9 @@ import pytest
 from jinja2.sandbox import SecurityError
 
 from job_scheduler.errors import InvalidMessage, UnknownTimezone
-from job_scheduler.registry import Recipient
-from job_scheduler.telegram_html import visible_length
-from job_scheduler.templates import (
+from job_scheduler.jobs.registry import Recipient
+from job_scheduler.messages.telegram_html import visible_length
+from job_scheduler.messages.templates import (
     MAX_TEMPLATE_BYTES,
     MessageTemplate,
     TemplateContext,

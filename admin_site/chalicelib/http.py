@@ -16,9 +16,10 @@ from typing import Any
 
 from chalice import Chalice, Response
 
-from job_scheduler import admin_tokens
+from job_scheduler.adapters.db import get_connection
+from job_scheduler.admin import tokens as admin_tokens
+from job_scheduler.admin.edits import EditConflict, RulesNotUpdated
 from job_scheduler.config import get_settings
-from job_scheduler.db import get_connection
 from job_scheduler.errors import (
     AwsError,
     ConfigError,
@@ -29,7 +30,6 @@ from job_scheduler.errors import (
     JobSchedulerError,
     ScheduleError,
 )
-from job_scheduler.job_edits import EditConflict, RulesNotUpdated
 from job_scheduler.observability import logger
 
 MAX_BODY_BYTES = 64 * 1024

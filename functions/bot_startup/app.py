@@ -4,9 +4,10 @@ Runs as a CloudFormation custom resource at every deploy, or by direct invoke
 (``aws lambda invoke``), which returns the sync summary.
 """
 
-from job_scheduler import custom_resource, observability
+from job_scheduler import observability
 from job_scheduler.config import get_settings
-from job_scheduler.startup import remove_all_rules, run_startup
+from job_scheduler.sync import custom_resource
+from job_scheduler.sync.startup import remove_all_rules, run_startup
 
 logger = observability.logger
 

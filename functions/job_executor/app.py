@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 
-from job_scheduler.firing_handler import handle_firing
+from job_scheduler.execution.handler import handle_firing
 from job_scheduler.observability import logger, metrics
 
 processor = BatchProcessor(event_type=EventType.SQS)

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 
-from job_scheduler.delivery_handler import deadline_of, handle_deliveries
+from job_scheduler.delivery.handler import deadline_of, handle_deliveries
 from job_scheduler.observability import logger, metrics
 
 processor = BatchProcessor(event_type=EventType.SQS)

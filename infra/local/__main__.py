@@ -9,9 +9,9 @@ import signal
 import sys
 from datetime import UTC, datetime
 
-from job_scheduler.db import get_connection
+from job_scheduler.adapters.db import get_connection
+from job_scheduler.admin.queries import list_jobs
 from job_scheduler.errors import JobSchedulerError
-from job_scheduler.history import list_jobs
 from job_scheduler.schedule import Schedule, describe
 
 from .runtime import LocalRuntime

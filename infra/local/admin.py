@@ -10,8 +10,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from job_scheduler import admin_tokens
-from job_scheduler.db import get_connection
+from job_scheduler.adapters.db import get_connection
+from job_scheduler.admin import tokens as admin_tokens
 
 ADMIN_SITE = Path(__file__).resolve().parents[2] / "admin_site"
 TOKEN_NAME = "make-run"  # noqa: S105 - the token's name, not the token

@@ -17,10 +17,10 @@ from typing import Any
 
 import psycopg
 
-from job_scheduler.crypto import SecretBox
-from job_scheduler.custom_jobs import CustomJobSpec, create_custom_job
-from job_scheduler.custom_message import MessageConfig
+from job_scheduler.admin.specs import CustomJobSpec, create_custom_job
+from job_scheduler.messages.rendering import MessageConfig
 from job_scheduler.rastar import accounts
+from job_scheduler.rastar.crypto import SecretBox
 from job_scheduler.schedule import load_zone
 
 FIRST_NAMES = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from job_scheduler.aws import aws_call
+from job_scheduler.adapters.aws import aws_call
 
 from .template import queue_specs
 

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from job_scheduler import observability
-from job_scheduler.aws import client
+from job_scheduler.adapters.aws import client
+from job_scheduler.adapters.db import get_connection
 from job_scheduler.config import Settings, get_settings
-from job_scheduler.crypto import SecretBox
-from job_scheduler.db import get_connection
-from job_scheduler.delivery_handler import notifier_for
-from job_scheduler.firing_handler import executor_for
-from job_scheduler.startup import run_startup
+from job_scheduler.delivery.handler import notifier_for
+from job_scheduler.execution.handler import executor_for
+from job_scheduler.rastar.crypto import SecretBox
+from job_scheduler.sync.startup import run_startup
 
 from .admin import AdminSite
 from .demo import link_demo_accounts, prime_fake_rastar, seed_if_empty

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from job_scheduler.redis_client import redis_from_url
+from job_scheduler.adapters.redis_client import redis_from_url
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_DIR = ROOT / ".local"
@@ -83,7 +83,7 @@ def _rastar(env: dict[str, str], notes: list[str], stoppers: list[Any]) -> tuple
 
 def _local_key(notes: list[str]) -> str:
     """The local runtime's own Rastar encryption key, made once, readable by its owner only."""
-    from job_scheduler.crypto import SecretBox
+    from job_scheduler.rastar.crypto import SecretBox
 
     path = LOCAL_DIR / "rastar.key"
     if not path.exists():

@@ -22,7 +22,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from job_scheduler.firing import floor_minute, iso_minute
+from job_scheduler.execution.firing import floor_minute, iso_minute
 from job_scheduler.observability import logger
 from job_scheduler.schedule import Schedule
 

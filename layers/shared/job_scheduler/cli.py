@@ -12,18 +12,19 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from . import admin_tokens, observability
-from .config import Settings, get_settings
-from .crypto import SecretBox
-from .custom_jobs import CustomJobSpec, create_custom_job
-from .custom_message import MessageConfig
-from .db import get_connection
-from .errors import InvalidJob, JobSchedulerError, ScheduleError
-from .history import get_job, list_executions, list_jobs
-from .manual_run import queue_manual_firing
-from .rastar import accounts
-from .schedule import Schedule, describe, utc_rule_expressions
-from .startup import run_startup
+from job_scheduler import observability
+from job_scheduler.adapters.db import get_connection
+from job_scheduler.admin import tokens as admin_tokens
+from job_scheduler.admin.queries import get_job, list_executions, list_jobs
+from job_scheduler.admin.specs import CustomJobSpec, create_custom_job
+from job_scheduler.config import Settings, get_settings
+from job_scheduler.errors import InvalidJob, JobSchedulerError, ScheduleError
+from job_scheduler.execution.manual_run import queue_manual_firing
+from job_scheduler.messages.rendering import MessageConfig
+from job_scheduler.rastar import accounts
+from job_scheduler.rastar.crypto import SecretBox
+from job_scheduler.schedule import Schedule, describe, utc_rule_expressions
+from job_scheduler.sync.startup import run_startup
 
 EXIT_BAD_INPUT = 2
 

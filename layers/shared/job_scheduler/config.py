@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from .errors import ConfigError, UnknownTimezone
-from .schedule import load_zone
+from job_scheduler.errors import ConfigError, UnknownTimezone
+from job_scheduler.schedule import load_zone
 
 LOCAL_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 _STAGE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
@@ -174,7 +174,9 @@ def _resolve_secrets(settings: Settings, env: Mapping[str, str]) -> Settings:
     ):
         arn = env.get(variable)
         if arn:
-            from .aws import read_secret  # boto3 only when a secret is configured
+            from job_scheduler.adapters.aws import (
+                read_secret,  # boto3 only when a secret is configured
+            )
 
             updates[name] = read_secret(settings, arn, variable)
     return replace(settings, **updates) if updates else settings

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import psycopg
 
-from ..crypto import SecretBox
-from ..db import database_errors
-from ..errors import JobSchedulerError
+from job_scheduler.adapters.db import database_errors
+from job_scheduler.errors import JobSchedulerError
+from job_scheduler.rastar.crypto import SecretBox
 
 MAX_TOKEN_LENGTH = 4096
 

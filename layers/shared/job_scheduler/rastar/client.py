@@ -21,10 +21,10 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from ..config import Settings
-from ..errors import ConfigError, JobSchedulerError
-from . import protocol
-from .protocol import Food, Reservation
+from job_scheduler.config import Settings
+from job_scheduler.errors import ConfigError, JobSchedulerError
+from job_scheduler.rastar import protocol
+from job_scheduler.rastar.protocol import Food, Reservation
 
 ATTEMPTS = 3
 

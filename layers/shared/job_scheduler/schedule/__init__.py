@@ -6,10 +6,10 @@
 >>> s.is_due(fired_at)           # drop the superset's extra firings
 """
 
-from .describe import describe
-from .expression import CronExpression, RateExpression, parse_expression
-from .utc_rules import utc_rule_expressions
-from .zoned import Schedule, as_utc, load_zone
+from job_scheduler.schedule.describe import describe
+from job_scheduler.schedule.expression import CronExpression, RateExpression, parse_expression
+from job_scheduler.schedule.utc_rules import utc_rule_expressions
+from job_scheduler.schedule.zoned import Schedule, as_utc, load_zone
 
 __all__ = [
     "CronExpression",

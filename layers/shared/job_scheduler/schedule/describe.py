@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from cron_descriptor import ExpressionDescriptor, FormatError, Options
 
-from .expression import CronExpression, RateExpression
-from .zoned import Schedule
+from job_scheduler.schedule.expression import CronExpression, RateExpression
+from job_scheduler.schedule.zoned import Schedule
 
 
 def describe(schedule: Schedule) -> str:

@@ -22,7 +22,7 @@ from aws_cron_expression_validator.validator import (
     AWSCronExpressionValidator,
 )
 
-from ..errors import InvalidExpression
+from job_scheduler.errors import InvalidExpression
 
 MIN_YEAR, MAX_YEAR = 1970, 2199
 MONTH_NAMES = {n.upper(): i for i, n in enumerate(calendar.month_abbr) if n}

@@ -14,8 +14,14 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from .expression import CronExpression, DayOfMonth, DayOfWeek, DaySpec, RateExpression
-from .zoned import Schedule
+from job_scheduler.schedule.expression import (
+    CronExpression,
+    DayOfMonth,
+    DayOfWeek,
+    DaySpec,
+    RateExpression,
+)
+from job_scheduler.schedule.zoned import Schedule
 
 HORIZON = timedelta(days=3 * 366)
 SAMPLE_STEP = timedelta(hours=6)

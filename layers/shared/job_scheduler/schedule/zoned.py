@@ -18,8 +18,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..errors import UnknownTimezone
-from .expression import CronExpression, Expression, RateExpression, parse_expression
+from job_scheduler.errors import UnknownTimezone
+from job_scheduler.schedule.expression import (
+    CronExpression,
+    Expression,
+    RateExpression,
+    parse_expression,
+)
 
 # Longer than any offset jump in the tz database (Samoa skipped a whole day in 2011).
 MAX_GAP = timedelta(hours=26)

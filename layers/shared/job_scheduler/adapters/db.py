@@ -1,0 +1,112 @@
+"""Postgres access: one connection per warm Lambda (per thread), migrations applied by yoyo.
+
+A Lambda runs one invocation at a time, so "per thread" is "per Lambda" there; it matters
+locally, where several handlers run in one process and must not share a session (one
+handler's transaction would swallow another's statements, and advisory locks would be
+shared).
+
+psycopg errors are translated to ``DatabaseError`` here (``database_errors``) so callers see
+one error type; the psycopg error stays attached as the cause.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from job_scheduler.errors import DatabaseError
+from job_scheduler.observability import logger
+
+# Two cold starts may migrate at once; the second waits on this lock, then finds nothing to do.
+MIGRATION_LOCK_ID = 0x6A6F6273  # "jobs"
+CONNECT_TIMEOUT_SECONDS = 5
+_local = threading.local()
+# Every connection get_connection opened, with the thread it belongs to.
+_all_connections: list[tuple[threading.Thread, psycopg.Connection]] = []
+_registry_lock = threading.Lock()
+
+
+@contextmanager
+def database_errors(action: str) -> Iterator[None]:
+    """Translate psycopg failures into DatabaseError naming what was being done."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise DatabaseError(f"{action}: {type(exc).__name__}: {exc}".strip()) from exc
+
+
+def connect(database_url: str) -> psycopg.Connection[dict[str, Any]]:
+    """A new autocommit connection with dict rows; transactions are explicit blocks."""
+    with database_errors("connecting to Postgres"):
+        return psycopg.connect(
+            database_url,
+            autocommit=True,
+            row_factory=dict_row,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            application_name="telegram-jobs",
+        )
+
+
+def get_connection(database_url: str) -> psycopg.Connection[dict[str, Any]]:
+    """This thread's connection, kept across warm invocations, replaced when it went bad.
+
+    Opening one also closes those of threads that have ended: a server that spends a thread
+    per request (the admin API under ``chalice local`` or ``make run``) would otherwise
+    leave a connection behind per request until Postgres refuses clients.
+    """
+    cache: dict[str, psycopg.Connection] = _local.__dict__.setdefault("connections", {})
+    conn = cache.get(database_url)
+    if conn is None or conn.closed or conn.broken:
+        conn = cache[database_url] = connect(database_url)
+        with _registry_lock:
+            orphans = [c for thread, c in _all_connections if not thread.is_alive()]
+            _all_connections[:] = [(t, c) for t, c in _all_connections if t.is_alive()]
+            _all_connections.append((threading.current_thread(), conn))
+        for orphan in orphans:
+            orphan.close()
+    return conn
+
+
+def close_all() -> None:
+    """Close every connection ``get_connection`` opened, in any thread."""
+    with _registry_lock:
+        while _all_connections:
+            _all_connections.pop()[1].close()
+
+
+def migrations_dir() -> str:
+    return str(resources.files("job_scheduler.adapters") / "migrations")
+
+
+def yoyo_url(database_url: str) -> str:
+    """yoyo picks psycopg 3 by the ``postgresql+psycopg://`` scheme."""
+    scheme, rest = database_url.split("://", 1)
+    return f"postgresql+psycopg://{rest}" if "+" not in scheme else database_url
+
+
+def migrate(database_url: str) -> list[str]:
+    """Apply pending migrations under an advisory lock; return the ids applied."""
+    from yoyo import get_backend, read_migrations  # only bot_startup migrates: keep the
+
+    # other functions' cold start free of it
+    with connect(database_url) as lock_conn, database_errors("applying migrations"):
+        lock_conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_ID,))
+        try:
+            backend = get_backend(yoyo_url(database_url))
+            try:
+                pending = backend.to_apply(read_migrations(migrations_dir()))
+                applied = [migration.id for migration in pending]
+                if applied:
+                    backend.apply_migrations(pending)
+                    logger.info("migrations applied", extra={"migrations": applied})
+                return applied
+            finally:
+                backend.connection.close()
+        finally:
+            lock_conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_ID,))

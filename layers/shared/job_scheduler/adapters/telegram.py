@@ -1,0 +1,157 @@
+"""Sending one message through the Telegram Bot API (pyTelegramBotAPI), errors classified.
+
+The API's base URL comes from ``TELEGRAM_API_URL`` (``apihelper.API_URL``), so the same code
+talks to Telegram or to the fake server in ``infra/fakes``. Every failure is translated
+here, once, into what the notifier should do about it:
+
+    SendError
+    ├── RateLimited     429: wait ``retry_after`` seconds (pyTelegramBotAPI's own retry
+    │                   engines do not handle 429, so it is read from ``result_json``)
+    ├── ChatGone        403 blocked / deactivated / kicked, 400 chat not found: stop
+    │                   targeting the user
+    ├── ChatMigrated    400 with ``migrate_to_chat_id``: send again to the new chat
+    ├── Rejected        any other 400: the message itself is wrong; retrying cannot help
+    ├── Transient       5xx, and network errors before the request reached Telegram:
+    │                   retry with backoff, then let SQS retry
+    └── Uncertain       no answer after the request was sent (read timeout, connection cut):
+                        Telegram may have delivered it, so it is not sent again (at most once)
+Error texts are scrubbed of the bot token before they are stored or logged.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import requests
+import telebot
+from telebot import apihelper
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProxyError
+
+from job_scheduler.errors import JobSchedulerError
+from job_scheduler.observability import scrub
+
+_GONE_MARKERS = (
+    "bot was blocked by the user",
+    "user is deactivated",
+    "bot was kicked",
+    "chat not found",
+    "bot can't initiate conversation",
+    "user not found",
+)
+
+
+class SendError(JobSchedulerError):
+    """Sending failed; the subclass says what to do next."""
+
+
+class RateLimited(SendError):
+    def __init__(self, retry_after: float, message: str) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ChatGone(SendError):
+    """The user cannot be reached any more; ``reason`` is stored on the user."""
+
+
+class ChatMigrated(SendError):
+    def __init__(self, new_chat_id: int, message: str) -> None:
+        super().__init__(message)
+        self.new_chat_id = new_chat_id
+
+
+class Rejected(SendError):
+    """Telegram refused this message for good (bad HTML, too long, ...)."""
+
+
+class Transient(SendError):
+    """A network error or a server error: the same request may well work later."""
+
+
+class Uncertain(SendError):
+    """The request may have reached Telegram; sending again could deliver it twice."""
+
+
+def configure_api(api_url: str) -> None:
+    """Point pyTelegramBotAPI at ``api_url`` (Telegram, or the fake server)."""
+    apihelper.API_URL = f"{api_url.rstrip('/')}/bot{{0}}/{{1}}"
+    apihelper.CONNECT_TIMEOUT = 3
+    apihelper.READ_TIMEOUT = 10
+    apihelper.CUSTOM_REQUEST_SENDER = _request
+
+
+_sessions = threading.local()
+
+
+def _request(method: str, url: str, **kwargs: Any) -> requests.Response:
+    """pyTelegramBotAPI's request hook: one keep-alive session per thread, for the Lambda's
+    life, that reads the environment once.
+
+    A default ``requests`` session looks for ``~/.netrc`` and re-reads the proxy variables
+    on every request: about a sixth of a send's CPU time against the local fake
+    (bench/notifier_throughput.py). Proxies and the CA bundle still come from the
+    environment, read when the session is made.
+    """
+    session = getattr(_sessions, "session", None)
+    if session is None:
+        session = _sessions.session = requests.Session()
+        found = session.merge_environment_settings(url, {}, None, None, None)
+        session.proxies.update(found["proxies"])
+        session.verify = found["verify"]
+        session.cert = found["cert"]
+        session.trust_env = False
+    return session.request(method, url, **kwargs)
+
+
+class TelegramClient:
+    """One bot; thread-safe (pyTelegramBotAPI keeps one HTTP session per thread)."""
+
+    def __init__(self, token: str, api_url: str) -> None:
+        configure_api(api_url)
+        self._bot = telebot.TeleBot(token, threaded=False, parse_mode=None)
+
+    def send(self, chat_id: int, text: str, parse_mode: str | None, silent: bool) -> int:
+        """Send and return Telegram's message_id; raise a SendError subclass on failure."""
+        try:
+            message = self._bot.send_message(
+                chat_id, text, parse_mode=parse_mode, disable_notification=silent
+            )
+        except apihelper.ApiTelegramException as exc:
+            raise classify(exc.error_code, exc.description, exc.result_json) from None
+        except apihelper.ApiHTTPException as exc:
+            raise Transient(scrub(f"HTTP error from Telegram: {exc}")) from None
+        except (requests.RequestException, OSError) as exc:
+            raise network_error(exc) from None
+        return message.message_id
+
+
+def network_error(exc: BaseException) -> SendError:
+    """Transient if the request never left (connect failed), else Uncertain."""
+    text = scrub(f"network error: {type(exc).__name__}: {exc}")
+    if isinstance(exc, requests.ConnectTimeout):
+        return Transient(text)
+    if isinstance(exc, requests.ConnectionError):
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        if isinstance(reason, ProxyError):  # the proxy itself could not be reached
+            reason = reason.original_error
+        if isinstance(reason, NewConnectionError | ConnectTimeoutError):
+            return Transient(text)
+    return Uncertain(f"{text} (Telegram may have delivered it; not sent again)")
+
+
+def classify(code: int, description: str, body: dict[str, Any] | None) -> SendError:
+    """The SendError for an API error answer."""
+    parameters = (body or {}).get("parameters") or {}
+    text = scrub(f"{code}: {description}")
+    if code == 429:
+        return RateLimited(float(parameters.get("retry_after", 1)), text)
+    if "migrate_to_chat_id" in parameters:
+        return ChatMigrated(int(parameters["migrate_to_chat_id"]), text)
+    if code in (401, 404):  # the bot token or API URL is wrong: fix the setting, then retry
+        return Transient(f"{text} (check TELEGRAM_BOT_TOKEN and TELEGRAM_API_URL)")
+    if code in (400, 403) and any(marker in description.lower() for marker in _GONE_MARKERS):
+        return ChatGone(text)
+    if code == 403 or 400 <= code < 500:
+        return Rejected(text)
+    return Transient(text)

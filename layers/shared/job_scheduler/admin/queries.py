@@ -1,0 +1,120 @@
+"""Reading jobs and their executions for people: the CLI now, the admin API later."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from job_scheduler.adapters.db import database_errors
+from job_scheduler.errors import JobNotFound
+
+MAX_PAGE = 200
+
+
+def list_jobs(conn: psycopg.Connection, name: str | None = None) -> list[dict[str, Any]]:
+    """Every job (or the one named) with its latest execution (status and time), by name."""
+    with database_errors("listing jobs"):
+        return conn.execute(
+            "SELECT j.*, last.status AS last_status, last.scheduled_for AS last_scheduled_for,"
+            " last.finished_at AS last_finished_at"
+            " FROM scheduled_jobs AS j"
+            " LEFT JOIN LATERAL (SELECT status, scheduled_for, finished_at FROM job_executions"
+            "   WHERE job_id = j.id ORDER BY scheduled_for DESC, id DESC LIMIT 1) AS last ON true"
+            " WHERE %(name)s::text IS NULL OR j.name = %(name)s"
+            " ORDER BY j.name",
+            {"name": name},
+        ).fetchall()
+
+
+def get_job(conn: psycopg.Connection, name: str) -> dict[str, Any]:
+    with database_errors("loading the job"):
+        row = conn.execute("SELECT * FROM scheduled_jobs WHERE name = %s", (name,)).fetchone()
+    if row is None:
+        raise JobNotFound(f"There is no job named '{name}'.", "name")
+    return row
+
+
+def list_executions(
+    conn: psycopg.Connection,
+    job_name: str,
+    status: str | None = None,
+    before: tuple[datetime, int] | None = None,
+    limit: int = 20,
+) -> list[dict[str, Any]]:
+    """A page of a job's executions, newest first; ``before`` is the last row's cursor."""
+    job = get_job(conn, job_name)
+    query = "SELECT * FROM job_executions WHERE job_id = %(job)s"
+    params: dict[str, Any] = {"job": job["id"], "limit": max(1, min(limit, MAX_PAGE))}
+    if status:
+        query += " AND status = %(status)s"
+        params["status"] = status
+    if before:
+        query += " AND (scheduled_for, id) < (%(at)s, %(id)s)"
+        params |= {"at": before[0], "id": before[1]}
+    query += " ORDER BY scheduled_for DESC, id DESC LIMIT %(limit)s"
+    with database_errors("listing executions"):
+        return conn.execute(query, params).fetchall()
+
+
+def get_execution(conn: psycopg.Connection, execution_id: int) -> dict[str, Any] | None:
+    """One execution with its job's name, its deliveries counted by status, and the latest
+    delivery errors."""
+    with database_errors("loading the execution"):
+        row = conn.execute(
+            "SELECT e.*, j.name AS job_name FROM job_executions e"
+            " JOIN scheduled_jobs j ON j.id = e.job_id WHERE e.id = %s",
+            (execution_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        counts = conn.execute(
+            "SELECT status, count(*) AS n FROM notification_deliveries"
+            " WHERE execution_id = %s GROUP BY status",
+            (execution_id,),
+        ).fetchall()
+        errors = conn.execute(
+            "SELECT d.user_id, d.status, d.last_error, d.updated_at FROM notification_deliveries d"
+            " WHERE d.execution_id = %s AND d.last_error IS NOT NULL"
+            " ORDER BY d.updated_at DESC LIMIT 20",
+            (execution_id,),
+        ).fetchall()
+    return {**row, "deliveries": {c["status"]: c["n"] for c in counts}, "delivery_errors": errors}
+
+
+def search_users(conn: psycopg.Connection, query: str, limit: int = 20) -> list[dict[str, Any]]:
+    """Users whose name or username contains ``query`` (or whose id or chat id it is)."""
+    pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    number = int(query) if re.fullmatch(r"-?[0-9]{1,18}", query.strip()) else None
+    with database_errors("searching users"):
+        return conn.execute(
+            "SELECT id, telegram_chat_id, first_name, last_name, username, is_active"
+            " FROM users WHERE first_name ILIKE %(p)s OR last_name ILIKE %(p)s"
+            " OR username ILIKE %(p)s OR id = %(n)s OR telegram_chat_id = %(n)s"
+            " ORDER BY id LIMIT %(limit)s",
+            {"p": pattern, "n": number, "limit": max(1, min(limit, MAX_PAGE))},
+        ).fetchall()
+
+
+def list_packs(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    with database_errors("listing character packs"):
+        return conn.execute(
+            "SELECT p.id, p.slug, p.name, p.description, count(m.user_id) AS members"
+            " FROM character_packs p LEFT JOIN user_character_packs m ON m.pack_id = p.id"
+            " GROUP BY p.id ORDER BY p.name"
+        ).fetchall()
+
+
+def list_audit(
+    conn: psycopg.Connection, job_name: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Audit rows, newest first; of one job when ``job_name`` is given."""
+    query = "SELECT id, at, actor, action, entity_type, entity_name, before, after FROM audit_log"
+    params: dict[str, Any] = {"limit": max(1, min(limit, MAX_PAGE))}
+    if job_name is not None:
+        query += " WHERE entity_type = 'job' AND entity_name = %(job)s"
+        params["job"] = job_name
+    with database_errors("reading the audit log"):
+        return conn.execute(query + " ORDER BY at DESC, id DESC LIMIT %(limit)s", params).fetchall()

@@ -1,0 +1,81 @@
+"""Admin API tokens: made and shown once, stored as a SHA-256, revoked by name.
+
+A token is 32 random bytes (``secrets.token_urlsafe``), so a fast hash is enough: there is
+nothing to guess that a slow hash would protect. The ``tja_`` prefix makes a leaked token
+easy to recognise (and to scrub from logs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import UTC, datetime
+
+import psycopg
+
+from job_scheduler.adapters.db import database_errors
+from job_scheduler.audit import record_change
+from job_scheduler.errors import JobSchedulerError
+
+PREFIX = "tja_"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+TOKEN_RE = re.compile(rf"{PREFIX}[A-Za-z0-9_-]{{43}}")
+
+
+class InvalidTokenName(JobSchedulerError):
+    """The name is not 1-64 letters, digits or . _ @ -, or is taken, or is not there."""
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create(conn: psycopg.Connection, name: str, actor: str) -> str:
+    """A new token named ``name``; the only time it is ever returned."""
+    if not NAME_RE.fullmatch(name):
+        raise InvalidTokenName(
+            f"{name!r}: a token name is 1-64 letters, digits or . _ @ -, starting with a"
+            " letter or digit"
+        )
+    token = PREFIX + secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    with database_errors("creating an admin token"), conn.transaction():
+        taken = conn.execute(
+            "SELECT revoked_at FROM admin_tokens WHERE name = %s", (name,)
+        ).fetchone()
+        if taken is not None and taken["revoked_at"] is None:
+            raise InvalidTokenName(f"a token named {name!r} exists; revoke it first")
+        conn.execute("DELETE FROM admin_tokens WHERE name = %s", (name,))
+        conn.execute(
+            "INSERT INTO admin_tokens (name, token_sha256, created_at) VALUES (%s, %s, %s)",
+            (name, digest(token), now),
+        )
+        record_change(conn, actor, "create", "admin_token", name, None, {"name": name}, now)
+    return token
+
+
+def revoke(conn: psycopg.Connection, name: str, actor: str) -> None:
+    now = datetime.now(UTC)
+    with database_errors("revoking an admin token"), conn.transaction():
+        row = conn.execute(
+            "UPDATE admin_tokens SET revoked_at = %s WHERE name = %s AND revoked_at IS NULL"
+            " RETURNING name",
+            (now, name),
+        ).fetchone()
+        if row is None:
+            raise InvalidTokenName(f"there is no live token named {name!r}")
+        record_change(conn, actor, "revoke", "admin_token", name, {"name": name}, None, now)
+
+
+def authenticate(conn: psycopg.Connection, token: str) -> str | None:
+    """The name of the live token ``token`` is, or None."""
+    if not TOKEN_RE.fullmatch(token):
+        return None
+    with database_errors("checking an admin token"):
+        row = conn.execute(
+            "UPDATE admin_tokens SET last_used_at = now()"
+            " WHERE token_sha256 = %s AND revoked_at IS NULL RETURNING name",
+            (digest(token),),
+        ).fetchone()
+    return None if row is None else row["name"]

@@ -1,0 +1,53 @@
+"""What the notifier Lambda does per notifications-queue record, built once per cold start.
+
+Kept apart from ``firing_handler`` so each function imports only its own path. A record
+handler that raises becomes a batch item failure, retried alone by SQS.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from job_scheduler import observability
+from job_scheduler.adapters.aws import client
+from job_scheduler.adapters.redis_client import redis_from_url
+from job_scheduler.adapters.telegram import TelegramClient
+from job_scheduler.config import Settings, get_settings
+from job_scheduler.delivery.notifier import Notifier, NotifyResult, receive_count
+from job_scheduler.delivery.outbox import DeliveryBatch, Outbox
+from job_scheduler.delivery.ratelimit import rate_limiter
+from job_scheduler.errors import ConfigError
+
+
+@lru_cache(maxsize=4)
+def notifier_for(settings: Settings) -> Notifier:
+    observability.configure(settings)
+    if not settings.telegram_bot_token:
+        raise ConfigError("TELEGRAM_BOT_TOKEN (or TELEGRAM_BOT_TOKEN_SECRET_ARN) is not set")
+    telegram = TelegramClient(settings.telegram_bot_token, settings.telegram_api_url)
+    return Notifier(
+        settings=settings,
+        send=telegram.send,
+        limiter=rate_limiter(
+            redis_from_url(settings.redis_url),
+            per_second=settings.telegram_rate_per_second,
+            per_chat_per_second=settings.telegram_rate_per_chat_per_second,
+        ),
+        outbox=Outbox(client(settings, "sqs"), settings.notifications_queue_url),
+    )
+
+
+def handle_deliveries(record: SQSRecord, deadline: float | None = None) -> NotifyResult:
+    """``deadline``: a ``time.monotonic()`` value by which the invocation must be done."""
+    notifier = notifier_for(get_settings())
+    batch = DeliveryBatch.from_json(record.body)
+    return notifier.process(batch, receive_count(record), deadline)
+
+
+def deadline_of(context: object) -> float | None:
+    """When this invocation times out, as a ``time.monotonic()`` value (None if unknown)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return time.monotonic() + remaining() / 1000 if callable(remaining) else None

@@ -1,0 +1,35 @@
+"""What bot_startup does, callable from the Lambda, the CLI and the local runtime."""
+
+from __future__ import annotations
+
+from job_scheduler.adapters.db import get_connection, migrate
+from job_scheduler.config import Settings
+from job_scheduler.jobs.catalog import register_all_jobs
+from job_scheduler.jobs.registry import JobRegistry
+from job_scheduler.observability import metrics
+from job_scheduler.sync.converge import SyncSummary, sync_jobs_and_rules
+from job_scheduler.sync.rules import RuleStore
+
+
+def run_startup(settings: Settings, registry: JobRegistry | None = None) -> SyncSummary:
+    """Migrate the database, register the coded jobs, sync jobs and rules."""
+    migrate(settings.database_url)
+    registry = registry if registry is not None else register_all_jobs()
+    summary = sync_jobs_and_rules(
+        get_connection(settings.database_url), registry, RuleStore(settings)
+    )
+    metrics.add_metric(name="RulesChanged", unit="Count", value=_rule_changes(summary))
+    return summary
+
+
+def remove_all_rules(settings: Settings) -> list[str]:
+    """Delete this deployment's rules (the stack is being deleted; job history stays)."""
+    store = RuleStore(settings)
+    names = sorted(store.managed())
+    for name in names:
+        store.delete(name)
+    return names
+
+
+def _rule_changes(summary: SyncSummary) -> int:
+    return len(summary.rules_created) + len(summary.rules_updated) + len(summary.rules_deleted)
