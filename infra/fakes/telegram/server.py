@@ -1,236 +1,70 @@
-"""A fake Telegram Bot API: a real HTTP server that answers like api.telegram.org, errors included.
+"""The fake Bot API server: ``FakeTelegram``, its HTTP handler and the ``/_fake`` routes.
 
-Production code reaches it only through its base URL (``TELEGRAM_API_URL``); pyTelegramBotAPI is
-pointed at it with ``telebot.apihelper.API_URL = base_url + "/bot{0}/{1}"``. ``make run``, the
-tests and the benchmarks use it::
-
-    with FakeTelegram() as fake:                  # or fake.start() ... fake.stop()
-        fake.base_url                             # http://127.0.0.1:<port>
-        fake.configure(blocked_chat_ids={42})     # change behaviour while it runs
-        fake.messages()                           # what was accepted, oldest first
-
-    python -m infra.fakes.telegram --port 8081    # standalone; prints its URL
-
-What it fakes:
+What it serves:
 
 - ``/bot<token>/<method>`` over GET and POST, parameters from the query string (which is where
   pyTelegramBotAPI puts them, even for POST), a urlencoded form or a JSON body. Method names are
   case-insensitive. A token not shaped ``<digits>:<20+ of [A-Za-z0-9_-]>`` gets 401, an unknown
   method 404.
 - ``getMe`` and ``sendMessage``. sendMessage checks what the real Bot API checks, in its order
-  (text present, at most 32 KiB, parse_mode, entities, chat_id, chat state, visible length), and
-  parses ``parse_mode=HTML`` with a port of tdlib's own parser (td/telegram/MessageEntity.cpp,
-  ``parse_html``), so the ``can't parse entities: ...`` descriptions and byte offsets are the real
-  ones. Like Telegram, it keeps unknown entities such as ``&nbsp;`` as literal text, turns control
-  characters into spaces, drops carriage returns, trims leading and trailing spaces and newlines,
-  and counts the 4096-character limit on the visible text in UTF-16 code units. The answer is a
-  Message that ``telebot.types.Message.de_json`` reads, with ``entities``; message ids count per
-  chat.
-- Failures on demand, through ``Behaviour`` (at construction, ``configure()`` or
-  ``POST /_fake/config``): latency, 429 every Nth call or for a period, the real flood limits
-  (sliding one-second windows overall and per chat), blocked and deactivated users, chats not
-  found or migrated to a supergroup, 502 Bad Gateway every Nth call, and connections reset
-  without an answer.
+  (text present, at most 32 KiB, parse_mode, entities, chat_id, chat state, visible length),
+  parsing ``parse_mode=HTML`` with the port of tdlib's parser in ``html_parser``, and counts the
+  4096-character limit on the visible text in UTF-16 code units. The answer is a Message that
+  ``telebot.types.Message.de_json`` reads, with ``entities``; message ids count per chat.
+- The failures a ``Behaviour`` asks for, the real flood limits included (sliding one-second
+  windows overall and per chat, answered with 429 and retry_after 1).
 - Inspection: ``GET /_fake/messages`` (``?chat_id=``), ``DELETE /_fake/messages``,
-  ``GET /_fake/stats``, ``GET|POST /_fake/config``, ``POST /_fake/reset``, and ``GET /_fake``, a
-  self-contained page listing the messages newest first, refreshed every 5 s.
+  ``GET /_fake/stats``, ``GET|POST /_fake/config``, ``POST /_fake/reset``, and ``GET /_fake``, the
+  page rendered by ``page``.
 
-What it does not fake: updates (getUpdates, webhooks), every method but getMe and sendMessage,
-files and multipart bodies, reply markup and link previews (accepted, ignored), Markdown parsing
-(MarkdownV2 and Markdown are accepted and kept as sent), automatic entities (URLs, mentions,
-hashtags), which chats exist (any chat id is a reachable user unless a Behaviour says otherwise),
-the URL checks behind ``<a href>`` (approximated), TLS and IPv6. A request line (URL) over 64 KiB
-gets http.server's 414, which pyTelegramBotAPI, putting the text in the URL, can reach with heavy
-markup; Telegram's own URL limit is not modelled.
+The handler reads HTTP/1.0 and 1.1 with keep-alive, Content-Length or chunked bodies up to 1 MiB.
+A request line (URL) over 64 KiB gets http.server's 414, which pyTelegramBotAPI, putting the text
+in the URL, can reach with heavy markup; Telegram's own URL limit is not modelled.
 """
 
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import re
 import signal
 import socket
-import string
 import struct
 import sys
 import threading
 import time
-import zlib
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import islice
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import parse_qsl
 
-MAX_TEXT_BYTES = 1 << 15  # the Bot API refuses longer raw text before parsing it
-MAX_MESSAGE_LENGTH = 4096  # visible characters, counted in UTF-16 code units
+from infra.fakes.telegram.behaviour import (
+    _FAULT_KINDS,
+    _FIELD_NAMES,
+    MAX_MESSAGE_LENGTH,
+    MAX_TEXT_BYTES,
+    OUTCOMES,
+    ApiError,
+    Behaviour,
+    _chat_key,
+    _dumps,
+    _encode,
+    _started,
+    _truthy,
+    _username_id,
+)
+from infra.fakes.telegram.html_parser import _utf16_len, visible_text
+from infra.fakes.telegram.page import PAGE_MESSAGES, render_page
+
 MAX_BODY_BYTES = 1 << 20
-PAGE_MESSAGES = 200  # the newest messages shown on /_fake
 KEPT_MESSAGES = 200_000  # the newest messages kept (~150 MB); stats count every one
-OUTCOMES = ("sent", "400", "401", "403", "404", "429", "5xx", "dropped")
-_FAULT_KINDS = ("rate_limit", "server_error", "drop_connection")
 _TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]{20,}")
-
-
-# --------------------------------------------------------------------------------------------
-# Behaviour
-
-
-def _count(value: Any) -> int:
-    number = int(value)
-    if number < 0:
-        raise ValueError(f"must be >= 0, not {value!r}")
-    return number
-
-
-def _positive(value: Any) -> int:
-    number = int(value)
-    if number < 1:
-        raise ValueError(f"must be >= 1, not {value!r}")
-    return number
-
-
-def _seconds(value: Any) -> float:
-    number = float(value)
-    if not number >= 0:  # also refuses NaN
-        raise ValueError(f"must be >= 0, not {value!r}")
-    return number
-
-
-def _instant(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def _flag(value: Any) -> bool:
-    if isinstance(value, str):
-        return _truthy(value)
-    if isinstance(value, bool | int):
-        return bool(value)
-    raise ValueError(f"must be a boolean, not {value!r}")
-
-
-def _username_id(username: str) -> int:
-    """A stable supergroup-shaped id for a ``@username`` chat."""
-    return -(1_000_000_000_000 + zlib.crc32(username.lower().encode()))
-
-
-def _chat_key(value: Any) -> int:
-    if isinstance(value, str) and value.startswith("@"):
-        return _username_id(value)
-    if isinstance(value, bool):
-        raise ValueError(f"not a chat id: {value!r}")
-    return int(value)
-
-
-def _chat_ids(value: Any) -> frozenset[int]:
-    if isinstance(value, str | int):
-        raise ValueError(f"must be a list of chat ids, not {value!r}")
-    return frozenset(_chat_key(item) for item in value)
-
-
-def _chat_map(value: Any) -> dict[int, int]:
-    return {_chat_key(old): int(new) for old, new in dict(value).items()}
-
-
-_COERCE: dict[str, Callable[[Any], Any]] = {
-    "latency_ms": _seconds,
-    "rate_limit_every": _count,
-    "rate_limit_for_seconds": _seconds,
-    "rate_limit_started": _instant,
-    "retry_after": _count,
-    "enforce_limits": _flag,
-    "global_per_second": _positive,
-    "per_chat_per_second": _positive,
-    "blocked_chat_ids": _chat_ids,
-    "deactivated_chat_ids": _chat_ids,
-    "missing_chat_ids": _chat_ids,
-    "migrated_chats": _chat_map,
-    "server_error_every": _count,
-    "drop_connection_every": _count,
-}
-
-
-@dataclass(frozen=True)
-class Behaviour:
-    """How the fake misbehaves; every knob is off by default. Chat ids may be ``@usernames``."""
-
-    latency_ms: float = 0.0  # sleep this long before answering sendMessage
-    rate_limit_every: int = 0  # every Nth sendMessage answers 429
-    rate_limit_for_seconds: float = 0.0  # every sendMessage answers 429 for this long ...
-    rate_limit_started: float | None = None  # ... from this time.monotonic() (default: now)
-    retry_after: int = 1  # the retry_after of the two 429s above
-    enforce_limits: bool = False  # the real flood limits, as 429 with retry_after 1
-    global_per_second: int = 30
-    per_chat_per_second: int = 1
-    blocked_chat_ids: frozenset[int] = frozenset()  # 403 bot was blocked by the user
-    deactivated_chat_ids: frozenset[int] = frozenset()  # 403 user is deactivated
-    missing_chat_ids: frozenset[int] = frozenset()  # 400 chat not found
-    migrated_chats: dict[int, int] = field(default_factory=dict)  # 400 with migrate_to_chat_id
-    server_error_every: int = 0  # every Nth sendMessage answers 502 Bad Gateway
-    drop_connection_every: int = 0  # every Nth sendMessage resets the connection, no answer
-
-    def __post_init__(self) -> None:
-        for name, coerce in _COERCE.items():
-            value = getattr(self, name)
-            try:
-                object.__setattr__(self, name, coerce(value))
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"{name}: {exc}") from None
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {}
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if isinstance(value, frozenset):
-                value = sorted(value)
-            elif isinstance(value, dict):
-                value = {str(old): new for old, new in value.items()}
-            data[item.name] = value
-        return data
-
-
-_FIELD_NAMES = frozenset(item.name for item in fields(Behaviour))
-
-
-def _started(behaviour: Behaviour) -> Behaviour:
-    if behaviour.rate_limit_for_seconds and behaviour.rate_limit_started is None:
-        return replace(behaviour, rate_limit_started=time.monotonic())
-    return behaviour
-
-
-# --------------------------------------------------------------------------------------------
-# Errors
-
-
-class ApiError(Exception):
-    """An error answer of the Bot API: HTTP status = error_code, description, parameters."""
-
-    def __init__(self, code: int, description: str, parameters: dict[str, Any] | None = None):
-        super().__init__(description)
-        self.code = code
-        self.description = description
-        self.parameters = parameters
-
-    def body(self) -> bytes:
-        payload: dict[str, Any] = {
-            "ok": False,
-            "error_code": self.code,
-            "description": self.description,
-        }
-        if self.parameters:
-            payload["parameters"] = self.parameters
-        return _dumps(payload)
-
-
-class HtmlParseError(ValueError):
-    """Telegram's reason for refusing a parse_mode=HTML text (after "can't parse entities: ")."""
 
 
 class _Dropped(Exception):
@@ -241,412 +75,6 @@ def _too_many_requests(retry_after: int) -> ApiError:
     return ApiError(
         429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
     )
-
-
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def _dumps(payload: Any) -> bytes:
-    return _encode(payload).encode("utf-8")
-
-
-# --------------------------------------------------------------------------------------------
-# Telegram's HTML: a port of tdlib's parse_html, then the cleaning and trimming of
-# fix_formatted_text. tdlib reads a NUL-terminated byte string; here the text gets a "\0"
-# sentinel, so s[i] past the end reads "\0" as it does in C.
-
-_SIMPLE_ENTITIES = {
-    "b": "bold",
-    "strong": "bold",
-    "i": "italic",
-    "em": "italic",
-    "u": "underline",
-    "ins": "underline",
-    "s": "strikethrough",
-    "strike": "strikethrough",
-    "del": "strikethrough",
-    "tg-spoiler": "spoiler",
-    "span": "spoiler",
-}
-_TAGS = frozenset({*_SIMPLE_ENTITIES, "a", "tg-emoji", "tg-time", "pre", "code", "blockquote"})
-_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
-_SPACE = frozenset(" \t\r\n\0\v")  # td::is_space, NUL included
-_BLANK = _SPACE - {"\0"}
-_DIGITS = frozenset(string.digits)
-_HEX_DIGITS = frozenset(string.hexdigits)
-_ALPHA = frozenset(string.ascii_letters)
-_NAME_TOKEN = _ALPHA | _DIGITS | {".", "-"}
-_ATTRIBUTE_NAME_END = _SPACE | set("=>/\"'")
-_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
-_SPECIAL = re.compile(r"[<&]")
-# clean_input_string: control characters become spaces, "\r" and a few invisible marks go.
-_CLEAN = {code: " " for code in (*range(10), 11, 12, *range(14, 32))}
-_CLEAN.update(dict.fromkeys((13, *range(0x2028, 0x202F), 0x30A, 0x333, 0x33F)))
-_CLEANED = re.compile(r"[\x00-\x09\x0b-\x1f\u2028-\u202e\u030a\u0333\u033f]")
-# tag, attribute -> the prefix of the value that makes it the tag's argument
-_ARGUMENTS = {
-    ("a", "href"): "",
-    ("code", "class"): "language-",
-    ("span", "class"): "tg-",
-    ("tg-emoji", "emoji-id"): "",
-    ("tg-time", "format"): "",
-}
-_USER_LINK = re.compile(r"tg://user\?id=(\d{1,18})", re.IGNORECASE)
-_URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
-_DATE_FORMATS = set("tTdDwW")
-
-
-class _Open(NamedTuple):
-    tag: str
-    argument: str
-    date: int
-    offset: int  # UTF-16 offset in the visible text
-    chunk: int  # index into the output chunks where the tag's text begins
-
-
-def _utf16_len(text: str) -> int:
-    return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
-
-
-def _decode_entity(s: str, pos: int) -> tuple[str, int]:
-    """tdlib's decode_html_entity at s[pos] == "&": (character, end) or ("", pos)."""
-    end = pos + 1
-    if s[end] == "#":
-        end += 1
-        digits, base = _DIGITS, 10
-        if s[end] == "x":
-            end += 1
-            digits, base = _HEX_DIGITS, 16
-        start = end
-        while s[end] in digits:
-            end += 1
-        if end - pos >= 10 or end == start:
-            return "", pos
-        code = int(s[start:end], base)
-        if code == 0 or code >= 0x10FFFF:
-            return "", pos
-        character = chr(code)
-    else:
-        while s[end] in _ALPHA:
-            end += 1
-        character = _NAMED_ENTITIES.get(s[pos + 1 : end], "")
-        if not character:
-            return "", pos
-    if s[end] == ";":
-        end += 1
-    return character, end
-
-
-def _to_int32(value: str) -> int:
-    """td::to_integer<int32>: an optional minus and the leading digits, wrapping around."""
-    match = re.match(r"-?\d*", value)
-    digits = match.group() if match else ""
-    if digits in ("", "-"):
-        return 0
-    number = int(digits) & 0xFFFFFFFF
-    return number - (1 << 32) if number >= 1 << 31 else number
-
-
-def _custom_emoji_id(argument: str) -> str:
-    """td::to_integer_safe<int64>: the canonical spelling of a non-zero int64, or an error."""
-    try:
-        number = int(argument)
-    except ValueError:
-        number = 0
-    if number == 0 or str(number) != argument or not -(1 << 63) <= number < 1 << 63:
-        raise HtmlParseError("Invalid custom emoji identifier specified")
-    return argument
-
-
-def _date_format(argument: str) -> str:
-    """FormattedDate::get_date_flags, written back the way the Bot API spells it."""
-    if argument in ("r", "R"):
-        return "r"
-    if not set(argument) <= _DATE_FORMATS:
-        raise HtmlParseError("Invalid date format used")
-    day = "D" if "D" in argument else "d" if "d" in argument else ""
-    clock = "T" if "T" in argument else "t" if "t" in argument else ""
-    week = "w" if set(argument) & {"w", "W"} else ""
-    return week + day + clock
-
-
-def _checked_link(url: str) -> str:
-    """An approximation of LinkManager::get_checked_link: "" drops the link, as Telegram does."""
-    url = url.strip()
-    if not url or any(character in _BLANK for character in url):
-        return ""
-    scheme = _URL_SCHEME.match(url)
-    if scheme is None:
-        if "." not in url:
-            return ""
-        url, scheme_name = "http://" + url, "http"
-    else:
-        scheme_name = scheme.group(1).lower()
-    if scheme_name in ("http", "https"):
-        rest = url.split("://", 1)[1] if "://" in url else ""
-        if not rest.split("/", 1)[0]:
-            return ""
-        return url if "/" in rest else url + "/"
-    return url if scheme_name in ("tg", "ton", "tonsite", "mailto") else ""
-
-
-class _HtmlParser:
-    """One parse of one text; ``parse()`` returns the visible text and the entities."""
-
-    def __init__(self, text: str):
-        self.text = text
-        self.s = text + "\0"
-        self.chunks: list[str] = []
-        self.utf16 = 0
-        self.stack: list[_Open] = []
-        self.entities: list[dict[str, Any]] = []
-        self.surrogates = False
-
-    def parse(self) -> tuple[str, list[dict[str, Any]]]:
-        s, n, i = self.s, len(self.text), 0
-        search = _SPECIAL.search
-        while i < n:
-            found = search(s, i)
-            j = found.start() if found is not None and found.start() < n else n
-            if j > i:
-                self._append(s[i:j])
-            if j >= n:
-                break
-            i = self._ampersand(j) if s[j] == "&" else self._tag(j)
-        if self.stack:
-            raise HtmlParseError(
-                f'Can\'t find end tag corresponding to start tag "{self.stack[-1].tag}"'
-            )
-        if self.surrogates:
-            raise HtmlParseError(
-                "Text contains invalid Unicode characters after decoding HTML entities, check for"
-                " unmatched surrogate code units"
-            )
-        for entity in self.entities:
-            if entity["type"] == "code":
-                entity.pop("language", None)
-        self.entities.sort(key=lambda entity: (entity["offset"], -entity["length"]))
-        return "".join(self.chunks), self.entities
-
-    def _error(self, head: str, pos: int, tail: str = "") -> HtmlParseError:
-        """``<head> at byte offset <pos in UTF-8 bytes><tail>``, as tdlib words them all."""
-        offset = len(self.text[:pos].encode("utf-8", "surrogatepass"))
-        return HtmlParseError(f"{head} at byte offset {offset}{tail}")
-
-    def _append(self, chunk: str) -> None:
-        chunk = chunk.translate(_CLEAN) if _CLEANED.search(chunk) else chunk
-        if chunk:
-            self.chunks.append(chunk)
-            self.utf16 += _utf16_len(chunk)
-
-    def _ampersand(self, pos: int) -> int:
-        character, end = _decode_entity(self.s, pos)
-        if not character:
-            self._append("&")
-            return pos + 1
-        if 0xD800 <= ord(character) <= 0xDFFF:  # half a pair: refused once parsing ends
-            self.surrogates = True
-            self.utf16 += 1
-        else:
-            self._append(character)
-        return end
-
-    def _tag(self, begin: int) -> int:
-        return self._end_tag(begin) if self.s[begin + 1] == "/" else self._start_tag(begin)
-
-    def _start_tag(self, begin: int) -> int:
-        s, i = self.s, begin + 1
-        while s[i] not in _SPACE and s[i] != ">":
-            i += 1
-        if s[i] == "\0":
-            raise self._error("Unclosed start tag", begin)
-        tag = s[begin + 1 : i].translate(_ASCII_LOWER)
-        if tag not in _TAGS:
-            raise self._error(f'Unsupported start tag "{tag}"', begin)
-        argument, date, i = self._attributes(tag, begin, i)
-        if tag == "span" and argument != "spoiler":
-            raise self._error('Tag "span" must have class "tg-spoiler"', begin)
-        self.stack.append(_Open(tag, argument, date, self.utf16, len(self.chunks)))
-        return i + 1
-
-    def _attributes(self, tag: str, begin: int, i: int) -> tuple[str, int, int]:
-        s, argument, date = self.s, "", 0
-        while s[i] != ">":
-            while s[i] in _BLANK:
-                i += 1
-            if s[i] == ">":
-                break
-            name, value, i = self._attribute(tag, begin, i)
-            if value is None:
-                if tag == "blockquote" and name == "expandable":
-                    argument = "1"
-                continue
-            if tag == "tg-time" and name == "unix":
-                date = _to_int32(value)
-            elif tag == "blockquote" and name == "expandable":
-                argument = "1"
-            else:
-                prefix = _ARGUMENTS.get((tag, name))
-                if prefix is not None and value.startswith(prefix):
-                    argument = value[len(prefix) :]
-        return argument, date, i
-
-    def _attribute(self, tag: str, begin: int, i: int) -> tuple[str, str | None, int]:
-        """One attribute from s[i]: its name, its value (None when it has no "=") and the end."""
-        s, start = self.s, i
-        while s[i] not in _ATTRIBUTE_NAME_END:
-            i += 1
-        name = s[start:i]
-        if not name:
-            raise self._error(f'Empty attribute name in the tag "{tag}"', begin)
-        while s[i] in _BLANK:
-            i += 1
-        if s[i] != "=":
-            if s[i] == "\0":
-                raise self._error(f'Unclosed start tag "{tag}"', begin)
-            return name, None, i
-        i += 1
-        while s[i] in _BLANK:
-            i += 1
-        if s[i] == "\0":
-            raise self._error(f'Unclosed start tag "{tag}"', begin)
-        value, i = self._attribute_value(i)
-        if s[i] == "\0":
-            raise self._error("Unclosed start tag", begin)
-        return name, value, i
-
-    def _attribute_value(self, i: int) -> tuple[str, int]:
-        s, quote = self.s, self.s[i]
-        if quote not in ("'", '"'):
-            start = i
-            while s[i] in _NAME_TOKEN:
-                i += 1
-            if s[i] not in _SPACE and s[i] != ">":
-                raise self._error("Unexpected end of name token", start)
-            return s[start:i].translate(_ASCII_LOWER), i
-        i += 1
-        parts: list[str] = []
-        while s[i] != quote and s[i] != "\0":
-            character, end = _decode_entity(s, i) if s[i] == "&" else ("", i)
-            if character:
-                parts.append(character)
-                i = end
-            else:
-                parts.append(s[i])
-                i += 1
-        if s[i] == quote:
-            i += 1
-        return "".join(parts), i
-
-    def _end_tag(self, begin: int) -> int:
-        if not self.stack:
-            raise self._error("Unexpected end tag", begin)
-        s, i = self.s, begin + 2
-        while s[i] not in _SPACE and s[i] != ">":
-            i += 1
-        name = s[begin + 2 : i].translate(_ASCII_LOWER)
-        while s[i] in _BLANK:
-            i += 1
-        if s[i] != ">":
-            raise self._error("Unclosed end tag", begin)
-        opened = self.stack[-1]
-        if name and name != opened.tag:
-            raise self._error(
-                "Unmatched end tag", begin, f', expected "</{opened.tag}>", found "</{name}>"'
-            )
-        if self.utf16 > opened.offset:
-            self._close(opened, {"offset": opened.offset, "length": self.utf16 - opened.offset})
-        self.stack.pop()
-        return i + 1
-
-    def _close(self, opened: _Open, entity: dict[str, Any]) -> None:
-        simple = _SIMPLE_ENTITIES.get(opened.tag)
-        if simple is not None:
-            self.entities.append({"type": simple, **entity})
-        elif opened.tag in ("pre", "code"):
-            self._close_code(opened, entity)
-        elif opened.tag == "a":
-            self._close_link(opened, entity)
-        elif opened.tag == "blockquote":
-            kind = "expandable_blockquote" if opened.argument else "blockquote"
-            self.entities.append({"type": kind, **entity})
-        elif opened.tag == "tg-emoji":
-            emoji_id = _custom_emoji_id(opened.argument)
-            self.entities.append({"type": "custom_emoji", **entity, "custom_emoji_id": emoji_id})
-        else:  # tg-time
-            formatted = _date_format(opened.argument)
-            if opened.date > 0:
-                self.entities.append(
-                    {
-                        "type": "date_time",
-                        **entity,
-                        "unix_time": opened.date,
-                        "date_time_format": formatted,
-                    }
-                )
-
-    def _close_code(self, opened: _Open, entity: dict[str, Any]) -> None:
-        """<pre><code class="language-x"> (either nesting) makes one pre with a language."""
-        last = self.entities[-1] if self.entities else {}
-        same = last.get("offset") == entity["offset"] and last.get("length") == entity["length"]
-        if opened.tag == "pre" and same and last["type"] == "code" and last.get("language"):
-            last["type"] = "pre"
-        elif opened.tag == "pre":
-            self.entities.append({"type": "pre", **entity})
-        elif same and last["type"] == "pre" and "language" not in last and opened.argument:
-            last["language"] = opened.argument
-        else:
-            self.entities.append({"type": "code", **entity, "language": opened.argument})
-
-    def _close_link(self, opened: _Open, entity: dict[str, Any]) -> None:
-        url = opened.argument or "".join(self.chunks[opened.chunk :])
-        user = _USER_LINK.fullmatch(url)
-        if user is not None:
-            mentioned = {"id": int(user.group(1)), "is_bot": False, "first_name": "User"}
-            self.entities.append({"type": "text_mention", **entity, "user": mentioned})
-            return
-        url = _checked_link(url)
-        if url:
-            self.entities.append({"type": "text_link", **entity, "url": url})
-
-
-def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
-    """Telegram's parse_mode=HTML: the visible text and its entities, or HtmlParseError."""
-    return _HtmlParser(text).parse()
-
-
-def _trim(text: str, entities: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
-    """fix_formatted_text: trailing spaces and newlines go, leading ones up to the first entity."""
-    stripped = text.rstrip(" \n")
-    if entities and len(stripped) < len(text):
-        limit = _utf16_len(stripped)
-        entities = [
-            {**entity, "length": min(entity["length"], limit - entity["offset"])}
-            for entity in entities
-            if entity["offset"] < limit
-        ]
-    head = stripped[: entities[0]["offset"]] if entities else stripped
-    lead = len(head) - len(head.lstrip(" \n"))
-    if lead:
-        stripped = stripped[lead:]
-        entities = [{**entity, "offset": entity["offset"] - lead} for entity in entities]
-    return stripped, entities
-
-
-def visible_text(text: str, parse_mode: str | None) -> tuple[str, list[dict[str, Any]]]:
-    """What the user sees of ``text`` sent with ``parse_mode``, or ApiError as sendMessage says."""
-    mode = (parse_mode or "").lower()
-    if mode == "html":
-        try:
-            text, entities = parse_html(text)
-        except HtmlParseError as exc:
-            raise ApiError(400, f"Bad Request: can't parse entities: {exc}") from None
-    elif mode in ("", "none", "markdown", "markdownv2"):
-        text = text.translate(_CLEAN) if _CLEANED.search(text) else text
-        entities = []
-    else:
-        raise ApiError(400, "Bad Request: unsupported parse_mode")
-    return _trim(text, entities)
 
 
 # --------------------------------------------------------------------------------------------
@@ -688,11 +116,6 @@ class _SlidingWindow:
 def _prune(sent: deque[float], horizon: float) -> None:
     while sent and sent[0] <= horizon:
         sent.popleft()
-
-
-def _truthy(value: str) -> bool:
-    """The Bot API's to_bool: true, yes and 1, in any case, are true."""
-    return value.strip().lower() in ("true", "yes", "1")
 
 
 def _bot_user(bot_id: int) -> dict[str, Any]:
@@ -1296,106 +719,6 @@ _CONTROL_ROUTES: dict[tuple[str, str], _Route] = {
 
 
 # --------------------------------------------------------------------------------------------
-# The /_fake page. Every character of a message is escaped; the only tags are the page's own,
-# chosen from the message's entities, so it shows formatting without trusting the text.
-
-_ENTITY_TAGS = {
-    "bold": ("<b>", "</b>"),
-    "italic": ("<i>", "</i>"),
-    "underline": ("<u>", "</u>"),
-    "strikethrough": ("<s>", "</s>"),
-    "spoiler": ('<span class="spoiler">', "</span>"),
-    "code": ("<code>", "</code>"),
-    "pre": ("<pre>", "</pre>"),
-    "blockquote": ("<blockquote>", "</blockquote>"),
-    "expandable_blockquote": ("<blockquote>", "</blockquote>"),
-    "text_mention": ('<span class="link">', "</span>"),
-}
-_PAGE_STYLE = """
-body{font:16px/1.4 system-ui,sans-serif;margin:0 auto;max-width:42rem;padding:.75rem;
-background:#e7ebf0;color:#111}
-h1{font-size:1.2rem;margin:.2rem 0}.stats{color:#555;font-size:.85rem}
-ol{list-style:none;padding:0}li{background:#fff;border-radius:.6rem;margin:.5rem 0;
-padding:.5rem .75rem;box-shadow:0 1px 2px #0002}.meta{color:#667;font-size:.8rem}
-.text{white-space:pre-wrap;overflow-wrap:anywhere}.spoiler{background:#999;color:transparent}
-.spoiler:hover{color:inherit}.link{color:#2a7ab0}pre,code{font-family:ui-monospace,monospace;
-background:#f1f3f5;white-space:pre-wrap}blockquote{border-left:3px solid #2a7ab0;margin:.2rem 0;
-padding-left:.5rem}
-@media (prefers-color-scheme:dark){body{background:#0e1621;color:#eee}li{background:#182533}
-.meta,.stats{color:#8a9aa9}pre,code{background:#0e1621}}
-"""
-
-
-def _entity_tags(entity: dict[str, Any]) -> tuple[str, str]:
-    if entity["type"] == "text_link":
-        url = entity["url"]
-        if url.startswith(("http://", "https://")):
-            href = html.escape(url, quote=True)
-            return f'<a href="{href}" rel="noopener noreferrer nofollow">', "</a>"
-        return '<span class="link">', "</span>"
-    return _ENTITY_TAGS.get(entity["type"], ("", ""))
-
-
-def render_text(text: str, entities: Iterable[dict[str, Any]]) -> str:
-    """The visible text as escaped HTML, with the page's own tags for the entities."""
-    units = text.encode("utf-16-le")
-
-    def piece(start: int, end: int) -> str:
-        return html.escape(units[2 * start : 2 * max(start, end)].decode("utf-16-le", "replace"))
-
-    out: list[str] = []
-    open_ends: list[tuple[int, str]] = []
-    pos = 0
-    for entity in sorted(entities, key=lambda item: (item["offset"], -item["length"])):
-        start = entity["offset"]
-        while open_ends and open_ends[-1][0] <= start:
-            end, closing = open_ends.pop()
-            out += [piece(pos, end), closing]
-            pos = max(pos, end)
-        out.append(piece(pos, start))
-        pos = max(pos, start)
-        opening, closing = _entity_tags(entity)
-        out.append(opening)
-        open_ends.append((start + entity["length"], closing))
-    while open_ends:
-        end, closing = open_ends.pop()
-        out += [piece(pos, end), closing]
-        pos = max(pos, end)
-    out.append(piece(pos, len(units) // 2))
-    return "".join(out)
-
-
-def _render_message(message: dict[str, Any]) -> str:
-    silent = "🔕 silent" if message["disable_notification"] else "🔔"
-    meta = " · ".join(
-        html.escape(str(part))
-        for part in (
-            f"chat {message['chat_id']}",
-            f"#{message['message_id']}",
-            message["time"].replace("T", " ")[:23] + " UTC",
-            message["parse_mode"] or "plain",
-            silent,
-        )
-    )
-    text = render_text(message["visible_text"], message["entities"])
-    return f'<li><div class="meta">{meta}</div><div class="text">{text}</div></li>'
-
-
-def render_page(messages: list[dict[str, Any]], stats: Mapping[str, int]) -> str:
-    """The /_fake page: messages newest first, refreshed every 5 s, nothing loaded from outside."""
-    items = "".join(_render_message(message) for message in reversed(messages))
-    counts = " · ".join(f"{html.escape(name)} {count}" for name, count in stats.items())
-    empty = "" if messages else "<p>No messages yet.</p>"
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta http-equiv="refresh" content="5"><title>Fake Telegram</title>'
-        f"<style>{_PAGE_STYLE}</style></head><body><h1>Fake Telegram</h1>"
-        f'<p class="stats">{counts}</p>{empty}<ol>{items}</ol></body></html>'
-    )
-
-
-# --------------------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1419,7 +742,3 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         fake.stop()
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

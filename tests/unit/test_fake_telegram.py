@@ -1,4 +1,4 @@
-"""The fake Telegram Bot API (infra/fakes/telegram.py), driven over real HTTP on loopback.
+"""The fake Telegram Bot API (infra/fakes/telegram/), driven over real HTTP on loopback.
 
 Two clients drive it: httpx, and pyTelegramBotAPI pointed at it through
 ``telebot.apihelper.API_URL`` the way production code is. One server serves the module; each
@@ -24,7 +24,7 @@ from telebot import apihelper
 
 from infra.fakes import telegram as fakes
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"  # shaped like a real one, is not
 BOT_ID = 123456789
 
