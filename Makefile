@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt layers/shared/requirements.txt layers/shared/pyproject.toml | sha1sum | cut -c1-12)
 SAM_VENV := .venv-sam
 
-.PHONY: venv run test lint format sync clean
+.PHONY: venv run test test-unit lint format sync clean
 
 venv: $(STAMP)
 
@@ -23,6 +23,9 @@ run: venv  ## the whole system locally (AWS emulator, Postgres, sync); Ctrl-C st
 
 test: venv  ## every test, against the real Postgres, Redis and moto's server
 	$(BIN)/pytest
+
+test-unit: venv  ## the tests that need no service (tests/unit), on every core, in under a minute
+	$(BIN)/pytest tests/unit -n auto
 
 lint: venv $(SAM_VENV)/bin/sam  ## ruff, cfn-lint and sam validate --lint
 	$(BIN)/ruff check .

@@ -14,10 +14,12 @@ from typing import Any
 
 from chalice import Chalice, Response
 from chalicelib import cursor, openapi, site
+from chalicelib.context import current
 from chalicelib.http import (
     ApiError,
     connection,
     endpoint,
+    ids_param,
     int_param,
     json_body,
     json_response,
@@ -26,14 +28,20 @@ from chalicelib.http import (
 
 from job_scheduler.admin import edits as job_edits
 from job_scheduler.admin import queries as history
-from job_scheduler.admin.specs import check_schedule
-from job_scheduler.admin.views import execution_view, job_detail, job_summary, schedule_of
-from job_scheduler.config import get_settings
+from job_scheduler.admin.specs import CustomJobSpec
+from job_scheduler.admin.views import (
+    execution_detail_view,
+    execution_view,
+    job_detail,
+    job_summary,
+    schedule_of,
+)
 from job_scheduler.execution.manual_run import queue_manual_firing
-from job_scheduler.sync.rules import RuleStore
+from job_scheduler.jobs.fields import check_schedule
+from job_scheduler.model import ExecutionStatus, JobOverview
 
 app = Chalice(app_name="telegram-jobs-admin")
-EXECUTION_STATUSES = ("running", "succeeded", "failed", "skipped", "missed")
+EXECUTION_STATUSES = tuple(status.value for status in ExecutionStatus)
 
 
 @app.route("/", methods=["GET"])
@@ -64,13 +72,10 @@ def openapi_document() -> dict[str, Any]:
 def schedule_preview(actor: str) -> dict[str, Any]:
     """A schedule in words and its next runs, for the editor's live validation."""
     request = app.current_request
-    job = {
-        "cron_expression": query_param(request, "expression") or "",
-        "timezone": query_param(request, "timezone") or "",
-        "enabled": True,
-    }
-    check_schedule(job["cron_expression"], job["timezone"])
-    return schedule_of(job, datetime.now(UTC))
+    expression = query_param(request, "expression") or ""
+    timezone = query_param(request, "timezone") or ""
+    check_schedule(expression, timezone)
+    return schedule_of(expression, timezone, True, datetime.now(UTC))
 
 
 @app.route("/api/jobs", methods=["GET"])
@@ -83,24 +88,24 @@ def list_jobs(actor: str) -> dict[str, Any]:
 @app.route("/api/jobs/{name}", methods=["GET"])
 @endpoint(app)
 def get_job(name: str, actor: str) -> dict[str, Any]:
-    return job_detail(_job_with_last(name), datetime.now(UTC))
+    return job_detail(history.job_overview(connection(), name), datetime.now(UTC))
 
 
 @app.route("/api/jobs", methods=["POST"])
 @endpoint(app)
 def create_job(actor: str) -> Any:
     body = json_body(app.current_request)
-    spec = job_edits.new_job_spec(body, get_settings().default_timezone)
-    row = job_edits.create_job(connection(), RuleStore(get_settings()), spec, actor)
-    return json_response(job_detail(row, datetime.now(UTC)), 201)
+    spec = CustomJobSpec.from_fields(body, current.get().settings.default_timezone)
+    job = job_edits.create_job(connection(), current.get().rules(), spec, actor)
+    return json_response(job_detail(JobOverview(job, None), datetime.now(UTC)), 201)
 
 
 @app.route("/api/jobs/{name}", methods=["PATCH"])
 @endpoint(app)
 def edit_job(name: str, actor: str) -> dict[str, Any]:
     body = json_body(app.current_request)
-    job_edits.edit_job(connection(), RuleStore(get_settings()), name, body, actor)
-    return job_detail(_job_with_last(name), datetime.now(UTC))
+    job_edits.edit_job(connection(), current.get().rules(), name, body, actor)
+    return job_detail(history.job_overview(connection(), name), datetime.now(UTC))
 
 
 @app.route("/api/jobs/{name}", methods=["DELETE"])
@@ -109,7 +114,7 @@ def delete_job(name: str, actor: str) -> dict[str, Any]:
     version = int_param(app.current_request, "version", 0, 1, 2**31 - 1)
     if not version:
         raise ApiError(400, "bad_request", "send ?version=<the job's current version>", "version")
-    job_edits.delete_job(connection(), RuleStore(get_settings()), name, version, actor)
+    job_edits.delete_job(connection(), current.get().rules(), name, version, actor)
     return {"deleted": name}
 
 
@@ -118,8 +123,8 @@ def delete_job(name: str, actor: str) -> dict[str, Any]:
 def preview(name: str, actor: str) -> dict[str, Any]:
     request = app.current_request
     body = json_body(request) if request.raw_body else {}
-    row = history.get_job(connection(), name)
-    return job_edits.preview_job(connection(), row, body, datetime.now(UTC))
+    job = history.get_job(connection(), name)
+    return job_edits.preview_job(connection(), job, body, datetime.now(UTC))
 
 
 @app.route("/api/jobs/{name}/executions", methods=["GET"])
@@ -134,9 +139,7 @@ def list_executions(name: str, actor: str) -> dict[str, Any]:
     rows = history.list_executions(
         connection(), name, status, cursor.decode(before) if before else None, limit
     )
-    following = (
-        cursor.encode(rows[-1]["scheduled_for"], rows[-1]["id"]) if len(rows) == limit else None
-    )
+    following = cursor.encode(rows[-1].scheduled_for, rows[-1].id) if len(rows) == limit else None
     return {"executions": [execution_view(row) for row in rows], "next": following}
 
 
@@ -145,23 +148,15 @@ def list_executions(name: str, actor: str) -> dict[str, Any]:
 def get_execution(execution_id: str, actor: str) -> dict[str, Any]:
     if not re.fullmatch(r"[0-9]{1,18}", execution_id):
         raise ApiError(404, "not_found", f"there is no execution {execution_id!r}", "execution_id")
-    row = history.get_execution(connection(), int(execution_id))
-    if row is None:
-        raise ApiError(404, "not_found", f"there is no execution {execution_id}", "execution_id")
-    return {
-        **execution_view(row),
-        "job": row["job_name"],
-        "deliveries": row["deliveries"],
-        "delivery_errors": row["delivery_errors"],
-    }
+    return execution_detail_view(history.get_execution(connection(), int(execution_id)))
 
 
 @app.route("/api/jobs/{name}/run", methods=["POST"])
 @endpoint(app)
 def run_now(name: str, actor: str) -> Any:
     job = history.get_job(connection(), name)
-    firing = queue_manual_firing(get_settings(), job["name"], actor)
-    return {"queued": True, "job": job["name"], "scheduled_for": firing.scheduled_for}
+    firing = queue_manual_firing(current.get().settings, job.name, actor)
+    return {"queued": True, "job": job.name, "scheduled_for": firing.scheduled_for}
 
 
 @app.route("/api/character-packs", methods=["GET"])
@@ -173,7 +168,10 @@ def list_packs(actor: str) -> dict[str, Any]:
 @app.route("/api/users", methods=["GET"])
 @endpoint(app)
 def search_users(actor: str) -> dict[str, Any]:
+    """People by name, username or id for the pickers; or, with ``?ids=``, those people."""
     request = app.current_request
+    if (ids := ids_param(request, "ids", 200)) is not None:
+        return {"users": history.users_by_id(connection(), ids)}
     query = (query_param(request, "q") or "").strip()
     if not query or len(query) > 100:
         raise ApiError(400, "bad_request", "q must be 1-100 characters to search for", "q")
@@ -187,9 +185,3 @@ def audit(actor: str) -> dict[str, Any]:
     request = app.current_request
     limit = int_param(request, "limit", 50, 1, history.MAX_PAGE)
     return {"entries": history.list_audit(connection(), query_param(request, "job"), limit)}
-
-
-def _job_with_last(name: str) -> dict[str, Any]:
-    """The job with its latest execution, as the jobs list shows it."""
-    found = history.list_jobs(connection(), name)
-    return found[0] if found else history.get_job(connection(), name)  # raises JobNotFound

@@ -67,8 +67,8 @@ from bench.harness import (
 from job_scheduler.adapters.db import connect
 from job_scheduler.delivery.outbox import ENTRIES_PER_CALL, PARALLEL_CALLS, Delivery, pack
 from job_scheduler.execution.targeting import Targeting, iter_recipients
-from job_scheduler.jobs.registry import JobRun
 from job_scheduler.messages.rendering import custom_message_job_messages
+from job_scheduler.model import JobRun
 
 JOB = "everyone"
 

@@ -53,9 +53,9 @@ from job_scheduler.execution.firing import Firing
 from job_scheduler.execution.locks import FiringLock
 from job_scheduler.execution.targeting import Targeting, iter_recipients
 from job_scheduler.jobs.catalog import register_all_jobs
-from job_scheduler.jobs.food_reminder.job import UnselectedFoodReminder, tomorrow
-from job_scheduler.jobs.food_reminder.run import HISTORY_DAYS
-from job_scheduler.jobs.registry import JobContext, JobRun
+from job_scheduler.jobs.food_reminder.job import UnselectedFoodReminder
+from job_scheduler.jobs.food_reminder.run import HISTORY_DAYS, tomorrow
+from job_scheduler.model import JobContext, JobRun
 from job_scheduler.rastar import protocol
 from job_scheduler.rastar.crypto import SecretBox
 from job_scheduler.sync.startup import run_startup

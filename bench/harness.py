@@ -649,10 +649,13 @@ def manual_firing(job_name: str) -> Any:
     """A "run now" firing at a minute no earlier firing of this process used."""
     from datetime import timedelta
 
-    from job_scheduler.execution.firing import MANUAL, Firing
+    from job_scheduler.execution.firing import Firing
+    from job_scheduler.model import Trigger
 
     minute = _ANCHOR - timedelta(minutes=next(_minutes_back))
-    return Firing(job_name=job_name, scheduled_for=minute, trigger=MANUAL, requested_by="bench")
+    return Firing(
+        job_name=job_name, scheduled_for=minute, trigger=Trigger.MANUAL, requested_by="bench"
+    )
 
 
 class SqlTimer:

@@ -16,19 +16,16 @@ from typing import Any
 
 from chalice import Chalice, Response
 
-from job_scheduler.adapters.db import get_connection
+from chalicelib.context import current
 from job_scheduler.admin import tokens as admin_tokens
-from job_scheduler.admin.edits import EditConflict, RulesNotUpdated
-from job_scheduler.config import get_settings
 from job_scheduler.errors import (
-    AwsError,
-    ConfigError,
-    DatabaseError,
-    InvalidJob,
-    JobExists,
-    JobNotFound,
+    Conflict,
+    InputError,
+    InternalError,
     JobSchedulerError,
-    ScheduleError,
+    NotFound,
+    RulesNotUpdated,
+    Unavailable,
 )
 from job_scheduler.observability import logger
 
@@ -63,33 +60,54 @@ def error_response(error: ApiError) -> Response:
     return response
 
 
-# Validation speaks of columns; the API's fields are named for people.
 _FIELD_NAMES = {"cron_expression": "expression", "message_config": "message"}
 
 
+# The one place a package error becomes an HTTP answer: by its fault root (errors.py), the
+# most specific class first. ``show`` says whether the message is the caller's to read; a
+# failed service's or the deployment's detail goes to the log only.
+STATUSES: dict[type[JobSchedulerError], tuple[int, str, bool]] = {
+    RulesNotUpdated: (503, "rules_not_updated", True),
+    InputError: (422, "invalid", True),
+    NotFound: (404, "not_found", True),
+    Conflict: (409, "conflict", True),
+    Unavailable: (503, "unavailable", False),
+    InternalError: (500, "internal", False),
+}
+_HIDDEN = {
+    503: "a service the admin API needs is unavailable; try again shortly",
+    500: "something went wrong; the details are in the log",
+}
+
+
+def status_of(exc: JobSchedulerError) -> tuple[int, str, bool]:
+    return next(
+        (answer for kind, answer in STATUSES.items() if isinstance(exc, kind)),
+        (500, "internal", False),
+    )
+
+
 def _as_api_error(exc: Exception) -> ApiError:
-    field = getattr(exc, "field", None)
-    if field:
-        head, dot, rest = field.partition(".")
-        field = _FIELD_NAMES.get(head, head) + dot + rest
     if isinstance(exc, ApiError):
         return exc
-    if isinstance(exc, JobNotFound):
-        return ApiError(404, "not_found", str(exc), field)
-    if isinstance(exc, JobExists | EditConflict):
-        return ApiError(409, "conflict", str(exc), field)
-    if isinstance(exc, RulesNotUpdated):
-        logger.error("admin API: rules not updated", extra={"error": str(exc)})
-        return ApiError(503, "rules_not_updated", str(exc))
-    if isinstance(exc, InvalidJob | ScheduleError):
-        return ApiError(422, "invalid", str(exc), field)
-    if isinstance(exc, DatabaseError | ConfigError | AwsError):
-        logger.error("admin API: a service failed", extra={"error": str(exc)})
-        return ApiError(503, "unavailable", "a service the admin API needs is unavailable")
-    if isinstance(exc, JobSchedulerError):
-        return ApiError(400, "bad_request", str(exc), field)
-    logger.exception("admin API: unexpected error")
-    return ApiError(500, "internal", "something went wrong; the details are in the log")
+    if not isinstance(exc, JobSchedulerError):
+        logger.exception("admin API: unexpected error")
+        return ApiError(500, "internal", _HIDDEN[500])
+    status, code, show = status_of(exc)
+    if not show:
+        logger.error("admin API: a request failed", extra={"error": str(exc), "code": code})
+        return ApiError(status, code, _HIDDEN[status])
+    if status >= 500:
+        logger.error("admin API: a request failed", extra={"error": str(exc), "code": code})
+    return ApiError(status, code, str(exc), _api_field(exc.field))
+
+
+def _api_field(field: str | None) -> str | None:
+    """Validation speaks of columns; the API's fields are named for people."""
+    if not field:
+        return None
+    head, dot, rest = field.partition(".")
+    return _FIELD_NAMES.get(head, head) + dot + rest
 
 
 def endpoint(app: Chalice, public: bool = False) -> Callable:
@@ -131,7 +149,7 @@ def _authenticate(headers: Any) -> str:
 
 
 def connection() -> Any:
-    return get_connection(get_settings().database_url)
+    return current.get().connection()
 
 
 def query_param(request: Any, name: str) -> str | None:
@@ -147,6 +165,18 @@ def int_param(request: Any, name: str, default: int, low: int, high: int) -> int
             400, "bad_request", f"{name} must be a whole number from {low} to {high}", name
         )
     return int(raw)
+
+
+def ids_param(request: Any, name: str, most: int) -> list[int] | None:
+    """``?name=1,2,3``: one to ``most`` positive ids, or None when the parameter is absent."""
+    raw = query_param(request, name)
+    if raw is None:
+        return None
+    parts = raw.split(",")
+    if len(parts) > most or not all(re.fullmatch(r"[1-9][0-9]{0,17}", part) for part in parts):
+        message = f"{name} must be 1 to {most} positive whole numbers, comma-separated"
+        raise ApiError(400, "bad_request", message, name)
+    return [int(part) for part in parts]
 
 
 def json_body(request: Any) -> dict[str, Any]:

@@ -4,21 +4,14 @@ Runs as a CloudFormation custom resource at every deploy, or by direct invoke
 (``aws lambda invoke``), which returns the sync summary.
 """
 
-from job_scheduler import observability
-from job_scheduler.config import get_settings
-from job_scheduler.sync import custom_resource
-from job_scheduler.sync.startup import remove_all_rules, run_startup
+from job_scheduler.adapters.lambda_entry import ColdStart
+from job_scheduler.observability import logger, metrics
+from job_scheduler.sync.startup import StartupHandler
 
-logger = observability.logger
+entry = ColdStart(StartupHandler.from_settings)
 
 
 @logger.inject_lambda_context
-@observability.metrics.log_metrics
+@metrics.log_metrics
 def handler(event: dict, context: object) -> dict:
-    settings = get_settings()
-    observability.configure(settings)
-    sync = lambda: run_startup(settings).as_dict()  # noqa: E731
-    if custom_resource.is_custom_resource_event(event):
-        remove = lambda: {"rules_deleted": remove_all_rules(settings)}  # noqa: E731
-        return custom_resource.handle(event, context, sync, remove, settings.rule_prefix)
-    return sync()
+    return entry.get()(event, context)

@@ -3,11 +3,11 @@
     python -m infra.fakes.llm [--port 8083]     # LLM_API_URL=http://127.0.0.1:8083/v1
 
 ``POST /v1/chat/completions`` reads the menu and the history from the prompt that
-``job_scheduler/suggestions.py`` writes and answers, like a model told "suggest something",
-with the id of the first dish on the menu the person has not eaten before (else the first
-dish). Knobs: ``latency_ms``; ``fail_every`` (every Nth call answers 500); ``off_menu`` (the
-answer names a dish that is not on the menu); ``api_key`` (then a request without
-``Authorization: Bearer <api_key>`` gets 401).
+``job_scheduler/jobs/food_reminder/suggestions.py`` writes and answers, like a model told
+"suggest something", with the id of the first dish on the menu the person has not eaten
+before (else the first dish). Knobs: ``latency_ms``; ``fail_every`` (every Nth call answers
+500); ``off_menu`` (the answer names a dish that is not on the menu); ``api_key`` (then a
+request without ``Authorization: Bearer <api_key>`` gets 401).
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from job_scheduler.adapters.db import get_connection
 from job_scheduler.admin.queries import list_jobs
 from job_scheduler.errors import JobSchedulerError
-from job_scheduler.schedule import Schedule, describe
+from job_scheduler.schedule.describe import describe
+from job_scheduler.schedule.zoned import Schedule
 
 from .runtime import LocalRuntime
 
@@ -54,12 +55,13 @@ def _banner(runtime: LocalRuntime) -> None:
         )
     print("\nJobs:")
     now = datetime.now(UTC)
-    for job in list_jobs(get_connection(settings.database_url)):
-        schedule = Schedule.parse(job["cron_expression"], job["timezone"])
+    for overview in list_jobs(get_connection(settings.database_url)):
+        job = overview.job
+        schedule = Schedule.parse(job.cron_expression, job.timezone)
         upcoming = schedule.next_after(now)
-        state = "enabled" if job["enabled"] else "disabled"
+        state = "enabled" if job.enabled else "disabled"
         when = upcoming.astimezone(schedule.zone).strftime("%Y-%m-%d %H:%M %Z") if upcoming else "-"
-        print(f"  {job['name']:<28} {describe(schedule)} [{state}], next {when}")
+        print(f"  {job.name:<28} {describe(schedule)} [{state}], next {when}")
     if runtime.admin is not None:
         print(f"\nAdmin site: {runtime.admin.url}  (token, new this run: {runtime.admin.token})")
     print("\nIn another terminal:")

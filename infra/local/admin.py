@@ -12,30 +12,38 @@ from typing import Any
 
 from job_scheduler.adapters.db import get_connection
 from job_scheduler.admin import tokens as admin_tokens
+from job_scheduler.config import Settings
+from job_scheduler.errors import TokenNotFound
 
 ADMIN_SITE = Path(__file__).resolve().parents[2] / "admin_site"
 TOKEN_NAME = "make-run"  # noqa: S105 - the token's name, not the token
 
 
-def load_app() -> Any:
-    """admin_site/app.py as Chalice loads it (its own directory on the path for chalicelib)."""
+def load_app(settings: Settings | None = None) -> Any:
+    """admin_site/app.py as Chalice loads it (its own directory on the path for chalicelib),
+    its routes' objects built from ``settings`` when given (else from the environment, as in
+    Lambda)."""
     if str(ADMIN_SITE) not in sys.path:
         sys.path.insert(0, str(ADMIN_SITE))
     spec = importlib.util.spec_from_file_location("admin_app", ADMIN_SITE / "app.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    if settings is not None:
+        from chalicelib.context import current
+
+        current.configure(settings)
     return module.app
 
 
 class AdminSite:
-    def __init__(self, database_url: str, port: int) -> None:
+    def __init__(self, settings: Settings, port: int) -> None:
         from chalice.config import Config
         from chalice.local import create_local_server
 
-        self.server = create_local_server(load_app(), Config.create(), "127.0.0.1", port)
+        self.server = create_local_server(load_app(settings), Config.create(), "127.0.0.1", port)
         self.url = f"http://127.0.0.1:{self.server.server.server_address[1]}"
-        conn = get_connection(database_url)
-        with contextlib.suppress(admin_tokens.InvalidTokenName):  # none on the first run
+        conn = get_connection(settings.database_url)
+        with contextlib.suppress(TokenNotFound):  # none on the first run
             admin_tokens.revoke(conn, TOKEN_NAME, "make run")
         self.token = admin_tokens.create(conn, TOKEN_NAME, "make run")
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -17,11 +17,13 @@ from typing import Any
 
 import psycopg
 
-from job_scheduler.admin.specs import CustomJobSpec, create_custom_job
-from job_scheduler.messages.rendering import MessageConfig
+from job_scheduler.admin.edits import create_job
+from job_scheduler.admin.specs import CustomJobSpec
+from job_scheduler.messages.message_config import MessageConfig
 from job_scheduler.rastar import accounts
 from job_scheduler.rastar.crypto import SecretBox
-from job_scheduler.schedule import load_zone
+from job_scheduler.schedule.zoned import load_zone
+from job_scheduler.sync.rules import RuleStore
 
 FIRST_NAMES = [
     "Sara",
@@ -71,7 +73,7 @@ HISTORY_DAYS = 30
 PICKED_AHEAD_DAYS = 7
 
 
-def seed_if_empty(conn: psycopg.Connection, box: SecretBox) -> bool:
+def seed_if_empty(conn: psycopg.Connection, box: SecretBox, rules: RuleStore) -> bool:
     """Insert the demo data unless there are users already; return whether it did."""
     if conn.execute("SELECT EXISTS (SELECT 1 FROM users) AS any").fetchone()["any"]:
         return False
@@ -80,8 +82,9 @@ def seed_if_empty(conn: psycopg.Connection, box: SecretBox) -> bool:
         sunrise = _add_pack(conn, "sunrise-crew", "Sunrise Crew", user_ids[0::2])
         _add_pack(conn, "night-owls", "Night Owls", user_ids[1::2])
         link_demo_accounts(conn, box)
-    create_custom_job(
+    create_job(
         conn,
+        rules,
         CustomJobSpec(
             name="demo-every-minute",
             description="Demo: a silent HTML message every minute to the Sunrise Crew pack",
@@ -93,7 +96,7 @@ def seed_if_empty(conn: psycopg.Connection, box: SecretBox) -> bool:
             pack_ids=(sunrise,),
             exclude_user_ids=(user_ids[0],),
         ),
-        actor="demo",
+        "demo",
     )
     return True
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from job_scheduler.config import Settings
 from job_scheduler.observability import logger
 
-from .lambdas import LocalContext, load_handler
+from .lambdas import LocalContext, load_function
 from .template import SqsSource
 
 WAIT_SECONDS = 1  # short long-poll, so Ctrl-C stops promptly
@@ -48,12 +49,13 @@ class SqsPoller(threading.Thread):
         sqs: Any,
         source: SqsSource,
         queue: dict[str, str],
-        region: str,
+        settings: Settings,
         stop: threading.Event,
     ) -> None:
         super().__init__(name=f"poller-{source.function}", daemon=True)
-        self.sqs, self.source, self.queue, self.region, self.stop = sqs, source, queue, region, stop
-        self.handler = load_handler(source.code_uri, source.handler)
+        self.sqs, self.source, self.queue, self.stop = sqs, source, queue, stop
+        self.region = settings.aws_region
+        self.handler = load_function(source.code_uri, source.handler, settings)
         self.invocations = 0
 
     def run(self) -> None:

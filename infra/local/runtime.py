@@ -17,10 +17,9 @@ from typing import Any
 from job_scheduler import observability
 from job_scheduler.adapters.aws import client
 from job_scheduler.adapters.db import get_connection
-from job_scheduler.config import Settings, get_settings
-from job_scheduler.delivery.handler import notifier_for
-from job_scheduler.execution.handler import executor_for
+from job_scheduler.config import Settings
 from job_scheduler.rastar.crypto import SecretBox
+from job_scheduler.sync.rules import RuleStore
 from job_scheduler.sync.startup import run_startup
 
 from .admin import AdminSite
@@ -59,6 +58,7 @@ class LocalRuntime:
     seeded: bool = False
     serve_admin: bool = True
     admin: AdminSite | None = None
+    env_file_values: dict[str, str] = field(default_factory=dict)  # what .local/run.env says
     _moto: Any = None
 
     @property
@@ -69,20 +69,21 @@ class LocalRuntime:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # the emulators take any
             os.environ.setdefault(name, self.environ.get(name, "local"))
+        # Powertools reads its own switches from the environment, not from our Settings:
+        # EMF lines and tracing would drown the terminal.
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         self.services = start_services(self.environ)
         self.endpoint = self._start_emulator()
         template = load_template()
         env = self._function_environment(template)
-        os.environ.update(env)  # the handlers read their settings from the environment
-        _forget_cached_settings()
-        self.settings = get_settings()
+        self.settings = Settings.from_env(env)  # what each function would read in Lambda
         observability.configure(self.settings)
         self.sync_summary = run_startup(self.settings).as_dict()
         conn = get_connection(self.settings.database_url)
         box = SecretBox.from_settings(self.settings)
-        if self.demo and seed_if_empty(conn, box):
+        if self.demo and seed_if_empty(conn, box, RuleStore(self.settings)):
             self.seeded = True
-            self.sync_summary = run_startup(self.settings).as_dict()
         if self.services.fake_rastar is not None:
             if self.demo:
                 link_demo_accounts(conn, box)
@@ -90,8 +91,8 @@ class LocalRuntime:
         self._start_threads(template)
         if self.serve_admin:
             port = int(self.environ.get("ADMIN_PORT") or free_or_any(8000))
-            self.admin = AdminSite(self.settings.database_url, port).start()
-        _write_env_file(env)
+            self.admin = AdminSite(self.settings, port).start()
+        self.env_file_values = _write_env_file(env)
         return self
 
     def stop(self) -> None:
@@ -132,8 +133,6 @@ class LocalRuntime:
             "RASTAR_ENCRYPTION_KEYS": self.services.rastar_keys,
             "RULE_PREFIX": self.environ.get("RULE_PREFIX", RULE_PREFIX),
             "STAGE": self.environ.get("STAGE", "local"),
-            "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines would drown the terminal
-            "POWERTOOLS_TRACE_DISABLED": "true",
         }
         return env
 
@@ -151,19 +150,13 @@ class LocalRuntime:
             self.ticker.start()
         for source in sqs_sources(template):
             poller = SqsPoller(
-                sqs, source, self.queues[source.queue], self.settings.aws_region, self.stop_event
+                sqs, source, self.queues[source.queue], self.settings, self.stop_event
             )
             poller.start()
             self.pollers.append(poller)
 
 
-def _forget_cached_settings() -> None:
-    get_settings.cache_clear()
-    executor_for.cache_clear()
-    notifier_for.cache_clear()
-
-
-def _write_env_file(env: dict[str, str]) -> None:
+def _write_env_file(env: dict[str, str]) -> dict[str, str]:
     """``.local/run.env``: source it in another terminal to point jobsctl at this runtime."""
     LOCAL_DIR.mkdir(exist_ok=True)
     keys = (
@@ -181,9 +174,11 @@ def _write_env_file(env: dict[str, str]) -> None:
         "RASTAR_API_URL",
         "RASTAR_ENCRYPTION_KEYS",
     )
-    lines = [f"export {key}='{env[key]}'" for key in keys if env.get(key)]
+    values = {key: env[key] for key in keys if env.get(key)}
+    lines = [f"export {key}='{value}'" for key, value in values.items()]
     path = LOCAL_DIR / "run.env"
     path.unlink(missing_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable
     with os.fdopen(descriptor, "w") as file:  # by others, not even for a moment
         file.write("\n".join(lines) + "\n")
+    return values

@@ -24,7 +24,7 @@ from typing import Any
 
 from job_scheduler.execution.firing import floor_minute, iso_minute
 from job_scheduler.observability import logger
-from job_scheduler.schedule import Schedule
+from job_scheduler.schedule.zoned import Schedule
 
 _PATH_PART = re.compile(r"\.([A-Za-z0-9_-]+)|\[(\d+)\]")
 CATCH_UP = timedelta(minutes=10)

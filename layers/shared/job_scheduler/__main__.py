@@ -2,6 +2,6 @@
 
 import sys
 
-from job_scheduler.cli import main
+from job_scheduler.cli.main import main
 
 sys.exit(main())

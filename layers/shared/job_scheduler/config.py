@@ -1,7 +1,9 @@
 """Settings: read from the environment once per cold start, checked, then frozen.
 
-Nothing else in the package reads ``os.environ``. Explicit arguments win: tests and the local
-runtime build ``Settings(...)`` or ``Settings.from_env({...})`` themselves.
+Nothing else in the package reads ``os.environ``, and nothing caches it: each entry point
+builds its Settings once (a Lambda per cold start, ``adapters.lambda_entry``; the CLI per
+command; the admin app per cold start) and hands them down. Explicit arguments win: tests
+and the local runtime build ``Settings(...)`` or ``Settings.from_env({...})`` themselves.
 Secrets (database URL with its password, bot token, Rastar encryption keys, LLM key) are
 kept out of ``repr`` so that logging a Settings object can never leak them.
 """
@@ -12,11 +14,10 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from functools import lru_cache
 from urllib.parse import urlsplit
 
 from job_scheduler.errors import ConfigError, UnknownTimezone
-from job_scheduler.schedule import load_zone
+from job_scheduler.schedule.zoned import load_zone
 
 LOCAL_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 _STAGE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
@@ -180,9 +181,3 @@ def _resolve_secrets(settings: Settings, env: Mapping[str, str]) -> Settings:
 
             updates[name] = read_secret(settings, arn, variable)
     return replace(settings, **updates) if updates else settings
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings, built on first use (one cold start, one read)."""
-    return Settings.from_env()

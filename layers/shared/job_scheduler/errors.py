@@ -1,36 +1,108 @@
-"""Every error the package raises, under one root.
+"""Every error class of the package, sorted by whose fault it is.
+
+The five fault roots say what a caller should do; everything raised on purpose is under
+exactly one of them (``tests/unit/test_errors.py`` checks it, and that the admin API and
+the CLI map each root: ``admin_site/chalicelib/http.py`` and ``cli.py``)::
 
     JobSchedulerError
-    ├── ConfigError            a setting is missing or malformed (names the setting)
-    ├── ScheduleError          an expression or timezone an admin gave is not usable
-    │   ├── InvalidExpression
-    │   └── UnknownTimezone
-    ├── RegistryError          two coded jobs share a name, or a job is malformed
-    ├── InvalidJob             a job definition cannot be accepted (``field`` names the part)
-    │   ├── InvalidMessage     a custom message cannot be sent as written
-    │   ├── JobExists          the name is taken
-    │   └── JobNotFound        no job has that name
-    ├── DatabaseError          Postgres refused or could not be reached (wraps psycopg)
-    ├── AwsError               an AWS call failed (wraps botocore)
-    └── SyncError              the startup sync would leave things inconsistent
-        └── RuleQuotaExceeded
+    ├── InputError           the caller's input is wrong: fix it    API 422 · CLI exit 2
+    │   ├── ScheduleError        an expression or timezone cannot be used
+    │   │   ├── InvalidExpression
+    │   │   └── UnknownTimezone
+    │   ├── InvalidJob           a job's field (``field`` names it)
+    │   │   └── InvalidMessage   a message or its template
+    │   ├── InvalidFiring        a jobs-queue message the executor cannot read
+    │   ├── InvalidTokenName     an admin token's name
+    │   ├── InvalidRastarToken   a token given to link a Rastar account
+    │   ├── Rejected *           Telegram refused this message for good
+    │   └── CredentialsRefused † Rastar refused the person's credentials
+    ├── NotFound             what was asked for does not exist      API 404 · CLI exit 2
+    │   ├── JobNotFound
+    │   ├── ExecutionNotFound
+    │   ├── UserNotFound
+    │   └── TokenNotFound
+    ├── Conflict             the state changed or is in the way     API 409 · CLI exit 2
+    │   ├── JobExists
+    │   ├── TokenExists
+    │   ├── EditConflict         the job changed since the version edited
+    │   ├── ChatGone *           the person blocked the bot or the chat is gone
+    │   └── ChatMigrated *       the chat moved to a new id
+    ├── Unavailable          a service failed or a quota was reached: try later
+    │   │                                                           API 503 · CLI exit 1
+    │   ├── DatabaseError        Postgres refused or could not be reached
+    │   ├── AwsError             an AWS call failed
+    │   │   └── RulesNotUpdated  EventBridge refused an edit's rule change (row undone)
+    │   ├── RuleQuotaExceeded    the rules would pass the event bus's quota
+    │   ├── RastarUnavailable †  Rastar could not answer usefully, even after retries
+    │   │   └── UnexpectedAnswer † an answer whose shape rastar/protocol.py does not know
+    │   ├── RetryLater           another executor runs this firing; the queue redelivers
+    │   ├── DeliveriesFailed     some deliveries hit transient errors; the queue redelivers
+    │   ├── RateLimited *        Telegram's 429: wait ``retry_after``
+    │   ├── Transient *          5xx, or the request never reached Telegram
+    │   ├── Uncertain *          no answer after sending: Telegram may have delivered it
+    │   └── Deferred *           too little time left in this invocation: re-queued
+    └── InternalError        the deployment or the code is wrong    API 500 · CLI exit 1
+        ├── ConfigError          a setting is missing or malformed (names the setting)
+        ├── RegistryError        two coded jobs share a name, or one is malformed
+        ├── SyncError            the startup sync refused a change
+        ├── ConstraintViolation  Postgres refused a row our checks let through (names it)
+        └── CredentialUnreadable a stored secret no configured key opens
 
-Lower-level errors (psycopg, botocore, redis) are translated once, at the module that talks
-to that service, with ``raise ... from exc`` so the cause is kept.
+    * also a ``SendError``: what sending one Telegram message ended with (adapters/telegram)
+    † also a ``RastarError``: what a call to Rastar ended with (rastar/client)
+
+Lower-level errors (psycopg, botocore, redis, httpx, pyTelegramBotAPI) are translated once,
+at the adapter that talks to that service, with ``raise ... from exc`` so the cause is kept.
 """
 
 from __future__ import annotations
 
 
 class JobSchedulerError(Exception):
-    """Root of every error raised on purpose by this package."""
+    """Root of every error raised on purpose by this package; ``field`` names the part of
+    the caller's input it is about, when there is one."""
+
+    def __init__(self, message: str = "", field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
-class ConfigError(JobSchedulerError):
-    """A setting is missing or malformed; the message names the setting."""
+# -- the fault roots ---------------------------------------------------------------------------
 
 
-class ScheduleError(JobSchedulerError):
+class InputError(JobSchedulerError):
+    """The caller's input is wrong; the message says what to fix."""
+
+
+class NotFound(JobSchedulerError):
+    """What the caller named does not exist."""
+
+
+class Conflict(JobSchedulerError):
+    """The thing changed, or its state is in the way; reload and try again, or choose another."""
+
+
+class Unavailable(JobSchedulerError):
+    """A service failed or a quota was reached; the same request may work later."""
+
+
+class InternalError(JobSchedulerError):
+    """The deployment or the code is wrong; an operator has to act."""
+
+
+FAULTS: tuple[type[JobSchedulerError], ...] = (
+    InputError,
+    NotFound,
+    Conflict,
+    Unavailable,
+    InternalError,
+)
+
+
+# -- the caller's input --------------------------------------------------------------------------
+
+
+class ScheduleError(InputError):
     """A schedule cannot be used; the message says what to change."""
 
 
@@ -42,41 +114,177 @@ class UnknownTimezone(ScheduleError):
     """The timezone is not an IANA name known to the tz database."""
 
 
-class RegistryError(JobSchedulerError):
-    """The coded-job registry was given something it cannot hold."""
-
-
-class InvalidJob(JobSchedulerError):
+class InvalidJob(InputError):
     """A job definition cannot be accepted; says what to fix, ``field`` says where."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class InvalidMessage(InvalidJob):
     """A message or its template cannot be sent as written."""
 
 
-class JobExists(InvalidJob):
-    """A job with that name already exists."""
+class InvalidFiring(InputError):
+    """The queue message is not a firing this executor understands."""
 
 
-class JobNotFound(InvalidJob):
+class InvalidTokenName(InputError):
+    """An admin token's name is not 1-64 letters, digits or . _ @ -."""
+
+
+class InvalidRastarToken(InputError):
+    """The token given to link is empty, too long or not one line."""
+
+
+# -- not found -----------------------------------------------------------------------------------
+
+
+class JobNotFound(NotFound):
     """No job has that name."""
 
 
-class DatabaseError(JobSchedulerError):
+class ExecutionNotFound(NotFound):
+    """No execution has that id."""
+
+
+class UserNotFound(NotFound):
+    """No user has that id."""
+
+
+class TokenNotFound(NotFound):
+    """No live admin token has that name."""
+
+
+# -- conflicts -----------------------------------------------------------------------------------
+
+
+class JobExists(Conflict):
+    """A job with that name already exists."""
+
+
+class TokenExists(Conflict):
+    """A live admin token has that name; revoke it first."""
+
+
+class EditConflict(Conflict):
+    """The job changed since the version the edit was made against."""
+
+    def __init__(self, message: str, current_version: int) -> None:
+        super().__init__(message, "version")
+        self.current_version = current_version
+
+
+# -- services ------------------------------------------------------------------------------------
+
+
+class DatabaseError(Unavailable):
     """Postgres failed; the original psycopg error is the cause."""
 
 
-class AwsError(JobSchedulerError):
+class AwsError(Unavailable):
     """An AWS API call failed; the original botocore error is the cause."""
 
 
-class SyncError(JobSchedulerError):
+class RulesNotUpdated(AwsError):
+    """EventBridge refused the rule change; the database change was undone."""
+
+
+class RuleQuotaExceeded(Unavailable):
+    """Creating the rules would pass the event bus's rules-per-bus quota."""
+
+
+class RetryLater(Unavailable):
+    """Another executor is running this firing now; try again after the visibility timeout."""
+
+
+class DeliveriesFailed(Unavailable):
+    """Some deliveries hit transient errors; the queue should redeliver the batch."""
+
+
+# -- the deployment or the code ------------------------------------------------------------------
+
+
+class ConfigError(InternalError):
+    """A setting is missing or malformed; the message names the setting."""
+
+
+class RegistryError(InternalError):
+    """The coded-job registry was given something it cannot hold."""
+
+
+class SyncError(InternalError):
     """The startup sync refused to make a change."""
 
 
-class RuleQuotaExceeded(SyncError):
-    """Creating the rules would pass the event bus's rules-per-bus quota."""
+class ConstraintViolation(InternalError):
+    """Postgres refused a row: a check of ours let through what the schema forbids, or two
+    writers raced. Callers that expect one (a taken name) translate it by ``constraint``."""
+
+    def __init__(self, message: str, constraint: str | None) -> None:
+        super().__init__(message)
+        self.constraint = constraint
+
+
+class CredentialUnreadable(InternalError):
+    """A stored secret that none of the configured keys decrypts (a key dropped too soon)."""
+
+
+# -- sending one Telegram message (adapters/telegram.py) ------------------------------------------
+
+
+class SendError(JobSchedulerError):
+    """What sending one message ended with, when not sent; each kind also has its fault."""
+
+
+class RateLimited(SendError, Unavailable):
+    """Telegram's 429: everyone sharing the limiter waits ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: float, message: str) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ChatGone(SendError, Conflict):
+    """The user cannot be reached any more; the text is stored as the reason."""
+
+
+class ChatMigrated(SendError, Conflict):
+    """The chat became a supergroup with a new id; send again there."""
+
+    def __init__(self, new_chat_id: int, message: str) -> None:
+        super().__init__(message)
+        self.new_chat_id = new_chat_id
+
+
+class Rejected(SendError, InputError):
+    """Telegram refused this message for good (bad HTML, too long, ...)."""
+
+
+class Transient(SendError, Unavailable):
+    """A network error or a server error: the same request may well work later."""
+
+
+class Uncertain(SendError, Unavailable):
+    """The request may have reached Telegram; sending again could deliver it twice."""
+
+
+class Deferred(SendError, Unavailable):
+    """Not sent: too little time left in this invocation; re-queued for the next."""
+
+
+# -- calling Rastar (rastar/client.py) -------------------------------------------------------------
+
+
+class RastarError(JobSchedulerError):
+    """What a call to Rastar ended with, when it failed; each kind also has its fault."""
+
+
+class CredentialsRefused(RastarError, InputError):
+    """Rastar refused this person's token or password (expired, revoked or wrong)."""
+
+
+class RastarUnavailable(RastarError, Unavailable):
+    """Rastar could not answer usefully (timeouts, 5xx, an unknown shape), after retries."""
+
+
+class UnexpectedAnswer(RastarUnavailable):
+    """Rastar answered with a shape ``rastar/protocol.py`` does not know: its assumptions
+    are off."""

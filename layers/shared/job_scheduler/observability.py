@@ -22,7 +22,7 @@ _PATTERNS = [
     (re.compile(r"\b\d{5,15}:[A-Za-z0-9_-]{30,}"), MASK),  # Telegram bot tokens
     (re.compile(r"(://[^:/@\s]+:)[^@\s]+@"), rf"\g<1>{MASK}@"),  # passwords in URLs
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), rf"\g<1>{MASK}"),
-    (re.compile(r"\btja_[A-Za-z0-9_-]{20,}"), MASK),  # admin API tokens (admin_tokens.py)
+    (re.compile(r"\btja_[A-Za-z0-9_-]{20,}"), MASK),  # admin API tokens (admin/tokens.py)
 ]
 _secret_values: set[str] = set()
 

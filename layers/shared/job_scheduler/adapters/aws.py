@@ -47,12 +47,6 @@ def aws_call(action: str) -> Iterator[None]:
         raise AwsError(f"{action} failed: {exc}") from exc
 
 
-def error_code(exc: BaseException) -> str | None:
-    """The AWS error code behind an AwsError (e.g. 'ResourceNotFoundException')."""
-    cause = exc.__cause__
-    return cause.response.get("Error", {}).get("Code") if isinstance(cause, ClientError) else None
-
-
 def read_secret(settings: Any, arn: str, variable: str) -> str:
     """A Secrets Manager secret's string; the error names the variable, never the value."""
     with aws_call(f"reading the secret named by {variable}"):

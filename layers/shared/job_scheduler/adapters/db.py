@@ -5,8 +5,10 @@ locally, where several handlers run in one process and must not share a session 
 handler's transaction would swallow another's statements, and advisory locks would be
 shared).
 
-psycopg errors are translated to ``DatabaseError`` here (``database_errors``) so callers see
-one error type; the psycopg error stays attached as the cause.
+psycopg errors are translated here, once (``database_errors``): a constraint the row broke is
+a ``ConstraintViolation`` naming the constraint (callers that expect one, such as a taken
+name, check ``constraint``); anything else is a ``DatabaseError``. The psycopg error stays
+attached as the cause.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from job_scheduler.errors import DatabaseError
+from job_scheduler.errors import ConstraintViolation, DatabaseError
 from job_scheduler.observability import logger
 
 # Two cold starts may migrate at once; the second waits on this lock, then finds nothing to do.
@@ -34,9 +36,12 @@ _registry_lock = threading.Lock()
 
 @contextmanager
 def database_errors(action: str) -> Iterator[None]:
-    """Translate psycopg failures into DatabaseError naming what was being done."""
+    """Translate psycopg failures into the package's errors, naming what was being done."""
     try:
         yield
+    except psycopg.errors.IntegrityError as exc:
+        constraint = exc.diag.constraint_name
+        raise ConstraintViolation(f"{action}: {exc}".strip(), constraint) from exc
     except psycopg.Error as exc:
         raise DatabaseError(f"{action}: {type(exc).__name__}: {exc}".strip()) from exc
 

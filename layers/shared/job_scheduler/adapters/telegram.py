@@ -15,7 +15,12 @@ here, once, into what the notifier should do about it:
     │                   retry with backoff, then let SQS retry
     └── Uncertain       no answer after the request was sent (read timeout, connection cut):
                         Telegram may have delivered it, so it is not sent again (at most once)
-Error texts are scrubbed of the bot token before they are stored or logged.
+Error texts are scrubbed of the bot token before they are stored or logged (the classes
+live in ``errors.py``, each under its fault).
+
+pyTelegramBotAPI is configured through module globals (``apihelper.API_URL``, its timeouts
+and its request hook); ``configure_api`` is the one place in the package that sets them.
+Every client of one process talks to the same API URL, which is all a deployment has.
 """
 
 from __future__ import annotations
@@ -28,7 +33,15 @@ import telebot
 from telebot import apihelper
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProxyError
 
-from job_scheduler.errors import JobSchedulerError
+from job_scheduler.errors import (
+    ChatGone,
+    ChatMigrated,
+    RateLimited,
+    Rejected,
+    SendError,
+    Transient,
+    Uncertain,
+)
 from job_scheduler.observability import scrub
 
 _GONE_MARKERS = (
@@ -41,40 +54,9 @@ _GONE_MARKERS = (
 )
 
 
-class SendError(JobSchedulerError):
-    """Sending failed; the subclass says what to do next."""
-
-
-class RateLimited(SendError):
-    def __init__(self, retry_after: float, message: str) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class ChatGone(SendError):
-    """The user cannot be reached any more; ``reason`` is stored on the user."""
-
-
-class ChatMigrated(SendError):
-    def __init__(self, new_chat_id: int, message: str) -> None:
-        super().__init__(message)
-        self.new_chat_id = new_chat_id
-
-
-class Rejected(SendError):
-    """Telegram refused this message for good (bad HTML, too long, ...)."""
-
-
-class Transient(SendError):
-    """A network error or a server error: the same request may well work later."""
-
-
-class Uncertain(SendError):
-    """The request may have reached Telegram; sending again could deliver it twice."""
-
-
 def configure_api(api_url: str) -> None:
-    """Point pyTelegramBotAPI at ``api_url`` (Telegram, or the fake server)."""
+    """Point pyTelegramBotAPI at ``api_url`` (Telegram, or the fake server): the one place
+    its module globals are set."""
     apihelper.API_URL = f"{api_url.rstrip('/')}/bot{{0}}/{{1}}"
     apihelper.CONNECT_TIMEOUT = 3
     apihelper.READ_TIMEOUT = 10

@@ -1,23 +1,35 @@
-"""Reading jobs and their executions for people: the CLI now, the admin API later."""
+"""Reading jobs, executions, people, packs and the audit log for admins (API and CLI)."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import psycopg
 
 from job_scheduler.adapters.db import database_errors
-from job_scheduler.errors import JobNotFound
+from job_scheduler.errors import ExecutionNotFound, JobNotFound
+from job_scheduler.model import Execution, ExecutionStatus, Job, JobOverview, LastRun
 
 MAX_PAGE = 200
 
 
-def list_jobs(conn: psycopg.Connection, name: str | None = None) -> list[dict[str, Any]]:
-    """Every job (or the one named) with its latest execution (status and time), by name."""
+@dataclass(frozen=True)
+class ExecutionDetail:
+    """One execution, with its job's name and what happened to its deliveries."""
+
+    execution: Execution
+    job_name: str
+    deliveries: dict[str, int]  # status -> count
+    delivery_errors: list[dict[str, Any]]  # the latest 20: user_id, status, last_error, at
+
+
+def list_jobs(conn: psycopg.Connection, name: str | None = None) -> list[JobOverview]:
+    """Every job (or the one named) with its latest execution, by name."""
     with database_errors("listing jobs"):
-        return conn.execute(
+        rows = conn.execute(
             "SELECT j.*, last.status AS last_status, last.scheduled_for AS last_scheduled_for,"
             " last.finished_at AS last_finished_at"
             " FROM scheduled_jobs AS j"
@@ -27,14 +39,30 @@ def list_jobs(conn: psycopg.Connection, name: str | None = None) -> list[dict[st
             " ORDER BY j.name",
             {"name": name},
         ).fetchall()
+    return [_overview(row) for row in rows]
 
 
-def get_job(conn: psycopg.Connection, name: str) -> dict[str, Any]:
+def _overview(row: dict[str, Any]) -> JobOverview:
+    last = None
+    if row["last_status"] is not None:
+        status = ExecutionStatus(row["last_status"])
+        last = LastRun(status, row["last_scheduled_for"], row["last_finished_at"])
+    return JobOverview(Job.from_row(row), last)
+
+
+def job_overview(conn: psycopg.Connection, name: str) -> JobOverview:
+    found = list_jobs(conn, name)
+    if not found:
+        raise JobNotFound(f"There is no job named '{name}'.", "name")
+    return found[0]
+
+
+def get_job(conn: psycopg.Connection, name: str) -> Job:
     with database_errors("loading the job"):
         row = conn.execute("SELECT * FROM scheduled_jobs WHERE name = %s", (name,)).fetchone()
     if row is None:
         raise JobNotFound(f"There is no job named '{name}'.", "name")
-    return row
+    return Job.from_row(row)
 
 
 def list_executions(
@@ -43,11 +71,11 @@ def list_executions(
     status: str | None = None,
     before: tuple[datetime, int] | None = None,
     limit: int = 20,
-) -> list[dict[str, Any]]:
+) -> list[Execution]:
     """A page of a job's executions, newest first; ``before`` is the last row's cursor."""
     job = get_job(conn, job_name)
     query = "SELECT * FROM job_executions WHERE job_id = %(job)s"
-    params: dict[str, Any] = {"job": job["id"], "limit": max(1, min(limit, MAX_PAGE))}
+    params: dict[str, Any] = {"job": job.id, "limit": max(1, min(limit, MAX_PAGE))}
     if status:
         query += " AND status = %(status)s"
         params["status"] = status
@@ -56,10 +84,10 @@ def list_executions(
         params |= {"at": before[0], "id": before[1]}
     query += " ORDER BY scheduled_for DESC, id DESC LIMIT %(limit)s"
     with database_errors("listing executions"):
-        return conn.execute(query, params).fetchall()
+        return [Execution.from_row(row) for row in conn.execute(query, params)]
 
 
-def get_execution(conn: psycopg.Connection, execution_id: int) -> dict[str, Any] | None:
+def get_execution(conn: psycopg.Connection, execution_id: int) -> ExecutionDetail:
     """One execution with its job's name, its deliveries counted by status, and the latest
     delivery errors."""
     with database_errors("loading the execution"):
@@ -69,7 +97,7 @@ def get_execution(conn: psycopg.Connection, execution_id: int) -> dict[str, Any]
             (execution_id,),
         ).fetchone()
         if row is None:
-            return None
+            raise ExecutionNotFound(f"there is no execution {execution_id}", "execution_id")
         counts = conn.execute(
             "SELECT status, count(*) AS n FROM notification_deliveries"
             " WHERE execution_id = %s GROUP BY status",
@@ -81,7 +109,8 @@ def get_execution(conn: psycopg.Connection, execution_id: int) -> dict[str, Any]
             " ORDER BY d.updated_at DESC LIMIT 20",
             (execution_id,),
         ).fetchall()
-    return {**row, "deliveries": {c["status"]: c["n"] for c in counts}, "delivery_errors": errors}
+    deliveries = {count["status"]: count["n"] for count in counts}
+    return ExecutionDetail(Execution.from_row(row), row["job_name"], deliveries, errors)
 
 
 def search_users(conn: psycopg.Connection, query: str, limit: int = 20) -> list[dict[str, Any]]:
@@ -95,6 +124,16 @@ def search_users(conn: psycopg.Connection, query: str, limit: int = 20) -> list[
             " OR username ILIKE %(p)s OR id = %(n)s OR telegram_chat_id = %(n)s"
             " ORDER BY id LIMIT %(limit)s",
             {"p": pattern, "n": number, "limit": max(1, min(limit, MAX_PAGE))},
+        ).fetchall()
+
+
+def users_by_id(conn: psycopg.Connection, ids: list[int]) -> list[dict[str, Any]]:
+    """The users with these ids (the pickers show names for ids already chosen)."""
+    with database_errors("reading users"):
+        return conn.execute(
+            "SELECT id, telegram_chat_id, first_name, last_name, username, is_active"
+            " FROM users WHERE id = ANY(%s) ORDER BY id",
+            (ids,),
         ).fetchall()
 
 

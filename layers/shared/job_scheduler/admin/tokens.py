@@ -16,15 +16,11 @@ import psycopg
 
 from job_scheduler.adapters.db import database_errors
 from job_scheduler.audit import record_change
-from job_scheduler.errors import JobSchedulerError
+from job_scheduler.errors import InvalidTokenName, TokenExists, TokenNotFound
 
 PREFIX = "tja_"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 TOKEN_RE = re.compile(rf"{PREFIX}[A-Za-z0-9_-]{{43}}")
-
-
-class InvalidTokenName(JobSchedulerError):
-    """The name is not 1-64 letters, digits or . _ @ -, or is taken, or is not there."""
 
 
 def digest(token: str) -> str:
@@ -36,7 +32,8 @@ def create(conn: psycopg.Connection, name: str, actor: str) -> str:
     if not NAME_RE.fullmatch(name):
         raise InvalidTokenName(
             f"{name!r}: a token name is 1-64 letters, digits or . _ @ -, starting with a"
-            " letter or digit"
+            " letter or digit",
+            "name",
         )
     token = PREFIX + secrets.token_urlsafe(32)
     now = datetime.now(UTC)
@@ -45,7 +42,7 @@ def create(conn: psycopg.Connection, name: str, actor: str) -> str:
             "SELECT revoked_at FROM admin_tokens WHERE name = %s", (name,)
         ).fetchone()
         if taken is not None and taken["revoked_at"] is None:
-            raise InvalidTokenName(f"a token named {name!r} exists; revoke it first")
+            raise TokenExists(f"a token named {name!r} exists; revoke it first", "name")
         conn.execute("DELETE FROM admin_tokens WHERE name = %s", (name,))
         conn.execute(
             "INSERT INTO admin_tokens (name, token_sha256, created_at) VALUES (%s, %s, %s)",
@@ -64,7 +61,7 @@ def revoke(conn: psycopg.Connection, name: str, actor: str) -> None:
             (now, name),
         ).fetchone()
         if row is None:
-            raise InvalidTokenName(f"there is no live token named {name!r}")
+            raise TokenNotFound(f"there is no live token named {name!r}", "name")
         record_change(conn, actor, "revoke", "admin_token", name, {"name": name}, None, now)
 
 

@@ -7,11 +7,15 @@ its error rather than failing the whole list.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from job_scheduler.admin.queries import ExecutionDetail
 from job_scheduler.errors import ScheduleError
-from job_scheduler.schedule import Schedule, describe
+from job_scheduler.model import Execution, Job, JobOverview
+from job_scheduler.schedule.describe import describe
+from job_scheduler.schedule.zoned import Schedule
 
 UPCOMING = 5
 
@@ -20,9 +24,9 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def targeting_summary(job: dict[str, Any]) -> str:
+def targeting_summary(job: Job) -> str:
     """ "everyone", or who the job is limited to, in a few words."""
-    include, packs, exclude = job["include_user_ids"], job["pack_ids"], job["exclude_user_ids"]
+    include, packs, exclude = job.include_user_ids, job.pack_ids, job.exclude_user_ids
     parts = []
     if include:
         parts.append(f"{len(include)} user{'s' if len(include) != 1 else ''}")
@@ -34,12 +38,13 @@ def targeting_summary(job: dict[str, Any]) -> str:
     return summary
 
 
-def schedule_of(job: dict[str, Any], now: datetime) -> dict[str, Any]:
+def schedule_of(expression: str, timezone: str, enabled: bool, now: datetime) -> dict[str, Any]:
+    """A schedule in words and its next runs (none while disabled), or its error."""
     try:
-        schedule = Schedule.parse(job["cron_expression"], job["timezone"])
+        schedule = Schedule.parse(expression, timezone)
     except ScheduleError as exc:
         return {"in_words": None, "error": str(exc), "next_runs": []}
-    upcoming = schedule.next_runs(now, UPCOMING) if job["enabled"] else []
+    upcoming = schedule.next_runs(now, UPCOMING) if enabled else []
     return {
         "in_words": describe(schedule),
         "error": None,
@@ -47,41 +52,42 @@ def schedule_of(job: dict[str, Any], now: datetime) -> dict[str, Any]:
     }
 
 
-def job_summary(job: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """A row of the jobs table (``history.list_jobs`` rows carry the last execution)."""
-    last = None
-    if job.get("last_status"):
-        last = {"status": job["last_status"], "scheduled_for": _iso(job["last_scheduled_for"])}
+def job_summary(overview: JobOverview, now: datetime) -> dict[str, Any]:
+    """A row of the jobs table."""
+    job, last = overview.job, overview.last
     return {
-        "name": job["name"],
-        "kind": job["kind"],
-        "description": job["description"],
-        "expression": job["cron_expression"],
-        "timezone": job["timezone"],
-        "schedule": schedule_of(job, now),
-        "enabled": job["enabled"],
-        "orphaned": job["orphaned_at"] is not None,
-        "last_execution": last,
+        "name": job.name,
+        "kind": job.kind,
+        "description": job.description,
+        "expression": job.cron_expression,
+        "timezone": job.timezone,
+        "schedule": schedule_of(job.cron_expression, job.timezone, job.enabled, now),
+        "enabled": job.enabled,
+        "orphaned": job.is_orphaned,
+        "last_execution": None
+        if last is None
+        else {"status": last.status, "scheduled_for": _iso(last.scheduled_for)},
         "targeting": targeting_summary(job),
-        "version": job["version"],
+        "version": job.version,
     }
 
 
-def job_detail(job: dict[str, Any], now: datetime) -> dict[str, Any]:
+def job_detail(overview: JobOverview, now: datetime) -> dict[str, Any]:
     """Everything an admin may read or edit about one job."""
+    job = overview.job
     return {
-        **job_summary(job, now),
-        "misfire_grace_seconds": job["misfire_grace_seconds"],
-        "overlap_policy": job["overlap_policy"],
-        "include_user_ids": list(job["include_user_ids"]),
-        "exclude_user_ids": list(job["exclude_user_ids"]),
-        "pack_ids": list(job["pack_ids"]),
-        "message": job["message_config"] if job["kind"] == "custom_message" else None,
-        "rule_names": list(job["rule_names"]),
-        "created_at": _iso(job["created_at"]),
-        "created_by": job["created_by"],
-        "updated_at": _iso(job["updated_at"]),
-        "updated_by": job["updated_by"],
+        **job_summary(overview, now),
+        "misfire_grace_seconds": job.misfire_grace_seconds,
+        "overlap_policy": job.overlap_policy,
+        "include_user_ids": list(job.include_user_ids),
+        "exclude_user_ids": list(job.exclude_user_ids),
+        "pack_ids": list(job.pack_ids),
+        "message": dict(job.message_config) if job.is_custom else None,
+        "rule_names": list(job.rule_names),
+        "created_at": _iso(job.created_at),
+        "created_by": job.created_by,
+        "updated_at": _iso(job.updated_at),
+        "updated_by": job.updated_by,
     }
 
 
@@ -102,11 +108,21 @@ EXECUTION_FIELDS = (
 )
 
 
-def execution_view(row: dict[str, Any]) -> dict[str, Any]:
-    view = {name: row.get(name) for name in EXECUTION_FIELDS}
+def execution_view(execution: Execution) -> dict[str, Any]:
+    values = asdict(execution)
+    view = {name: values[name] for name in EXECUTION_FIELDS}
     view |= {
-        "scheduled_for": _iso(row["scheduled_for"]),
-        "started_at": _iso(row["started_at"]),
-        "finished_at": _iso(row["finished_at"]),
+        "scheduled_for": _iso(execution.scheduled_for),
+        "started_at": _iso(execution.started_at),
+        "finished_at": _iso(execution.finished_at),
     }
     return view
+
+
+def execution_detail_view(detail: ExecutionDetail) -> dict[str, Any]:
+    return {
+        **execution_view(detail.execution),
+        "job": detail.job_name,
+        "deliveries": detail.deliveries,
+        "delivery_errors": detail.delivery_errors,
+    }

@@ -1,29 +1,35 @@
-"""What the notifier Lambda does per notifications-queue record, built once per cold start.
+"""The notifier Lambda: each notifications-queue record is a batch of deliveries to send.
 
-Kept apart from ``firing_handler`` so each function imports only its own path. A record
+Kept apart from ``execution.handler`` so each function imports only its own path. A record
 handler that raises becomes a batch item failure, retried alone by SQS.
 """
 
 from __future__ import annotations
 
 import time
-from functools import lru_cache
+from dataclasses import dataclass, field
+from typing import Any
 
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from job_scheduler import observability
 from job_scheduler.adapters.aws import client
 from job_scheduler.adapters.redis_client import redis_from_url
 from job_scheduler.adapters.telegram import TelegramClient
-from job_scheduler.config import Settings, get_settings
+from job_scheduler.config import Settings
 from job_scheduler.delivery.notifier import Notifier, NotifyResult, receive_count
 from job_scheduler.delivery.outbox import DeliveryBatch, Outbox
 from job_scheduler.delivery.ratelimit import rate_limiter
 from job_scheduler.errors import ConfigError
 
 
-@lru_cache(maxsize=4)
-def notifier_for(settings: Settings) -> Notifier:
+def build_notifier(settings: Settings) -> Notifier:
+    """Every object a send needs, wired from the settings: the one place that does it."""
     observability.configure(settings)
     if not settings.telegram_bot_token:
         raise ConfigError("TELEGRAM_BOT_TOKEN (or TELEGRAM_BOT_TOKEN_SECRET_ARN) is not set")
@@ -40,11 +46,30 @@ def notifier_for(settings: Settings) -> Notifier:
     )
 
 
-def handle_deliveries(record: SQSRecord, deadline: float | None = None) -> NotifyResult:
-    """``deadline``: a ``time.monotonic()`` value by which the invocation must be done."""
-    notifier = notifier_for(get_settings())
-    batch = DeliveryBatch.from_json(record.body)
-    return notifier.process(batch, receive_count(record), deadline)
+@dataclass
+class DeliveryHandler:
+    """The Lambda's handler object: one SQS event in, its partial batch response out."""
+
+    notifier: Notifier
+    processor: BatchProcessor = field(default_factory=lambda: BatchProcessor(EventType.SQS))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeliveryHandler:
+        return cls(build_notifier(settings))
+
+    def __call__(self, event: dict[str, Any], context: object) -> dict[str, Any]:
+        deadline = deadline_of(context)
+        return process_partial_response(
+            event=event,
+            record_handler=lambda record: self.handle(record, deadline),
+            processor=self.processor,
+            context=context,
+        )
+
+    def handle(self, record: SQSRecord, deadline: float | None = None) -> NotifyResult:
+        """``deadline``: a ``time.monotonic()`` value by which the invocation must be done."""
+        batch = DeliveryBatch.from_json(record.body)
+        return self.notifier.process(batch, receive_count(record), deadline)
 
 
 def deadline_of(context: object) -> float | None:

@@ -2,7 +2,7 @@
 
 For one queue message (one ``DeliveryBatch``):
 
-1. claim the deliveries: ``queued``/``pending`` ones, or ``sending`` ones whose claim
+1. claim the deliveries: ``queued`` ones, or ``sending`` ones whose claim
    expired (a notifier died mid-send). Sent, failed and freshly claimed ones are skipped,
    so a redelivered message sends nothing twice where the send was recorded;
 2. send the claimed ones on a few threads, each waiting on the shared rate limiter;
@@ -36,19 +36,22 @@ import psycopg
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from job_scheduler.adapters.db import database_errors, get_connection
-from job_scheduler.adapters.telegram import (
+from job_scheduler.config import Settings
+from job_scheduler.delivery.outbox import Delivery, DeliveryBatch, Outbox
+from job_scheduler.delivery.ratelimit import Grant, RateLimiter
+from job_scheduler.errors import (
     ChatGone,
     ChatMigrated,
+    Deferred,
+    DeliveriesFailed,
+    JobSchedulerError,
     RateLimited,
     Rejected,
     SendError,
     Transient,
     Uncertain,
 )
-from job_scheduler.config import Settings
-from job_scheduler.delivery.outbox import Delivery, DeliveryBatch, Outbox
-from job_scheduler.delivery.ratelimit import Grant, RateLimiter
-from job_scheduler.errors import JobSchedulerError
+from job_scheduler.model import DeliveryStatus
 from job_scheduler.observability import logger, metrics
 
 TRANSIENT_ATTEMPTS = 3
@@ -57,14 +60,6 @@ MAX_REQUEUE_DELAY = 900  # SQS's DelaySeconds limit
 # it: after this many claims it fails for good instead of circling for ever.
 MAX_DELIVERY_ATTEMPTS = 20
 SEND_MARGIN_SECONDS = 5.0  # stop sending this long before the invocation's deadline
-
-
-class DeliveriesFailed(JobSchedulerError):
-    """Some deliveries hit transient errors; the queue should redeliver the batch."""
-
-
-class Deferred(SendError):
-    """Not sent: too little time left in this invocation; re-queued for the next."""
 
 
 @dataclass
@@ -107,7 +102,7 @@ class Notifier:
             for delivery_id in worn:
                 self._mark(
                     delivery_id,
-                    "failed",
+                    DeliveryStatus.FAILED,
                     f"rate limited or out of time on {MAX_DELIVERY_ATTEMPTS} attempts; given up",
                 )
             result.failed += len(worn)
@@ -258,13 +253,13 @@ class Notifier:
             rate_limited.append((delivery, 0))
         elif isinstance(outcome, ChatGone):
             self._deactivate(delivery.user_id, str(outcome))
-            self._mark(delivery.delivery_id, "failed", error=str(outcome))
+            self._mark(delivery.delivery_id, DeliveryStatus.FAILED, error=str(outcome))
             result.failed += 1
         elif isinstance(outcome, Rejected | ChatMigrated | Uncertain):
-            self._mark(delivery.delivery_id, "failed", error=str(outcome))
+            self._mark(delivery.delivery_id, DeliveryStatus.FAILED, error=str(outcome))
             result.failed += 1
         else:
-            self._mark(delivery.delivery_id, "sending", error=str(outcome))
+            self._mark(delivery.delivery_id, DeliveryStatus.SENDING, error=str(outcome))
             result.retry.append(delivery.delivery_id)
         if not isinstance(outcome, Deferred):
             logger.warning(
@@ -300,7 +295,7 @@ class Notifier:
             rows = self.conn.execute(
                 "UPDATE notification_deliveries SET status = 'sending', attempts = attempts + 1,"
                 " claimed_until = now() + make_interval(secs => %s), updated_at = now()"
-                " WHERE id = ANY(%s) AND (status IN ('pending', 'queued')"
+                " WHERE id = ANY(%s) AND (status = 'queued'"
                 "   OR (status = 'sending' AND claimed_until < now()))"
                 " RETURNING id, attempts",
                 (self.settings.execution_lease_seconds, ids),
@@ -319,7 +314,7 @@ class Notifier:
                 ([delivery_id for delivery_id, _ in sent], [message_id for _, message_id in sent]),
             )
 
-    def _mark(self, delivery_id: int, status: str, error: str) -> None:
+    def _mark(self, delivery_id: int, status: DeliveryStatus, error: str) -> None:
         with database_errors("recording a delivery"):
             self.conn.execute(
                 "UPDATE notification_deliveries SET status = %s, last_error = %s,"
@@ -331,7 +326,7 @@ class Notifier:
 
     def _give_back(self, ids: list[int], final: bool) -> None:
         """Transient failures: free the claim for the retry, or fail them on the last try."""
-        status = "failed" if final else "queued"
+        status = DeliveryStatus.FAILED if final else DeliveryStatus.QUEUED
         with database_errors("releasing deliveries"):
             self.conn.execute(
                 "UPDATE notification_deliveries SET status = %s, claimed_until = NULL,"

@@ -41,7 +41,7 @@ from job_scheduler.adapters.redis_client import REDIS_ERRORS
 from job_scheduler.observability import MetricUnit, logger, metrics
 
 WINDOW_SECONDS = 1.0
-# Longer than any send can take (telegram.py: 3 s to connect, 10 s to read, 3 tries).
+# Longer than any send can take (adapters/telegram.py: 3 s to connect, 10 s to read, 3 tries).
 IN_FLIGHT_SECONDS = 60.0
 TELEGRAM_PER_SECOND = 30
 TELEGRAM_PER_CHAT_PER_SECOND = 1

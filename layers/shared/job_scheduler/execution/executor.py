@@ -19,30 +19,37 @@ queues again what may not have reached the queue (``fanout``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import psycopg
 
 from job_scheduler.adapters.db import database_errors, get_connection
 from job_scheduler.config import Settings
 from job_scheduler.delivery.outbox import Outbox
-from job_scheduler.errors import JobSchedulerError, ScheduleError
-from job_scheduler.execution.fanout import FanoutResult, fan_out
-from job_scheduler.execution.firing import SCHEDULE, Firing
+from job_scheduler.errors import JobSchedulerError, RegistryError, RetryLater, ScheduleError
+from job_scheduler.execution.fanout import Fanout, FanoutResult
+from job_scheduler.execution.firing import Firing
 from job_scheduler.execution.locks import FiringLock, LockResult, firing_key
+from job_scheduler.execution.targeting import Targeting, iter_recipients
 from job_scheduler.jobs.registry import JobRegistry
+from job_scheduler.messages.rendering import custom_message_job_messages
+from job_scheduler.model import (
+    Execution,
+    ExecutionStatus,
+    Job,
+    JobContext,
+    JobRun,
+    OutgoingMessage,
+    OverlapPolicy,
+    Recipient,
+    Trigger,
+)
 from job_scheduler.observability import logger, metrics, scrub
-from job_scheduler.schedule import Schedule
+from job_scheduler.schedule.zoned import Schedule
 
-FINAL = ("succeeded", "skipped", "missed")
 JOB_LOCK_SPACE = 0x6A6F62  # pg_advisory_xact_lock(space, job id): one job's start at a time
-
-
-class RetryLater(JobSchedulerError):
-    """Another executor is running this firing now; try again after the visibility timeout."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,19 @@ class Outcome:
     execution_id: int | None = None
     detail: str = ""
     result: FanoutResult | None = None
+
+
+class _Counted:
+    """Counts the recipients the job pulls from the targeting stream."""
+
+    def __init__(self, recipients: Iterable[Recipient]) -> None:
+        self._recipients = iter(recipients)
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Recipient]:
+        for recipient in self._recipients:
+            self.count += 1
+            yield recipient
 
 
 @dataclass
@@ -76,7 +96,7 @@ class Executor:
             logger.warning("firing for a job that does not exist", extra={"job": firing.job_name})
             metrics.add_metric(name="FiringsForUnknownJobs", unit="Count", value=1)
             return Outcome("unknown-job")
-        if firing.trigger == SCHEDULE and not _is_due(job, firing):
+        if firing.trigger == Trigger.SCHEDULE and not _is_due(job, firing):
             metrics.add_metric(name="FiringsNotDue", unit="Count", value=1)
             return Outcome("not-due")
         existing = self._find_execution(job, firing)
@@ -87,28 +107,24 @@ class Executor:
             return refusal
         return self._run_new(job, firing)
 
-    def _refusal(self, job: dict[str, Any], firing: Firing) -> Outcome | None:
+    def _refusal(self, job: Job, firing: Firing) -> Outcome | None:
         """Disabled or late scheduled firings are recorded without running."""
-        if firing.trigger != SCHEDULE:
+        if firing.trigger != Trigger.SCHEDULE:
             return None  # an admin's "run now" runs even a disabled job
-        if not job["enabled"]:
-            return self._record_unrun(job, firing, "skipped", "the job is disabled")
+        if not job.enabled:
+            return self._record_unrun(job, firing, ExecutionStatus.SKIPPED, "the job is disabled")
         lateness = (firing.first_received_at or self.clock()) - firing.scheduled_for
-        if lateness > timedelta(seconds=job["misfire_grace_seconds"]):
+        if lateness > timedelta(seconds=job.misfire_grace_seconds):
             detail = (
                 f"arrived {int(lateness.total_seconds())} s after its time; the misfire grace "
-                f"is {job['misfire_grace_seconds']} s"
+                f"is {job.misfire_grace_seconds} s"
             )
             metrics.add_metric(name="FiringsMissed", unit="Count", value=1)
-            return self._record_unrun(job, firing, "missed", detail)
+            return self._record_unrun(job, firing, ExecutionStatus.MISSED, detail)
         return None
 
-    def _run_new(self, job: dict[str, Any], firing: Firing) -> Outcome:
-        lock = self.lock.acquire(_lock_key(firing))
-        if not lock.acquired:
-            raise RetryLater(
-                f"{firing.job_name} at {firing.scheduled_for} is locked by another run"
-            )
+    def _run_new(self, job: Job, firing: Firing) -> Outcome:
+        lock = self._lock(firing)
         try:
             started = self._start(job, firing, lock)
             if isinstance(started, Outcome):
@@ -117,41 +133,46 @@ class Executor:
         finally:
             self.lock.release(lock)
 
-    def _start(self, job: dict[str, Any], firing: Firing, lock: LockResult) -> int | Outcome:
-        """The overlap check and the execution row, atomic per job (an advisory lock)."""
-        with database_errors("starting the execution"), self.conn.transaction():
-            self.conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (JOB_LOCK_SPACE, job["id"]))
-            running = self._live_run_of(job) if job["overlap_policy"] == "skip" else None
-            if running is not None:
-                detail = f"execution {running} of this job is still running (overlap policy skip)"
-                return self._record_unrun(job, firing, "skipped", detail)
-            execution_id = self._insert_running(job, firing, lock)
-        if execution_id is None:
-            raise RetryLater(f"{firing.job_name} at {firing.scheduled_for} started elsewhere")
-        return execution_id
-
-    def _resume_or_drop(self, job: dict[str, Any], firing: Firing, existing: dict) -> Outcome:
-        if existing["status"] in FINAL:
-            metrics.add_metric(name="DuplicateFirings", unit="Count", value=1)
-            return Outcome("duplicate", existing["id"], f"already {existing['status']}")
+    def _lock(self, firing: Firing) -> LockResult:
         lock = self.lock.acquire(_lock_key(firing))
         if not lock.acquired:
             raise RetryLater(
                 f"{firing.job_name} at {firing.scheduled_for} is locked by another run"
             )
+        return lock
+
+    def _start(self, job: Job, firing: Firing, lock: LockResult) -> int | Outcome:
+        """The overlap check and the execution row, atomic per job (an advisory lock)."""
+        with database_errors("starting the execution"), self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (JOB_LOCK_SPACE, job.id))
+            skip_overlap = job.overlap_policy == OverlapPolicy.SKIP
+            running = self._live_run_of(job) if skip_overlap else None
+            if running is not None:
+                detail = f"execution {running} of this job is still running (overlap policy skip)"
+                return self._record_unrun(job, firing, ExecutionStatus.SKIPPED, detail)
+            execution_id = self._insert_running(job, firing, lock)
+        if execution_id is None:
+            raise RetryLater(f"{firing.job_name} at {firing.scheduled_for} started elsewhere")
+        return execution_id
+
+    def _resume_or_drop(self, job: Job, firing: Firing, existing: Execution) -> Outcome:
+        if existing.status in ExecutionStatus.final():
+            metrics.add_metric(name="DuplicateFirings", unit="Count", value=1)
+            return Outcome("duplicate", existing.id, f"already {existing.status}")
+        lock = self._lock(firing)
         try:
-            if not self._claim(existing["id"], lock):
-                raise RetryLater(f"execution {existing['id']} is running elsewhere")
-            logger.info("resuming execution", extra={"execution_id": existing["id"]})
-            return self._run(job, firing, existing["id"])
+            if not self._claim(existing.id, lock):
+                raise RetryLater(f"execution {existing.id} is running elsewhere")
+            logger.info("resuming execution", extra={"execution_id": existing.id})
+            return self._run(job, firing, existing.id)
         finally:
             self.lock.release(lock)
 
-    def _run(self, job: dict[str, Any], firing: Firing, execution_id: int) -> Outcome:
+    def _run(self, job: Job, firing: Firing, execution_id: int) -> Outcome:
         logger.set_correlation_id(str(execution_id))
         started = self.clock()
         try:
-            result = fan_out(self, job, firing, execution_id)
+            result = self._fan_out(job, firing, execution_id)
         except Exception as exc:
             self._mark_failed(execution_id, exc)
             raise
@@ -159,16 +180,46 @@ class Executor:
         self._finish(execution_id, result, duration_ms)
         metrics.add_metric(name="ExecutionsSucceeded", unit="Count", value=1)
         metrics.add_metric(name="MessagesQueued", unit="Count", value=result.queued)
-        logger.info("execution finished", extra={"job": job["name"], **result.as_dict()})
+        logger.info("execution finished", extra={"job": job.name, **result.as_dict()})
         return Outcome("ran", execution_id, result=result)
+
+    def _fan_out(self, job: Job, firing: Firing, execution_id: int) -> FanoutResult:
+        """The job's messages over its recipients, written and queued; recipients counted."""
+        recipients = _Counted(iter_recipients(self.conn, Targeting.of_job(job)))
+        run = JobRun(
+            job.name, firing.scheduled_for, firing.trigger, execution_id, job.message_config
+        )
+        fanout = Fanout(
+            self.conn,
+            self.outbox,
+            execution_id,
+            job.name,
+            self.settings.recipients_per_message,
+        )
+        result = fanout.run(self._messages(job, run, recipients))
+        result.recipients = recipients.count
+        result.skipped = recipients.count - result.messages
+        result.note = "; ".join(run.notes) or None
+        return result
+
+    def _messages(
+        self, job: Job, run: JobRun, recipients: Iterable[Recipient]
+    ) -> Iterator[OutgoingMessage]:
+        if job.is_custom:
+            return custom_message_job_messages(job, run, recipients)
+        coded = self.registry.get(job.name)
+        if coded is None:
+            raise RegistryError(f"coded job '{job.name}' is not in this deployment's code")
+        return coded(JobContext(self.settings, self.conn)).messages(run, recipients)
 
     # --- Postgres -------------------------------------------------------------------------
 
-    def _load_job(self, name: str) -> dict[str, Any] | None:
+    def _load_job(self, name: str) -> Job | None:
         with database_errors("loading the job"):
-            return self.conn.execute(
+            row = self.conn.execute(
                 "SELECT * FROM scheduled_jobs WHERE name = %s", (name,)
             ).fetchone()
+        return None if row is None else Job.from_row(row)
 
     def job_for_rule(self, rule_name: str) -> str | None:
         with database_errors("finding the job of a rule"):
@@ -177,16 +228,17 @@ class Executor:
             ).fetchone()
         return row["name"] if row else None
 
-    def _find_execution(self, job: dict[str, Any], firing: Firing) -> dict[str, Any] | None:
+    def _find_execution(self, job: Job, firing: Firing) -> Execution | None:
         with database_errors("looking up the execution"):
-            return self.conn.execute(
-                "SELECT id, status FROM job_executions"
+            row = self.conn.execute(
+                "SELECT * FROM job_executions"
                 " WHERE job_id = %s AND scheduled_for = %s AND trigger = %s",
-                (job["id"], firing.scheduled_for, firing.trigger),
+                (job.id, firing.scheduled_for, firing.trigger),
             ).fetchone()
+        return None if row is None else Execution.from_row(row)
 
     def _record_unrun(
-        self, job: dict[str, Any], firing: Firing, status: str, detail: str
+        self, job: Job, firing: Firing, status: ExecutionStatus, detail: str
     ) -> Outcome:
         with database_errors(f"recording a {status} execution"):
             row = self.conn.execute(
@@ -195,7 +247,7 @@ class Executor:
                 " VALUES (%s, %s, %s, %s, %s, now(), 0, 'none', %s, %s)"
                 " ON CONFLICT ON CONSTRAINT job_executions_once_per_firing DO NOTHING RETURNING id",
                 (
-                    job["id"],
+                    job.id,
                     firing.scheduled_for,
                     firing.trigger,
                     status,
@@ -204,30 +256,19 @@ class Executor:
                     firing.requested_by,
                 ),
             ).fetchone()
-        logger.info(f"firing {status}", extra={"job": job["name"], "detail": detail})
+        logger.info(f"firing {status}", extra={"job": job.name, "detail": detail})
         return Outcome(status if row else "duplicate", row["id"] if row else None, detail)
 
-    def _close_unrun(self, execution_id: int, status: str, detail: str) -> Outcome:
-        """A failed or abandoned run that should not be resumed any more."""
-        with database_errors(f"closing the execution as {status}"):
-            row = self.conn.execute(
-                "UPDATE job_executions SET status = %s, detail = %s, finished_at = now(),"
-                " lease_until = NULL WHERE id = %s AND (status = 'failed'"
-                "   OR (status = 'running' AND lease_until < now())) RETURNING id",
-                (status, detail, execution_id),
-            ).fetchone()
-        return Outcome(status if row else "duplicate", execution_id, detail)
-
-    def _live_run_of(self, job: dict[str, Any]) -> int | None:
+    def _live_run_of(self, job: Job) -> int | None:
         with database_errors("checking for a running execution"):
             row = self.conn.execute(
                 "SELECT id FROM job_executions WHERE job_id = %s AND status = 'running'"
                 " AND lease_until > now() ORDER BY id DESC LIMIT 1",
-                (job["id"],),
+                (job.id,),
             ).fetchone()
         return row["id"] if row else None
 
-    def _insert_running(self, job: dict[str, Any], firing: Firing, lock: LockResult) -> int | None:
+    def _insert_running(self, job: Job, firing: Firing, lock: LockResult) -> int | None:
         with database_errors("starting the execution"):
             row = self.conn.execute(
                 "INSERT INTO job_executions (job_id, scheduled_for, trigger, status, lock_mode,"
@@ -235,7 +276,7 @@ class Executor:
                 " VALUES (%s, %s, %s, 'running', %s, now() + make_interval(secs => %s), %s, %s)"
                 " ON CONFLICT ON CONSTRAINT job_executions_once_per_firing DO NOTHING RETURNING id",
                 (
-                    job["id"],
+                    job.id,
                     firing.scheduled_for,
                     firing.trigger,
                     lock.mode,
@@ -265,7 +306,7 @@ class Executor:
                 "UPDATE job_executions SET status = 'succeeded', finished_at = now(),"
                 " duration_ms = %(ms)s, recipients_count = %(recipients)s,"
                 " queued_count = (SELECT count(*) FROM notification_deliveries"
-                "   WHERE execution_id = %(id)s AND status <> 'pending'),"
+                "   WHERE execution_id = %(id)s),"
                 " skipped_count = %(skipped)s, detail = %(note)s, lease_until = NULL"
                 " WHERE id = %(id)s",
                 {
@@ -296,9 +337,9 @@ def _lock_key(firing: Firing) -> str:
     return f"{firing_key(firing.job_name, firing.scheduled_for)}:{firing.trigger}"
 
 
-def _is_due(job: dict[str, Any], firing: Firing) -> bool:
+def _is_due(job: Job, firing: Firing) -> bool:
     try:
-        return Schedule.parse(job["cron_expression"], job["timezone"]).is_due(firing.scheduled_for)
+        return Schedule.parse(job.cron_expression, job.timezone).is_due(firing.scheduled_for)
     except ScheduleError:
-        logger.error("the job's stored schedule is unusable", extra={"job": job["name"]})
+        logger.error("the job's stored schedule is unusable", extra={"job": job.name})
         return False

@@ -22,30 +22,28 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from job_scheduler.errors import JobSchedulerError
-
-SCHEDULE, MANUAL = "schedule", "manual"
-
-
-class InvalidFiring(JobSchedulerError):
-    """The queue message is not a firing this executor understands."""
+from job_scheduler.errors import InvalidFiring
+from job_scheduler.model import Trigger
 
 
 @dataclass(frozen=True)
 class Firing:
     job_name: str
     scheduled_for: datetime
-    trigger: str
+    trigger: Trigger
     event_id: str | None = None
     requested_by: str | None = None
     # When the executor first received it (SQS ApproximateFirstReceiveTimestamp): lateness is
     # judged by arrival, so a retry of a firing that arrived on time is not "missed".
     first_received_at: datetime | None = field(default=None, compare=False)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "trigger", Trigger(self.trigger))
+
     def to_message(self) -> dict[str, Any]:
         """The queue message for this firing (the shape manual firings are sent in)."""
         message = {
-            "source": self.trigger,
+            "source": str(self.trigger),
             "job": self.job_name,
             "time": iso_minute(self.scheduled_for),
         }
@@ -70,14 +68,14 @@ def parse_firing(body: str | dict[str, Any], job_for_rule: Callable[[str], str |
     """Read a queue message; ``job_for_rule`` maps a rule name to its job (raw events only)."""
     message = _load(body)
     source = message.get("source")
-    if source in (SCHEDULE, MANUAL):
+    if source in tuple(Trigger):
         job = message.get("job")
         if not isinstance(job, str) or not job:
             raise InvalidFiring(f"a {source} firing needs a 'job' name")
         return Firing(
             job_name=job,
             scheduled_for=_time(message),
-            trigger=source,
+            trigger=Trigger(source),
             event_id=message.get("event_id"),
             requested_by=message.get("requested_by"),
         )
@@ -98,7 +96,7 @@ def _from_scheduled_event(
     job = job_for_rule(rule_name)
     if job is None:
         raise InvalidFiring(f"no job owns rule {rule_name!r}")
-    return Firing(job, _time(message), SCHEDULE, event_id=message.get("id"))
+    return Firing(job, _time(message), Trigger.SCHEDULE, event_id=message.get("id"))
 
 
 def _load(body: str | dict[str, Any]) -> dict[str, Any]:

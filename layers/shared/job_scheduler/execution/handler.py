@@ -1,6 +1,6 @@
-"""What the job_executor Lambda does per jobs-queue record, built once per cold start.
+"""The job_executor Lambda: each jobs-queue record is one firing, run by the ``Executor``.
 
-Kept apart from ``delivery_handler`` so each function imports only its own path (the
+Kept apart from ``delivery.handler`` so each function imports only its own path (the
 executor never loads pyTelegramBotAPI; the notifier never loads Jinja). A record handler
 that raises becomes a batch item failure: SQS retries that record alone and, after
 maxReceiveCount, moves it to the dead-letter queue.
@@ -8,16 +8,21 @@ maxReceiveCount, moves it to the dead-letter queue.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import lru_cache
+from typing import Any
 
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from job_scheduler import observability
 from job_scheduler.adapters.aws import client
 from job_scheduler.adapters.redis_client import redis_from_url
-from job_scheduler.config import Settings, get_settings
+from job_scheduler.config import Settings
 from job_scheduler.delivery.outbox import Outbox
 from job_scheduler.execution.executor import Executor, Outcome
 from job_scheduler.execution.firing import parse_firing
@@ -25,8 +30,8 @@ from job_scheduler.execution.locks import FiringLock
 from job_scheduler.jobs.catalog import register_all_jobs
 
 
-@lru_cache(maxsize=4)
-def executor_for(settings: Settings) -> Executor:
+def build_executor(settings: Settings) -> Executor:
+    """Every object a firing needs, wired from the settings: the one place that does it."""
     observability.configure(settings)
     return Executor(
         settings=settings,
@@ -36,11 +41,26 @@ def executor_for(settings: Settings) -> Executor:
     )
 
 
-def handle_firing(record: SQSRecord) -> Outcome:
-    executor = executor_for(get_settings())
-    firing = parse_firing(record.body, executor.job_for_rule)
-    first_receive = record.attributes.approximate_first_receive_timestamp
-    if first_receive:
-        arrived = datetime.fromtimestamp(int(first_receive) / 1000, UTC)
-        firing = replace(firing, first_received_at=arrived)
-    return executor.execute(firing)
+@dataclass
+class FiringHandler:
+    """The Lambda's handler object: one SQS event in, its partial batch response out."""
+
+    executor: Executor
+    processor: BatchProcessor = field(default_factory=lambda: BatchProcessor(EventType.SQS))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FiringHandler:
+        return cls(build_executor(settings))
+
+    def __call__(self, event: dict[str, Any], context: object) -> dict[str, Any]:
+        return process_partial_response(
+            event=event, record_handler=self.handle, processor=self.processor, context=context
+        )
+
+    def handle(self, record: SQSRecord) -> Outcome:
+        firing = parse_firing(record.body, self.executor.job_for_rule)
+        first_receive = record.attributes.approximate_first_receive_timestamp
+        if first_receive:
+            arrived = datetime.fromtimestamp(int(first_receive) / 1000, UTC)
+            firing = replace(firing, first_received_at=arrived)
+        return self.executor.execute(firing)

@@ -1,12 +1,13 @@
 """The firing lock the job executor takes before running a job, and the dedup key.
 
 The lock is a fast first line against a firing delivered twice: ``SET key token NX EX ttl``.
-It is not the guarantee: the Postgres unique key on (job, scheduled_for) is. So when Redis is
-not configured, or does not answer, the lock is skipped (the job runs) and the skip is
-logged and counted, rather than failing or delaying the firing.
+It is not the guarantee: the Postgres unique key on (job, scheduled_for, trigger) is. So
+when Redis is not configured, or does not answer, the lock is skipped (the job runs) and
+the skip is logged and counted, rather than failing or delaying the firing.
 
-``dedup_key`` is the single builder of the idempotency key (job name + scheduled UTC
-instant): the lock, the executions row and anything else that deduplicates a firing use it.
+``dedup_key`` is the single builder of a firing's idempotency key (job name + scheduled UTC
+instant); the Redis lock's key is made from it (``firing_key``, plus the trigger). The
+executions row carries the same identity as columns, under its unique key.
 """
 
 from __future__ import annotations
@@ -14,14 +15,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
 import redis
 
 from job_scheduler.adapters.redis_client import REDIS_ERRORS
+from job_scheduler.model import LockMode
 from job_scheduler.observability import MetricUnit, logger, metrics
 
-LockMode = Literal["redis", "redis-unavailable", "none"]
 FIRING_PREFIX = "jobs:firing"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
@@ -75,19 +75,19 @@ class FiringLock:
     def acquire(self, key: str) -> LockResult:
         """Take the lock for ``key``; never raises for a Redis failure."""
         if self._client is None:
-            return LockResult(key=key, mode="none", acquired=True)
+            return LockResult(key=key, mode=LockMode.NONE, acquired=True)
         token = secrets.token_hex(16)
         try:
             taken = self._client.set(key, token, nx=True, ex=self._ttl)
         except REDIS_ERRORS as exc:
             _warn_unavailable("acquiring", key, exc)
             metrics.add_metric(name="RedisLockUnavailable", unit=MetricUnit.Count, value=1)
-            return LockResult(key=key, mode="redis-unavailable", acquired=True)
-        return LockResult(key=key, mode="redis", acquired=bool(taken), token=token)
+            return LockResult(key=key, mode=LockMode.REDIS_UNAVAILABLE, acquired=True)
+        return LockResult(key=key, mode=LockMode.REDIS, acquired=bool(taken), token=token)
 
     def release(self, result: LockResult) -> None:
         """Give back a lock this holder took; a lock held by someone else is left alone."""
-        if result.mode != "redis" or not result.acquired or self._release is None:
+        if result.mode != LockMode.REDIS or not result.acquired or self._release is None:
             return
         try:
             self._release(keys=[result.key], args=[result.token])
@@ -107,7 +107,6 @@ def _warn_unavailable(action: str, key: str, exc: Exception) -> None:
 __all__ = [
     "FIRING_PREFIX",
     "FiringLock",
-    "LockMode",
     "LockResult",
     "dedup_key",
     "firing_key",

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from job_scheduler.adapters.aws import aws_call, client
 from job_scheduler.config import Settings
 from job_scheduler.errors import ConfigError
-from job_scheduler.execution.firing import MANUAL, Firing, floor_minute
+from job_scheduler.execution.firing import Firing, floor_minute
+from job_scheduler.model import Trigger
 
 
 def queue_manual_firing(
@@ -20,7 +21,7 @@ def queue_manual_firing(
     firing = Firing(
         job_name=job_name,
         scheduled_for=floor_minute(at or datetime.now(UTC)),
-        trigger=MANUAL,
+        trigger=Trigger.MANUAL,
         requested_by=requested_by,
     )
     with aws_call("queueing the firing"):

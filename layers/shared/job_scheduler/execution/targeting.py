@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import psycopg
 
 from job_scheduler.adapters.db import database_errors
-from job_scheduler.jobs.registry import Recipient
+from job_scheduler.model import Job, Recipient
 
 STREAM_BATCH = 2000
 
@@ -43,12 +42,8 @@ class Targeting:
     pack_ids: Sequence[int] = ()
 
     @classmethod
-    def of_job(cls, job: dict[str, Any]) -> Targeting:
-        return cls(job["include_user_ids"], job["exclude_user_ids"], job["pack_ids"])
-
-    @property
-    def is_everyone(self) -> bool:
-        return not (self.include_user_ids or self.pack_ids)
+    def of_job(cls, job: Job) -> Targeting:
+        return cls(job.include_user_ids, job.exclude_user_ids, job.pack_ids)
 
     def params(self) -> dict[str, list[int]]:
         return {

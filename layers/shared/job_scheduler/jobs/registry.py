@@ -8,70 +8,13 @@ resolved to, and the job yields one ``OutgoingMessage`` per user it wants to rea
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from job_scheduler.errors import RegistryError, ScheduleError
-from job_scheduler.schedule import Schedule
-
-if TYPE_CHECKING:
-    import psycopg
-
-    from job_scheduler.config import Settings
-
-JOB_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
-OVERLAP_POLICIES = ("skip", "allow")
-
-
-@dataclass(frozen=True)
-class Recipient:
-    """A targeted user, as the targeting query returns them."""
-
-    user_id: int
-    chat_id: int
-    first_name: str | None = None
-    last_name: str | None = None
-    username: str | None = None
-    language_code: str | None = None
-
-
-@dataclass(frozen=True)
-class OutgoingMessage:
-    """One Telegram message for one user."""
-
-    user_id: int
-    chat_id: int
-    text: str
-    parse_mode: str | None = "HTML"
-    disable_notification: bool = False
-
-
-@dataclass(frozen=True)
-class JobRun:
-    """What a job knows about the firing it is running for."""
-
-    job_name: str
-    scheduled_for: datetime
-    trigger: str
-    execution_id: int | None = None
-    config: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list, compare=False)
-
-    def note(self, text: str) -> None:
-        """Leave a line on the execution for admins (why nothing was sent, what was odd)."""
-        self.notes.append(text)
-
-
-@dataclass(frozen=True)
-class JobContext:
-    """What a coded job may use while it runs: the settings and the executor's connection."""
-
-    settings: Settings
-    conn: psycopg.Connection
+from job_scheduler.errors import InvalidJob, RegistryError
+from job_scheduler.jobs import fields
+from job_scheduler.model import JobContext, JobRun, OutgoingMessage, OverlapPolicy, Recipient
 
 
 class CodedJob(ABC):
@@ -83,7 +26,7 @@ class CodedJob(ABC):
     timezone: ClassVar[str] = "Asia/Tehran"
     enabled_by_default: ClassVar[bool] = True
     misfire_grace_seconds: ClassVar[int] = 300
-    overlap_policy: ClassVar[str] = "skip"
+    overlap_policy: ClassVar[OverlapPolicy] = OverlapPolicy.SKIP
 
     def __init__(self, context: JobContext | None = None) -> None:
         self.context = context
@@ -132,18 +75,22 @@ class JobRegistry:
 
 
 def _check_job(job: type[CodedJob]) -> None:
+    """The same checks as an admin's job gets (``jobs.fields``), said as the code's fault."""
     name = getattr(job, "name", None)
-    if not isinstance(name, str) or not JOB_NAME_RE.fullmatch(name):
-        raise RegistryError(
-            f"{job.__name__}.name must be 1-48 lowercase letters, digits or '-', not {name!r}"
-        )
+    try:
+        fields.check_name(name)
+    except InvalidJob as exc:
+        raise RegistryError(f"{job.__name__}.name: {exc}") from exc
     if not getattr(job, "description", ""):
         raise RegistryError(f"Job '{name}' needs a description; admins read it.")
     try:
-        Schedule.parse(job.schedule, job.timezone)
-    except ScheduleError as exc:
+        fields.check_schedule(job.schedule, job.timezone)
+    except InvalidJob as exc:
         raise RegistryError(f"Job '{name}' has an unusable default schedule: {exc}") from exc
-    if job.overlap_policy not in OVERLAP_POLICIES:
-        raise RegistryError(f"Job '{name}': overlap_policy must be one of {OVERLAP_POLICIES}")
-    if job.misfire_grace_seconds < 0:
-        raise RegistryError(f"Job '{name}': misfire_grace_seconds must not be negative")
+    try:
+        fields.check_policies(job.misfire_grace_seconds, job.overlap_policy)
+    except InvalidJob as exc:
+        raise RegistryError(f"Job '{name}': {exc}") from exc
+
+
+__all__ = ["CodedJob", "JobRegistry"]

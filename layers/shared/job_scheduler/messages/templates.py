@@ -25,14 +25,14 @@ from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
 from job_scheduler.errors import InvalidMessage
-from job_scheduler.jobs.registry import Recipient
 from job_scheduler.messages.telegram_html import (
     HTML,
     MarkupMemo,
     check_message_text,
     check_parse_mode,
 )
-from job_scheduler.schedule import as_utc, load_zone
+from job_scheduler.model import Recipient
+from job_scheduler.schedule.zoned import as_utc, load_zone
 
 MAX_TEMPLATE_BYTES = 16 * 1024
 

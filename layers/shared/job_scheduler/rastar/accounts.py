@@ -13,14 +13,10 @@ from dataclasses import dataclass
 import psycopg
 
 from job_scheduler.adapters.db import database_errors
-from job_scheduler.errors import JobSchedulerError
+from job_scheduler.errors import InvalidRastarToken, UserNotFound
 from job_scheduler.rastar.crypto import SecretBox
 
 MAX_TOKEN_LENGTH = 4096
-
-
-class InvalidRastarToken(JobSchedulerError):
-    """The token given to link is empty, too long or not one line."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +44,7 @@ def link(conn: psycopg.Connection, box: SecretBox, user_id: int, token: str) -> 
     with database_errors("linking a Rastar account"):
         found = conn.execute("SELECT 1 FROM users WHERE id = %s", (user_id,)).fetchone()
         if found is None:
-            raise InvalidRastarToken(f"there is no user with id {user_id}")
+            raise UserNotFound(f"there is no user with id {user_id}", "user_id")
         conn.execute(
             "INSERT INTO rastar_accounts (user_id, sealed_token) VALUES (%s, %s)"
             " ON CONFLICT (user_id) DO UPDATE SET sealed_token = EXCLUDED.sealed_token,"

@@ -22,23 +22,11 @@ from tenacity import (
 )
 
 from job_scheduler.config import Settings
-from job_scheduler.errors import ConfigError, JobSchedulerError
+from job_scheduler.errors import ConfigError, CredentialsRefused, RastarUnavailable
 from job_scheduler.rastar import protocol
 from job_scheduler.rastar.protocol import Food, Reservation
 
 ATTEMPTS = 3
-
-
-class RastarError(JobSchedulerError):
-    """Base of what the Rastar client raises."""
-
-
-class CredentialsRefused(RastarError):
-    """Rastar refused this user's token (expired, revoked or not allowed)."""
-
-
-class RastarUnavailable(RastarError):
-    """Rastar could not answer usefully, even after retries."""
 
 
 class _RetryableAnswer(Exception):
@@ -72,13 +60,13 @@ class RastarClient:
     def menu(self, token: str, day: date) -> tuple[Food, ...]:
         """The foods served on ``day``; empty when nothing is."""
         body = self._get(protocol.MENU_PATH, token, protocol.menu_params(day), no_content_ok=True)
-        return () if body is None else _parsed(protocol.parse_menu, body)
+        return () if body is None else protocol.parse_menu(body)
 
     def reservations(self, token: str, first: date, last: date) -> tuple[Reservation, ...]:
         """The user's picks from ``first`` to ``last``, both included."""
         params = protocol.reservations_params(first, last)
         body = self._get(protocol.RESERVATIONS_PATH, token, params)
-        return _parsed(protocol.parse_reservations, body)
+        return protocol.parse_reservations(body)
 
     def _get(
         self, path: str, token: str, params: dict[str, str], no_content_ok: bool = False
@@ -109,13 +97,6 @@ class RastarClient:
         if answer.status_code in protocol.RETRY_STATUSES:
             raise _RetryableAnswer(answer.status_code)
         return answer
-
-
-def _parsed(parse: Any, body: Any) -> Any:
-    try:
-        return parse(body)
-    except protocol.ProtocolMismatch as exc:
-        raise RastarUnavailable(f"an answer of unknown shape (rastar/protocol.py): {exc}") from None
 
 
 def _describe(exc: BaseException) -> str:

@@ -16,11 +16,7 @@ from collections.abc import Callable, Sequence
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from job_scheduler.config import Settings
-from job_scheduler.errors import ConfigError, JobSchedulerError
-
-
-class CredentialUnreadable(JobSchedulerError):
-    """A stored secret that none of the configured keys decrypts (a key dropped too soon)."""
+from job_scheduler.errors import ConfigError, CredentialUnreadable
 
 
 class SecretBox:

@@ -26,15 +26,13 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
+from job_scheduler.errors import UnexpectedAnswer
+
 MENU_PATH = "/api/v1/menu"
 RESERVATIONS_PATH = "/api/v1/reservations"
 REFUSED_STATUSES = frozenset({401, 403})
 NO_MENU_STATUS = 404
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-
-class ProtocolMismatch(ValueError):
-    """Rastar answered with a shape this module does not know: the assumptions are off."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +77,7 @@ def parse_reservations(body: Any) -> tuple[Reservation, ...]:
         try:
             day = date.fromisoformat(raw_date)
         except ValueError:
-            raise ProtocolMismatch(f"reservation date {raw_date!r} is not YYYY-MM-DD") from None
+            raise _mismatch(f"reservation date {raw_date!r} is not YYYY-MM-DD") from None
         parsed.append(Reservation(day, _food(item, "food_id", "food_name")))
     return tuple(parsed)
 
@@ -91,8 +89,12 @@ def _food(item: Any, id_key: str, name_key: str) -> Food:
 
 def _field(body: Any, key: str, kind: type | tuple[type, ...]) -> Any:
     if not isinstance(body, dict) or key not in body:
-        raise ProtocolMismatch(f"expected an object with {key!r}, got {type(body).__name__}")
+        raise _mismatch(f"expected an object with {key!r}, got {type(body).__name__}")
     value = body[key]
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise ProtocolMismatch(f"{key!r} has an unexpected type: {type(value).__name__}")
+        raise _mismatch(f"{key!r} has an unexpected type: {type(value).__name__}")
     return value
+
+
+def _mismatch(what: str) -> UnexpectedAnswer:
+    return UnexpectedAnswer(f"an answer of unknown shape (rastar/protocol.py): {what}")

@@ -27,7 +27,6 @@ from job_scheduler.errors import InvalidExpression
 MIN_YEAR, MAX_YEAR = 1970, 2199
 MONTH_NAMES = {n.upper(): i for i, n in enumerate(calendar.month_abbr) if n}
 DAY_NAMES = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
-FIELD_NAMES = ("minutes", "hours", "day-of-month", "month", "day-of-week", "year")
 EXAMPLE = "cron(0 22 * * ? *) (22:00 every day) or rate(5 minutes)"
 
 _CRON_RE = re.compile(r"^cron\((?P<body>[^()]*)\)$")
@@ -46,10 +45,6 @@ class RateExpression:
 
     text: str
     seconds: int
-
-    @property
-    def interval(self) -> timedelta:
-        return timedelta(seconds=self.seconds)
 
 
 @dataclass(frozen=True)

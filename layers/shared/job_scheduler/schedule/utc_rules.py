@@ -29,7 +29,6 @@ MAX_RULES_PER_SCHEDULE = 4
 MAX_EXPRESSION_LENGTH = 256  # EventBridge's limit on ScheduleExpression
 ALL_MONTHS = frozenset(range(1, 13))
 ALL_DOM = frozenset(range(1, 32))
-ALL_DOW = frozenset(range(1, 8))
 _LAST_DAYS = frozenset(range(28, 32))
 
 

@@ -28,8 +28,10 @@ from job_scheduler.adapters.db import database_errors
 from job_scheduler.audit import record_change
 from job_scheduler.errors import RuleQuotaExceeded, ScheduleError, SyncError
 from job_scheduler.jobs.registry import CodedJob, JobRegistry
+from job_scheduler.model import Job, JobKind
 from job_scheduler.observability import logger
-from job_scheduler.schedule import Schedule, utc_rule_expressions
+from job_scheduler.schedule.utc_rules import utc_rule_expressions
+from job_scheduler.schedule.zoned import Schedule
 from job_scheduler.sync.rules import RuleSpec, RuleStore, desired_rules
 
 ACTOR = "bot_startup"
@@ -83,7 +85,8 @@ def sync_jobs_and_rules(
     with database_errors("syncing scheduled jobs"), conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (SYNC_LOCK_ID,))
         _sync_coded_jobs(conn, registry, summary, now)
-        jobs = conn.execute("SELECT * FROM scheduled_jobs ORDER BY name FOR UPDATE").fetchall()
+        rows = conn.execute("SELECT * FROM scheduled_jobs ORDER BY name FOR UPDATE").fetchall()
+        jobs = [Job.from_row(row) for row in rows]
         _sync_rules(conn, jobs, rules, summary, now)
     logger.info("startup sync finished", extra={"summary": summary.as_dict()})
     return summary
@@ -92,13 +95,16 @@ def sync_jobs_and_rules(
 def _sync_coded_jobs(
     conn: psycopg.Connection, registry: JobRegistry, summary: SyncSummary, now: datetime
 ) -> None:
-    rows = {row["name"]: row for row in conn.execute("SELECT * FROM scheduled_jobs FOR UPDATE")}
+    rows = {
+        row.name: row
+        for row in map(Job.from_row, conn.execute("SELECT * FROM scheduled_jobs FOR UPDATE"))
+    }
     for job in registry:
         row = rows.get(job.name)
         if row is None:
             _insert_coded_job(conn, job, now)
             summary.jobs_created.append(job.name)
-        elif row["kind"] != "coded":
+        elif row.kind != JobKind.CODED:
             raise SyncError(
                 f"A custom-message job is already named '{job.name}'; rename the coded job or "
                 "delete the custom one before deploying."
@@ -106,23 +112,15 @@ def _sync_coded_jobs(
         else:
             _update_coded_job(conn, job, row, summary, now)
     for row in rows.values():
-        if (
-            row["kind"] == "coded"
-            and row["orphaned_at"] is None
-            and registry.get(row["name"]) is None
-        ):
-            changes = {
-                "enabled": False,
-                "enabled_before_orphaned": row["enabled"],
-                "orphaned_at": now,
-            }
+        if row.kind == JobKind.CODED and not row.is_orphaned and registry.get(row.name) is None:
+            changes = {"enabled": False, "enabled_before_orphaned": row.enabled, "orphaned_at": now}
             _apply(conn, row, changes, now, action="orphan")
-            summary.jobs_orphaned.append(row["name"])
+            summary.jobs_orphaned.append(row.name)
 
 
 def _insert_coded_job(conn: psycopg.Connection, job: type[CodedJob], now: datetime) -> None:
     defaults = job.defaults()
-    values = {**defaults, "name": job.name, "kind": "coded", "code_defaults": Jsonb(defaults)}
+    values = {**defaults, "name": job.name, "kind": JobKind.CODED, "code_defaults": Jsonb(defaults)}
     values |= {"created_by": ACTOR, "updated_by": ACTOR, "created_at": now, "updated_at": now}
     columns = ", ".join(values)
     placeholders = ", ".join(f"%({name})s" for name in values)
@@ -133,35 +131,37 @@ def _insert_coded_job(conn: psycopg.Connection, job: type[CodedJob], now: dateti
 def _update_coded_job(
     conn: psycopg.Connection,
     job: type[CodedJob],
-    row: dict[str, Any],
+    row: Job,
     summary: SyncSummary,
     now: datetime,
 ) -> None:
     defaults = job.defaults()
-    previous = row["code_defaults"] or {}
+    previous = row.code_defaults or {}
     changes: dict[str, Any] = {
         name: defaults[name]
         for name in FOLLOWS_CODE
-        if name in previous and row[name] == previous[name] and row[name] != defaults[name]
+        if name in previous
+        and row.value_of(name) == previous[name]
+        and row.value_of(name) != defaults[name]
     }
-    if row["description"] != defaults["description"]:
+    if row.description != defaults["description"]:
         changes["description"] = defaults["description"]
     if previous != defaults:
         changes["code_defaults"] = Jsonb(defaults)
-    if row["orphaned_at"] is not None:
+    if row.is_orphaned:
         changes |= {"orphaned_at": None, "enabled_before_orphaned": None}
-        if row["enabled_before_orphaned"] is not None:
-            changes["enabled"] = row["enabled_before_orphaned"]
+        if row.enabled_before_orphaned is not None:
+            changes["enabled"] = row.enabled_before_orphaned
         summary.jobs_restored.append(job.name)
     if changes:
         _apply(conn, row, changes, now, action="sync")
-        if row["orphaned_at"] is None:
+        if not row.is_orphaned:
             summary.jobs_updated.append(job.name)
 
 
 def _apply(
     conn: psycopg.Connection,
-    row: dict[str, Any],
+    row: Job,
     changes: dict[str, Any],
     now: datetime,
     action: str,
@@ -171,16 +171,16 @@ def _apply(
         f"UPDATE scheduled_jobs SET {assignments}, version = version + 1,"
         " updated_at = %(now)s, updated_by = %(actor)s, last_synced_at = %(now)s"
         " WHERE id = %(id)s",
-        {**changes, "now": now, "actor": ACTOR, "id": row["id"]},
+        {**changes, "now": now, "actor": ACTOR, "id": row.id},
     )
-    before = {name: row[name] for name in changes}
+    before = {name: row.value_of(name) for name in changes}
     after = {name: getattr(value, "obj", value) for name, value in changes.items()}
-    record_change(conn, ACTOR, action, "job", row["name"], before, after, now)
+    record_change(conn, ACTOR, action, "job", row.name, before, after, now)
 
 
 def _sync_rules(
     conn: psycopg.Connection,
-    jobs: list[dict[str, Any]],
+    jobs: list[Job],
     rules: RuleStore,
     summary: SyncSummary,
     now: datetime,
@@ -191,10 +191,10 @@ def _sync_rules(
         specs = _wanted_rules(job, rules.prefix, summary, now)
         if specs is None:  # unusable schedule: leave whatever rules it has alone
             continue
-        per_job[job["id"]] = specs
-        wanted |= {spec.name: (spec, job["name"]) for spec in specs}
+        per_job[job.id] = specs
+        wanted |= {spec.name: (spec, job.name) for spec in specs}
     current = rules.managed()
-    kept_invalid = {n for job in jobs if job["id"] not in per_job for n in job["rule_names"]}
+    kept_invalid = {n for job in jobs if job.id not in per_job for n in job.rule_names}
     to_delete = [name for name in current if name not in wanted and name not in kept_invalid]
     to_create = [name for name in wanted if name not in current]
     _check_quota(rules, len(to_create) - len(to_delete), summary)
@@ -215,18 +215,18 @@ def _sync_rules(
 
 
 def _wanted_rules(
-    job: dict[str, Any], prefix: str, summary: SyncSummary, now: datetime
+    job: Job, prefix: str, summary: SyncSummary, now: datetime
 ) -> list[RuleSpec] | None:
-    if job["orphaned_at"] is not None:
+    if job.is_orphaned:
         return []
     try:
-        schedule = Schedule.parse(job["cron_expression"], job["timezone"])
+        schedule = Schedule.parse(job.cron_expression, job.timezone)
     except ScheduleError as exc:
         logger.error(
             "job has an unusable schedule; its rules are left as they are",
-            extra={"job": job["name"], "error": str(exc)},
+            extra={"job": job.name, "error": str(exc)},
         )
-        summary.jobs_with_invalid_schedule.append(job["name"])
+        summary.jobs_with_invalid_schedule.append(job.name)
         return None
     return desired_rules(prefix, job, utc_rule_expressions(schedule, start=now))
 
@@ -245,28 +245,28 @@ def _check_quota(rules: RuleStore, net_new: int, summary: SyncSummary) -> None:
 
 def _record_installed_rules(
     conn: psycopg.Connection,
-    jobs: list[dict[str, Any]],
+    jobs: list[Job],
     per_job: dict[int, list[RuleSpec]],
     now: datetime,
 ) -> None:
     for job in jobs:
-        specs = per_job.get(job["id"])
+        specs = per_job.get(job.id)
         if specs is None:
             continue
-        names = [spec.name for spec in specs]
-        expressions = [spec.expression for spec in specs]
-        if names != job["rule_names"] or expressions != job["rule_expressions"]:
+        names = tuple(spec.name for spec in specs)
+        expressions = tuple(spec.expression for spec in specs)
+        if names != job.rule_names or expressions != job.rule_expressions:
             conn.execute(
                 "UPDATE scheduled_jobs SET rule_names = %s, rule_expressions = %s,"
                 " last_synced_at = %s WHERE id = %s",
-                (names, expressions, now, job["id"]),
+                (list(names), list(expressions), now, job.id),
             )
 
 
 def sync_job_rules(
     conn: psycopg.Connection | None,
     rules: RuleStore,
-    job: dict[str, Any],
+    job: Job,
     now: datetime,
     also_consider: Iterable[str] = (),
 ) -> list[str]:
@@ -280,20 +280,19 @@ def sync_job_rules(
     summary = SyncSummary()
     specs = _wanted_rules(job, rules.prefix, summary, now)
     if specs is None:
-        raise SyncError(f"job '{job['name']}' has an unusable schedule; its rules were left")
+        raise SyncError(f"job '{job.name}' has an unusable schedule; its rules were left")
     wanted = {spec.name: spec for spec in specs}
+    considered = {*job.rule_names, *also_consider}
     current = {
-        name: spec
-        for name, spec in rules.managed().items()
-        if name in wanted or name in job["rule_names"] or name in set(also_consider)
+        name: spec for name, spec in rules.managed().items() if name in wanted or name in considered
     }
     stale = [name for name in current if name not in wanted]
     _check_quota(rules, len([n for n in wanted if n not in current]) - len(stale), summary)
     for name, spec in wanted.items():
-        if current.get(name) != spec or not rules.target_matches(name, job["name"]):
-            rules.put(spec, job["name"])
+        if current.get(name) != spec or not rules.target_matches(name, job.name):
+            rules.put(spec, job.name)
     for name in stale:
         rules.delete(name)
     if conn is not None:
-        _record_installed_rules(conn, [job], {job["id"]: specs}, now)
+        _record_installed_rules(conn, [job], {job.id: specs}, now)
     return list(wanted)

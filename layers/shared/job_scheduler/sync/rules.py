@@ -17,6 +17,7 @@ from typing import Any
 
 from job_scheduler.adapters.aws import aws_call, client
 from job_scheduler.errors import AwsError
+from job_scheduler.model import Job
 
 MAX_RULE_NAME = 64
 TARGET_ID = "jobs-queue"
@@ -48,16 +49,16 @@ def _fit(name: str) -> str:
     return f"{name[: MAX_RULE_NAME - 9]}_{digest}"
 
 
-def description_for(prefix: str, job: dict[str, Any], expression: str) -> str:
+def description_for(prefix: str, job: Job, expression: str) -> str:
     return (
-        f"[{prefix}] job {job['name']}: {job['cron_expression']} in {job['timezone']}"
+        f"[{prefix}] job {job.name}: {job.cron_expression} in {job.timezone}"
         f" (UTC rule {expression})"
     )[:512]
 
 
-def desired_rules(prefix: str, job: dict[str, Any], expressions: list[str]) -> list[RuleSpec]:
-    state = ENABLED if job["enabled"] else DISABLED
-    names = rule_names(prefix, job["name"], len(expressions))
+def desired_rules(prefix: str, job: Job, expressions: list[str]) -> list[RuleSpec]:
+    state = ENABLED if job.enabled else DISABLED
+    names = rule_names(prefix, job.name, len(expressions))
     return [
         RuleSpec(name, expression, state, description_for(prefix, job, expression))
         for name, expression in zip(names, expressions, strict=True)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+from job_scheduler import observability
 from job_scheduler.adapters.db import get_connection, migrate
 from job_scheduler.config import Settings
 from job_scheduler.jobs.catalog import register_all_jobs
 from job_scheduler.jobs.registry import JobRegistry
 from job_scheduler.observability import metrics
+from job_scheduler.sync import custom_resource
 from job_scheduler.sync.converge import SyncSummary, sync_jobs_and_rules
 from job_scheduler.sync.rules import RuleStore
 
@@ -33,3 +38,28 @@ def remove_all_rules(settings: Settings) -> list[str]:
 
 def _rule_changes(summary: SyncSummary) -> int:
     return len(summary.rules_created) + len(summary.rules_updated) + len(summary.rules_deleted)
+
+
+@dataclass(frozen=True)
+class StartupHandler:
+    """The bot_startup Lambda's handler object: a CloudFormation custom resource at every
+    deploy (Delete removes our rules), or a direct invoke that returns the sync summary."""
+
+    settings: Settings
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StartupHandler:
+        observability.configure(settings)
+        return cls(settings)
+
+    def __call__(self, event: dict[str, Any], context: object) -> dict[str, Any]:
+        def sync() -> dict[str, Any]:
+            return run_startup(self.settings).as_dict()
+
+        def remove() -> dict[str, Any]:
+            return {"rules_deleted": remove_all_rules(self.settings)}
+
+        if custom_resource.is_custom_resource_event(event):
+            prefix = self.settings.rule_prefix
+            return custom_resource.handle(event, context, sync, remove, prefix)
+        return sync()

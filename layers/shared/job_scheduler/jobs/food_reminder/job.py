@@ -1,17 +1,16 @@
 """The unselected-food reminder, as registered: at 22:00 in Tehran, people who have not
-picked tomorrow's food in Rastar are reminded. What a run does is in ``food_reminder_run``,
-imported only when the job runs: every firing's cold start loads this module (the
-registry), and should not pay for the run's HTTP and encryption libraries (~140 ms).
+picked tomorrow's food in Rastar are reminded. What a run does is in ``run``, imported only
+when the job runs: every firing's cold start loads this module (the registry), and should
+not pay for the run's HTTP and encryption libraries (~140 ms).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import date, timedelta
 from typing import ClassVar
 
-from job_scheduler.jobs.registry import CodedJob, JobRun, OutgoingMessage, Recipient
-from job_scheduler.schedule import load_zone
+from job_scheduler.jobs.registry import CodedJob
+from job_scheduler.model import JobRun, OutgoingMessage, Recipient
 
 
 class UnselectedFoodReminder(CodedJob):
@@ -28,9 +27,3 @@ class UnselectedFoodReminder(CodedJob):
         from job_scheduler.jobs.food_reminder.run import Reminding
 
         return Reminding(self.context).messages(run, recipients)
-
-
-def tomorrow(run: JobRun) -> date:
-    """The day after the firing's date in Tehran."""
-    local = run.scheduled_for.astimezone(load_zone(UnselectedFoodReminder.timezone))
-    return local.date() + timedelta(days=1)

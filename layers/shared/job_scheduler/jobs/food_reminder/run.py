@@ -1,4 +1,4 @@
-"""One run of the unselected-food reminder (``food_reminder.py`` declares the job): people
+"""One run of the unselected-food reminder (``job.py`` declares the job): people
 who have not picked tomorrow's food in Rastar get one message with tomorrow's menu, a
 suggestion and a link to pick.
 
@@ -29,18 +29,24 @@ from itertools import islice
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from job_scheduler.errors import JobSchedulerError
+from job_scheduler.errors import (
+    CredentialsRefused,
+    CredentialUnreadable,
+    JobSchedulerError,
+    RastarUnavailable,
+)
 from job_scheduler.jobs.bounded import map_bounded
-from job_scheduler.jobs.food_reminder.job import tomorrow
 from job_scheduler.jobs.food_reminder.suggestions import Suggester
-from job_scheduler.jobs.registry import JobContext, JobRun, OutgoingMessage, Recipient
 from job_scheduler.messages.telegram_html import check_message_text
+from job_scheduler.model import JobContext, JobRun, OutgoingMessage, Recipient
 from job_scheduler.observability import logger
 from job_scheduler.rastar import accounts
-from job_scheduler.rastar.client import CredentialsRefused, RastarClient, RastarUnavailable
-from job_scheduler.rastar.crypto import CredentialUnreadable, SecretBox
+from job_scheduler.rastar.client import RastarClient
+from job_scheduler.rastar.crypto import SecretBox
 from job_scheduler.rastar.protocol import Food, Reservation, pick_link
+from job_scheduler.schedule.zoned import load_zone
 
+RASTAR_ZONE = "Asia/Tehran"  # Rastar's days are Tehran days
 HISTORY_DAYS = 60
 PAGE = 500  # recipients whose accounts are read in one query
 
@@ -247,6 +253,11 @@ class Reminding:
     def _relink_notice(recipient: Recipient) -> OutgoingMessage:
         text = RELINK[language(recipient)]
         return OutgoingMessage(recipient.user_id, recipient.chat_id, text, parse_mode=None)
+
+
+def tomorrow(run: JobRun) -> date:
+    """The day after the firing's date in Tehran."""
+    return run.scheduled_for.astimezone(load_zone(RASTAR_ZONE)).date() + timedelta(days=1)
 
 
 def language(recipient: Recipient) -> str:

@@ -58,8 +58,6 @@ class Suggester:
             )
         self._lock = threading.Lock()
         self._failures_in_a_row = 0
-        self.asked = 0
-        self.answered = 0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Suggester:
@@ -90,8 +88,6 @@ class Suggester:
 
     def _ask(self, menu: Sequence[Food], past: Sequence[Reservation]) -> Food | None:
         assert self._http is not None
-        with self._lock:
-            self.asked += 1
         try:
             answer = self._http.post("/chat/completions", json=self._request(menu, past))
             answer.raise_for_status()
@@ -105,7 +101,6 @@ class Suggester:
             return None
         with self._lock:
             self._failures_in_a_row = 0
-            self.answered += 1
         return chosen
 
     def _request(self, menu: Sequence[Food], past: Sequence[Reservation]) -> dict:

@@ -1,0 +1,135 @@
+"""The bot_startup handler, invoked directly and as a CloudFormation custom resource."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+APP = Path(__file__).parents[2] / "functions" / "bot_startup" / "app.py"
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "bot-startup"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:bot-startup"
+    aws_request_id: str = "req-1"
+    log_stream_name: str = "2026/11/27/[$LATEST]abc"
+
+
+@pytest.fixture
+def handler(settings, monkeypatch):
+    for name, value in {
+        "DATABASE_URL": settings.database_url,
+        "AWS_ENDPOINT_URL": settings.aws_endpoint_url,
+        "JOBS_QUEUE_ARN": settings.jobs_queue_arn,
+        "RULE_PREFIX": "test-jobs",
+        "POWERTOOLS_METRICS_NAMESPACE": "TelegramJobs",
+    }.items():
+        monkeypatch.setenv(name, value)
+    spec = importlib.util.spec_from_file_location("bot_startup_app", APP)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    yield module.handler
+
+
+@pytest.fixture
+def cloudformation():
+    """A stand-in for CloudFormation's pre-signed response URL: records each PUT body."""
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/signed?X-Amz-Signature=secret", received
+    server.shutdown()
+
+
+def custom_resource_event(url: str, request_type: str) -> dict[str, Any]:
+    return {
+        "RequestType": request_type,
+        "ResponseURL": url,
+        "StackId": "arn:stack/s",
+        "RequestId": "r-1",
+        "LogicalResourceId": "BotStartup",
+        "ResourceType": "Custom::BotStartup",
+        "ResourceProperties": {},
+    }
+
+
+def add_custom_job(db) -> None:
+    db.execute(
+        "INSERT INTO scheduled_jobs (name, kind, cron_expression, timezone, created_by, updated_by)"
+        " VALUES ('promo', 'custom_message', 'cron(0 9 * * ? *)', 'UTC', 'a', 'a')"
+    )
+
+
+def test_direct_invoke_returns_the_summary(db, handler, events):
+    add_custom_job(db)
+    summary = handler({}, LambdaContext())
+    # The coded jobs of this deployment, and the custom one.
+    assert summary["rules_created"] == ["test-jobs-promo", "test-jobs-unselected-food-reminder"]
+    assert handler({}, LambdaContext())["changed"] is False
+
+
+def test_custom_resource_create_syncs_and_answers_success(db, handler, cloudformation, events):
+    url, received = cloudformation
+    add_custom_job(db)
+
+    handler(custom_resource_event(url, "Create"), LambdaContext())
+
+    (answer,) = received
+    assert answer["Status"] == "SUCCESS"
+    assert answer["PhysicalResourceId"] == "test-jobs-startup-sync"
+    assert answer["Data"]["rules_created"] == 2  # the custom job and the coded one
+    assert [r["Name"] for r in events.list_rules(NamePrefix="test-jobs-")["Rules"]] == [
+        "test-jobs-promo",
+        "test-jobs-unselected-food-reminder",
+    ]
+
+
+def test_custom_resource_failure_is_reported_not_left_hanging(db, handler, cloudformation):
+    url, received = cloudformation
+    db.execute(
+        "INSERT INTO scheduled_jobs (name, kind, cron_expression, timezone, created_by, updated_by)"
+        " VALUES ('x', 'custom_message', 'cron(0 9 * * ? *)', 'UTC', 'a', 'a')"
+    )
+    for index in range(300):
+        db.execute(
+            "INSERT INTO scheduled_jobs (name, kind, cron_expression, timezone, created_by,"
+            " updated_by) VALUES (%s, 'custom_message', 'cron(0 9 * * ? *)', 'UTC', 'a', 'a')",
+            (f"job-{index}",),
+        )
+
+    handler(custom_resource_event(url, "Update"), LambdaContext())
+
+    (answer,) = received
+    assert answer["Status"] == "FAILED"
+    assert "RuleQuotaExceeded" in answer["Reason"] and "quota is 300" in answer["Reason"]
+
+
+def test_custom_resource_delete_removes_our_rules(db, handler, cloudformation, events):
+    url, received = cloudformation
+    add_custom_job(db)
+    handler({}, LambdaContext())
+
+    handler(custom_resource_event(url, "Delete"), LambdaContext())
+
+    assert received[-1]["Status"] == "SUCCESS"
+    assert events.list_rules(NamePrefix="test-jobs-")["Rules"] == []
+    assert db.execute("SELECT count(*) AS n FROM scheduled_jobs").fetchone()["n"] == 2

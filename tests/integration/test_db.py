@@ -1,0 +1,212 @@
+"""Migrations from an empty database, re-applied, and raced by two cold starts."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+
+from job_scheduler.adapters.db import connect, get_connection, migrate, migrations_dir, yoyo_url
+from job_scheduler.errors import DatabaseError
+
+TABLES = {
+    "users",
+    "character_packs",
+    "user_character_packs",
+    "scheduled_jobs",
+    "job_executions",
+    "notification_deliveries",
+    "audit_log",
+    "system_config",
+    "rastar_accounts",
+    "admin_tokens",
+}
+
+
+def tables(url: str) -> set[str]:
+    with connect(url) as conn:
+        rows = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            " AND tablename NOT LIKE '%%yoyo%%'"
+        ).fetchall()
+    return {row["tablename"] for row in rows}
+
+
+def test_migrations_build_the_schema_from_empty_and_reapply_as_no_op(make_database):
+    url = make_database()
+    assert tables(url) == set()
+
+    assert migrate(url) == [
+        "0001.initial-schema",
+        "0002.execution-leases",
+        "0003.rastar-accounts",
+        "0004.admin-tokens",
+        "0005.delivery-status-without-pending",
+    ]
+    assert tables(url) == TABLES
+    assert migrate(url) == []
+
+
+def test_two_cold_starts_migrating_at_once_apply_each_migration_once(make_database):
+    url = make_database()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: migrate(url), range(4)))
+
+    assert sorted(results, key=len) == [
+        [],
+        [],
+        [],
+        [
+            "0001.initial-schema",
+            "0002.execution-leases",
+            "0003.rastar-accounts",
+            "0004.admin-tokens",
+            "0005.delivery-status-without-pending",
+        ],
+    ]
+    assert tables(url) == TABLES
+
+
+def roll_back_to_0001(url: str) -> None:
+    from yoyo import get_backend, read_migrations
+
+    backend = get_backend(yoyo_url(url))
+    try:
+        applied = backend.to_rollback(read_migrations(migrations_dir()))
+        backend.rollback_migrations([m for m in applied if m.id != "0001.initial-schema"])
+    finally:
+        backend.connection.close()
+
+
+def seed(conn: psycopg.Connection) -> None:
+    conn.execute("INSERT INTO users (telegram_chat_id) VALUES (10)")
+    conn.execute(
+        "INSERT INTO scheduled_jobs (name, kind, cron_expression, timezone, created_by, updated_by)"
+        " VALUES ('j', 'coded', 'cron(0 22 * * ? *)', 'Asia/Tehran', 't', 't')"
+    )
+
+
+def test_rolling_back_the_execution_path_keeps_unsent_deliveries_unsent(make_database):
+    url = make_database()
+    migrate(url)
+    with connect(url) as conn:
+        seed(conn)
+        conn.execute(FIRING)
+        conn.execute("INSERT INTO users (telegram_chat_id) VALUES (11), (12)")
+        for user, status in ((1, "queued"), (2, "sending"), (3, "sent")):
+            conn.execute(
+                "INSERT INTO notification_deliveries (execution_id, user_id, status)"
+                " VALUES (1, %s, %s)",
+                (user, status),
+            )
+
+    roll_back_to_0001(url)
+
+    with connect(url) as conn:
+        rows = conn.execute(
+            "SELECT user_id, status FROM notification_deliveries ORDER BY user_id"
+        ).fetchall()
+    assert [(row["user_id"], row["status"]) for row in rows] == [
+        (1, "pending"),
+        (2, "pending"),
+        (3, "sent"),
+    ]
+    assert migrate(url) == [
+        "0002.execution-leases",
+        "0003.rastar-accounts",
+        "0004.admin-tokens",
+        "0005.delivery-status-without-pending",
+    ]
+
+
+def test_rolling_back_refuses_runs_the_old_schema_cannot_hold(make_database):
+    url = make_database()
+    migrate(url)
+    with connect(url) as conn:
+        seed(conn)
+        conn.execute(FIRING)
+        conn.execute(FIRING.replace("'schedule'", "'manual'"))
+
+    with pytest.raises(Exception, match=r"1 firing minute.*delete the manual ones") as raised:
+        roll_back_to_0001(url)
+
+    assert "0002.execution-leases" in str(raised.value)
+    with connect(url) as conn:  # nothing half-changed
+        count = conn.execute("SELECT count(*) AS n FROM job_executions").fetchone()["n"]
+        columns = conn.execute(
+            "SELECT count(*) AS n FROM information_schema.columns"
+            " WHERE table_name = 'job_executions' AND column_name = 'lease_until'"
+        ).fetchone()["n"]
+    assert (count, columns) == (2, 1)
+
+
+FIRING = (
+    "INSERT INTO job_executions (job_id, scheduled_for, trigger, status)"
+    " VALUES (1, '2026-01-01T00:00Z', 'schedule', 'running')"
+)
+DELIVERY = "INSERT INTO notification_deliveries (execution_id, user_id) VALUES (1, 1)"
+
+
+@pytest.mark.parametrize(
+    "statement, constraint",
+    [
+        (FIRING, "job_executions_once_per_firing"),
+        (DELIVERY, "notification_deliveries_once_per_user"),
+    ],
+)
+def test_unique_keys_hold_once_per_firing_and_once_per_user(db, statement, constraint):
+    db.execute("INSERT INTO users (telegram_chat_id) VALUES (10)")
+    db.execute(
+        "INSERT INTO scheduled_jobs (name, kind, cron_expression, timezone, created_by, updated_by)"
+        " VALUES ('j', 'coded', 'cron(0 22 * * ? *)', 'Asia/Tehran', 't', 't')"
+    )
+    db.execute(FIRING)
+    if statement is DELIVERY:
+        db.execute(DELIVERY)
+
+    with pytest.raises(psycopg.errors.UniqueViolation, match=constraint):
+        db.execute(statement)
+
+
+def test_an_inactive_user_must_say_why(db):
+    with pytest.raises(psycopg.errors.CheckViolation, match="users_inactive_has_reason"):
+        db.execute("INSERT INTO users (telegram_chat_id, is_active) VALUES (1, false)")
+
+
+def test_job_names_are_checked_by_the_schema_too(db):
+    with pytest.raises(psycopg.errors.CheckViolation):
+        db.execute(
+            "INSERT INTO scheduled_jobs (name, kind, cron_expression, timezone, created_by,"
+            " updated_by) VALUES ('Bad Name', 'coded', 'cron(0 1 * * ? *)', 'UTC', 't', 't')"
+        )
+
+
+def test_the_warm_connection_is_reused_and_replaced_when_closed(database_url):
+    first = get_connection(database_url)
+    assert get_connection(database_url) is first
+    first.close()
+    second = get_connection(database_url)
+    assert second is not first and second.execute("SELECT 1 AS one").fetchone()["one"] == 1
+
+
+def test_an_unreachable_database_is_a_database_error_naming_the_step():
+    with pytest.raises(DatabaseError, match="connecting to Postgres"):
+        connect("postgresql://postgres@127.0.0.1:1/none")
+
+
+def test_a_finished_threads_connection_is_closed_when_another_is_opened(database_url):
+    """A thread-per-request server (chalice local) must not leave a connection per request."""
+    import threading
+
+    opened = []
+    worker = threading.Thread(target=lambda: opened.append(get_connection(database_url)))
+    worker.start()
+    worker.join()
+    assert not opened[0].closed
+
+    later = threading.Thread(target=lambda: get_connection(database_url))
+    later.start()
+    later.join()
+
+    assert opened[0].closed

@@ -1,0 +1,190 @@
+"""``make run``'s runtime end to end: template resources, sync, demo data, ticker, pollers.
+
+The runtime is started as ``make run`` starts it (moto's server, queues read from
+template.yaml, the real Lambda handlers polled in-process, the fake Telegram), against the
+test Postgres and Redis. Rules are fired by calling the ticker for a chosen minute rather
+than waiting for the clock.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from infra.local.demo import FIRST_NAMES
+from infra.local.runtime import LocalRuntime
+from infra.local.ticker import RuleTicker, target_input
+from job_scheduler.adapters.aws import client
+from job_scheduler.adapters.db import get_connection
+from job_scheduler.cli import main as cli
+from job_scheduler.jobs.food_reminder.run import tomorrow
+from job_scheduler.model import JobRun
+from job_scheduler.rastar.crypto import SecretBox
+
+
+@pytest.fixture
+def runtime(make_database, redis_client):
+    saved = dict(os.environ)
+    environ = {
+        **os.environ,
+        "DATABASE_URL": make_database(),
+        "REDIS_URL": "redis://127.0.0.1:6379/15",
+        "RULE_PREFIX": f"e2e-{uuid.uuid4().hex[:6]}",
+        "FAKE_TELEGRAM_PORT": "0",
+        "FAKE_RASTAR_PORT": "0",
+        "ADMIN_PORT": "0",
+        "RASTAR_ENCRYPTION_KEYS": SecretBox.new_key(),
+    }
+    environ.pop("AWS_ENDPOINT_URL", None)
+    started = LocalRuntime(environ=environ, tick=False).start()
+    yield started
+    started.stop()
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def fake_messages(runtime: LocalRuntime, count: int, timeout: float = 30) -> list[dict]:
+    """The fake Telegram's messages once ``count`` have arrived (or what came by the timeout)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        messages = httpx.get(f"{runtime.services.telegram_api_url}/_fake/messages").json()
+        if len(messages) >= count or time.monotonic() > deadline:
+            return messages
+        time.sleep(0.2)
+
+
+def test_the_template_declares_what_the_runtime_creates(runtime):
+    assert set(runtime.queues) == {
+        "JobsQueue",
+        "JobsDeadLetterQueue",
+        "NotificationsQueue",
+        "NotificationsDeadLetterQueue",
+    }
+    assert {p.source.function: p.source.batch_size for p in runtime.pollers} == {
+        "JobExecutorFunction": 10,
+        "NotifierFunction": 10,
+    }
+    sqs = client(runtime.settings, "sqs")
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=runtime.queues["JobsQueue"]["Ref"], AttributeNames=["All"]
+    )["Attributes"]
+    assert attributes["VisibilityTimeout"] == "360"
+    assert '"maxReceiveCount":5' in attributes["RedrivePolicy"].replace(" ", "")
+
+
+def test_demo_data_and_rules_exist_after_start(runtime):
+    conn = get_connection(runtime.settings.database_url)
+    assert conn.execute("SELECT count(*) AS n FROM users").fetchone()["n"] == len(FIRST_NAMES)
+    jobs = conn.execute("SELECT name, rule_names FROM scheduled_jobs ORDER BY name").fetchall()
+    prefix = runtime.settings.rule_prefix
+    assert [(j["name"], j["rule_names"]) for j in jobs] == [
+        ("demo-every-minute", [f"{prefix}-demo-every-minute"]),
+        ("unselected-food-reminder", [f"{prefix}-unselected-food-reminder"]),
+    ]
+    linked = conn.execute("SELECT count(*) AS n FROM rastar_accounts").fetchone()["n"]
+    assert linked == len(FIRST_NAMES) * 2 // 3
+
+
+def test_a_rule_firing_reaches_the_fake_telegram_through_the_real_handlers(runtime):
+    settings = runtime.settings
+    ticker = RuleTicker(
+        client(settings, "events"),
+        client(settings, "sqs"),
+        settings.rule_prefix,
+        settings.aws_region,
+        runtime.stop_event,
+    )
+    minute = datetime.now(UTC).replace(second=0, microsecond=0)
+    if (minute.hour, minute.minute) == (18, 30):  # 22:00 Tehran: the food reminder is due too
+        minute -= timedelta(minutes=1)
+
+    assert ticker.fire(minute) == 1  # only the every-minute job is due
+
+    messages = fake_messages(runtime, 17)
+    sunrise_without_the_first = FIRST_NAMES[2::2]
+    assert sorted(m["text"].split("!")[0].removeprefix("<b>Hi ") for m in messages) == sorted(
+        sunrise_without_the_first
+    )
+    assert all(m["disable_notification"] and m["parse_mode"] == "HTML" for m in messages)
+
+
+def test_jobsctl_fire_reminds_the_demo_people_without_a_pick(runtime):
+    conn = get_connection(runtime.settings.database_url)
+    linked = conn.execute(
+        "SELECT u.telegram_chat_id AS chat FROM rastar_accounts a JOIN users u ON u.id = a.user_id"
+        " ORDER BY a.user_id"
+    ).fetchall()
+    day = tomorrow(JobRun("x", datetime.now(UTC), "manual"))
+    has_food = bool(runtime.services.fake_rastar.menu(day))
+    # The demo's every third linked person has picked the week ahead (demo.py).
+    expected = [row["chat"] for index, row in enumerate(linked) if index % 3 != 0]
+
+    os.environ.update(runtime.env_file_values)  # as `. .local/run.env` would
+    assert cli.main(["fire", "unselected-food-reminder"]) == 0
+
+    if has_food:
+        messages = fake_messages(runtime, len(expected))
+        assert sorted(int(m["chat_id"]) for m in messages) == sorted(expected)
+        assert all(f"reserve?date={day.isoformat()}" in m["text"] for m in messages)
+    else:  # tomorrow is a Friday: nothing is sent, and the execution says why
+        time.sleep(5)
+        assert fake_messages(runtime, 1, timeout=1) == []
+    detail = wait_for_detail(conn)
+    assert detail.startswith(day.isoformat())
+
+
+def wait_for_detail(conn, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = conn.execute(
+            "SELECT e.detail FROM job_executions e JOIN scheduled_jobs j ON j.id = e.job_id"
+            " WHERE j.name = 'unselected-food-reminder' AND e.status = 'succeeded'"
+        ).fetchone()
+        if row is not None:
+            return row["detail"]
+        time.sleep(0.2)
+    raise AssertionError("the food reminder's execution did not finish")
+
+
+def test_input_transformer_output_is_the_executor_firing_shape():
+    target = {
+        "InputTransformer": {
+            "InputPathsMap": {"time": "$.time", "rule": "$.resources[0]"},
+            "InputTemplate": '{"source": "schedule", "job": "j", "time": <time>, "rule": <rule>}',
+        }
+    }
+    event = {"time": "2026-11-27T18:30:00Z", "resources": ["arn:aws:events:r:1:rule/x"]}
+    assert target_input(target, event) == (
+        '{"source": "schedule", "job": "j", "time": "2026-11-27T18:30:00Z",'
+        ' "rule": "arn:aws:events:r:1:rule/x"}'
+    )
+
+
+def test_the_ticker_fires_every_minute_it_has_not_fired_yet():
+    ticker = RuleTicker(None, None, "p", "us-east-1", None)
+    at = datetime(2026, 11, 27, 21, 59, tzinfo=UTC)
+
+    assert ticker.due_minutes(at) == [at]
+    assert ticker.due_minutes(at) == []  # the same minute again: nothing
+    later = at + timedelta(minutes=3)  # a slow tick, or a laptop that slept
+    assert ticker.due_minutes(later) == [at + timedelta(minutes=n) for n in (1, 2, 3)]
+    much_later = later + timedelta(hours=2)
+    assert len(ticker.due_minutes(much_later)) == 11  # caught up at most ten minutes back
+
+
+def test_the_admin_site_is_served_with_a_fresh_token(runtime):
+    import httpx
+
+    site = runtime.admin
+    jobs = httpx.get(f"{site.url}/api/jobs", headers={"Authorization": f"Bearer {site.token}"})
+    page = httpx.get(f"{site.url}/")
+
+    assert jobs.status_code == 200
+    assert {job["name"] for job in jobs.json()["jobs"]} >= {"unselected-food-reminder"}
+    assert page.status_code == 200 and "<title>Scheduled jobs" in page.text

@@ -1,0 +1,227 @@
+"""custom_message jobs: the stored config, and one message per recipient from it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from job_scheduler.errors import InvalidMessage, UnknownTimezone
+from job_scheduler.messages import rendering as custom_message
+from job_scheduler.messages.message_config import MessageConfig
+from job_scheduler.messages.rendering import SkippedRecipient, custom_message_job_messages
+from job_scheduler.model import Job, JobKind, JobRun, OutgoingMessage, Recipient
+
+RUN = JobRun("food-reminder", datetime(2026, 3, 1, 18, 30, tzinfo=UTC), "schedule")
+ANN = Recipient(1, 101, "Ann", "Lee", "ann", "en")
+BOB = Recipient(2, 102, "Bob", None, None, "fa")
+CY = Recipient(3, 103, "Cy", None, "cy", "en")
+
+
+def job_row(**config: object) -> Job:
+    return Job(
+        id=1,
+        name="food-reminder",
+        kind=JobKind.CUSTOM_MESSAGE,
+        cron_expression="cron(0 22 * * ? *)",
+        description="Pick tomorrow's food",
+        timezone="Asia/Tehran",
+        message_config={"text": "Hi <b>{{ user.first_name }}</b>", **config},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# MessageConfig.from_json: accepted shapes, and (data, field, fragment) for refused ones
+# ---------------------------------------------------------------------------------------------
+ACCEPTED = [
+    pytest.param({"text": "hi"}, ("hi", "HTML", False), id="defaults-html-not-silent"),
+    pytest.param(
+        {"text": "hi", "parse_mode": "HTML", "silent": True}, ("hi", "HTML", True), id="all"
+    ),
+    pytest.param({"text": "1 < 2", "parse_mode": None}, ("1 < 2", None, False), id="plain"),
+]
+
+
+@pytest.mark.parametrize(("data", "expected"), ACCEPTED)
+def test_from_json_accepts(data, expected):
+    config = MessageConfig.from_json(data)
+    assert (config.text, config.parse_mode, config.silent) == expected
+    assert MessageConfig.from_json(config.to_json()) == config
+    assert config.to_json() == dict(zip(("text", "parse_mode", "silent"), expected, strict=True))
+
+
+REFUSED = [
+    pytest.param(["hi"], "message_config", "must be an object", id="not-an-object"),
+    pytest.param(None, "message_config", "must be an object", id="null"),
+    pytest.param(
+        {"text": "hi", "parse-mode": "HTML"},
+        "message_config.parse-mode",
+        "unknown key 'parse-mode'; allowed: text, parse_mode, silent",
+        id="unknown-key",
+    ),
+    pytest.param({}, "message_config.text", "text is missing", id="missing-text"),
+    pytest.param({"text": 5}, "message_config.text", "must be a string, not int", id="text-int"),
+    pytest.param({"text": None}, "message_config.text", "must be a string", id="text-null"),
+    pytest.param({"text": ""}, "message_config.text", "text is empty", id="text-empty"),
+    pytest.param({"text": " \n\t"}, "message_config.text", "text is empty", id="text-blank"),
+    pytest.param(
+        {"text": "hi", "parse_mode": "Markdown"},
+        "message_config.parse_mode",
+        'must be "HTML" or null',
+        id="markdown",
+    ),
+    pytest.param(
+        {"text": "hi", "parse_mode": "html"},
+        "message_config.parse_mode",
+        "not 'html'",
+        id="lowercase-html",
+    ),
+    pytest.param({"text": "hi", "parse_mode": 1}, "message_config.parse_mode", "not 1", id="pm-1"),
+    pytest.param({"text": "hi", "silent": "yes"}, "message_config.silent", "true or false", id="s"),
+    pytest.param({"text": "hi", "silent": 1}, "message_config.silent", "not 1", id="silent-1"),
+    pytest.param({"text": "hi", "silent": None}, "message_config.silent", "not None", id="s-null"),
+    pytest.param(
+        {"text": "Hi\n{{ user.first_name }"},
+        "message_config.text",
+        "syntax error on line 2",
+        id="template-syntax",
+    ),
+    pytest.param(
+        {"text": "{{ user.nick }}"}, "message_config.text", "user.nick does not exist", id="field"
+    ),
+    pytest.param({"text": "<div>hi</div>"}, "message_config.text", "<div>", id="html"),
+    pytest.param({"text": "x" * 4097}, "message_config.text", "4097 characters", id="too-long"),
+]
+
+
+@pytest.mark.parametrize(("data", "field", "fragment"), REFUSED)
+def test_from_json_refuses_naming_the_field(data, field, fragment):
+    with pytest.raises(InvalidMessage) as caught:
+        MessageConfig.from_json(data)
+    assert caught.value.field == field
+    assert fragment in str(caught.value)
+
+
+def test_the_constructor_validates_too():
+    with pytest.raises(InvalidMessage) as caught:
+        MessageConfig("<b>unclosed")
+    assert caught.value.field == "message_config.text"
+
+
+# ---------------------------------------------------------------------------------------------
+# Messages
+# ---------------------------------------------------------------------------------------------
+MESSAGES = [
+    pytest.param(
+        {},
+        [
+            OutgoingMessage(1, 101, "Hi <b>Ann</b>", "HTML", False),
+            OutgoingMessage(2, 102, "Hi <b>Bob</b>", "HTML", False),
+        ],
+        id="html",
+    ),
+    pytest.param(
+        {"silent": True},
+        [
+            OutgoingMessage(1, 101, "Hi <b>Ann</b>", "HTML", True),
+            OutgoingMessage(2, 102, "Hi <b>Bob</b>", "HTML", True),
+        ],
+        id="silent-disables-notification",
+    ),
+    pytest.param(
+        {
+            "text": "{{ user.first_name }} <3 {{ date }} {{ scheduled_for.strftime('%H:%M') }}",
+            "parse_mode": None,
+        },
+        [
+            OutgoingMessage(1, 101, "Ann <3 2026-03-01 22:00", None, False),
+            OutgoingMessage(2, 102, "Bob <3 2026-03-01 22:00", None, False),
+        ],
+        id="plain-text-local-time",
+    ),
+    pytest.param(
+        {"text": "{{ job.name }}: {{ job.description }}", "parse_mode": None},
+        [
+            OutgoingMessage(1, 101, "food-reminder: Pick tomorrow's food", None, False),
+            OutgoingMessage(2, 102, "food-reminder: Pick tomorrow's food", None, False),
+        ],
+        id="job-fields",
+    ),
+]
+
+
+@pytest.mark.parametrize(("config", "expected"), MESSAGES)
+def test_messages(config, expected):
+    assert list(custom_message_job_messages(job_row(**config), RUN, [ANN, BOB])) == expected
+
+
+def test_html_escapes_each_users_name():
+    evil = Recipient(9, 909, "<script>alert(1)</script>")
+    [message] = custom_message_job_messages(job_row(), RUN, [evil])
+    assert message.text == "Hi <b>&lt;script&gt;alert(1)&lt;/script&gt;</b>"
+
+
+def test_one_failing_recipient_does_not_stop_the_others():
+    # 4090 characters plus the name: "Ann" fits, a 7-letter name makes 4097.
+    row = job_row(text="x" * 4090 + "{{ user.first_name }}", parse_mode=None)
+    long_name = Recipient(4, 104, "Abigail")
+    skipped: list[SkippedRecipient] = []
+    messages = list(
+        custom_message_job_messages(row, RUN, [ANN, long_name, BOB], on_skip=skipped.append)
+    )
+    assert [m.user_id for m in messages] == [1, 2]
+    assert [(s.user_id, s.chat_id) for s in skipped] == [(4, 104)]
+    assert "4097 characters long" in skipped[0].reason
+
+
+def test_a_render_error_for_one_user_is_a_skip():
+    row = job_row(text="Hi {{ user.first_name[2] }}", parse_mode=None)  # "Cy" has no [2]
+    skipped: list[SkippedRecipient] = []
+    messages = list(custom_message_job_messages(row, RUN, [ANN, CY, BOB], skipped.append))
+    assert [m.text for m in messages] == ["Hi n", "Hi b"]
+    assert [s.user_id for s in skipped] == [3]
+    assert "could not be rendered" in skipped[0].reason
+
+
+def test_recipients_are_read_lazily():
+    pulled: list[int] = []
+
+    def recipients():
+        for recipient in (ANN, BOB, CY):
+            pulled.append(recipient.user_id)
+            yield recipient
+
+    messages = custom_message_job_messages(job_row(), RUN, recipients())
+    assert next(messages).user_id == 1
+    assert pulled == [1]
+
+
+BROKEN_JOBS = [
+    pytest.param({"message_config": {}}, InvalidMessage, id="no-text"),
+    pytest.param({"message_config": {"text": "<b>"}}, InvalidMessage, id="bad-html"),
+    pytest.param({"timezone": "Mars/Olympus"}, UnknownTimezone, id="bad-timezone"),
+]
+
+
+@pytest.mark.parametrize(("change", "error"), BROKEN_JOBS)
+def test_a_broken_job_fails_before_the_first_message(change, error):
+    row = replace(job_row(), **change)
+    with pytest.raises(error):
+        custom_message_job_messages(row, RUN, [])  # not iterated: the call itself raises
+
+
+def test_default_skip_handler_logs_the_first_skips_only(monkeypatch):
+    warnings: list[dict] = []
+
+    class FakeLogger:
+        def warning(self, message, extra):
+            warnings.append(extra)
+
+    monkeypatch.setattr(custom_message, "logger", FakeLogger())
+    row = job_row(text="x" * 4095 + "{{ user.first_name }}", parse_mode=None)
+    recipients = [Recipient(n, n, "Longer") for n in range(custom_message.LOGGED_SKIPS_PER_RUN + 5)]
+    assert list(custom_message_job_messages(row, RUN, recipients)) == []
+    assert len(warnings) == custom_message.LOGGED_SKIPS_PER_RUN
+    assert warnings[0]["job"] == "food-reminder" and warnings[0]["user_id"] == 0
+    assert "limit is 4096" in warnings[0]["reason"]
