@@ -296,9 +296,27 @@ def document() -> dict[str, Any]:
         },
         "/api/users": {
             "get": {
+                "description": "People for the targeting pickers: those whose name, username,"
+                " id or chat id matches `q`; or, with `ids`, the people with those ids (so that"
+                " ids already chosen show by name). One of `q` and `ids` is needed; with `ids`,"
+                " `q` and `limit` are not used.",
                 "parameters": [
-                    {"name": "q", "in": "query", "required": True, "schema": {"type": "string"}},
+                    {
+                        "name": "q",
+                        "in": "query",
+                        "description": "1-100 characters to search for.",
+                        "schema": {"type": "string"},
+                    },
                     {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                    {
+                        "name": "ids",
+                        "in": "query",
+                        "description": "Up to 200 user ids, comma-separated: `1,2,3`.",
+                        "schema": {
+                            "type": "string",
+                            "pattern": "^[1-9][0-9]{0,17}(,[1-9][0-9]{0,17}){0,199}$",
+                        },
+                    },
                 ],
                 "responses": _responses("200", _array_of("users", {"type": "object"}), READ),
             }

@@ -23,6 +23,11 @@ function h(tag, attributes = {}, ...children) {
   return element;
 }
 
+// replaceChildren() writes a null child as the text "null"; this leaves it out, as h() does.
+function fill(element, ...children) {
+  element.replaceChildren(...children.flat().filter((child) => child != null && child !== false));
+}
+
 function toast(text) {
   const box = document.getElementById("toast");
   box.textContent = text;
@@ -122,7 +127,7 @@ async function showJobs() {
 async function showJob(name) {
   const job = await api("GET", `/api/jobs/${encodeURIComponent(name)}`);
   const custom = job.kind === "custom_message";
-  main.replaceChildren(
+  fill(main,
     h("section", { class: "card" },
       h("h2", {}, job.name, " ", badge(job.enabled ? "enabled" : "disabled")),
       h("p", { class: "muted" }, `${job.kind === "coded" ? "Coded job" : "Message job"} · `,
@@ -210,7 +215,8 @@ function scheduleEditor(job) {
     h("div", { class: "actions" }, saveButton));
 }
 
-function idPicker(label, id, ids, search, describe) {
+function idPicker(label, id, ids, search, describe, lookup) {
+  // Chosen ids show as #id only until lookup() has fetched who they are.
   const chosen = new Map(ids.map((value) => [value, `#${value}`]));
   const chips = h("div", { class: "chips", id: `${id}-chips` });
   const results = h("div", { class: "results", hidden: true });
@@ -226,6 +232,15 @@ function idPicker(label, id, ids, search, describe) {
     results.hidden = found.length === 0;
   } });
   draw();
+  if (ids.length) {
+    lookup(ids).then((found) => {
+      const named = new Map(found.map((item) => [item.id, describe(item)]));
+      for (const value of ids) {
+        if (chosen.has(value)) chosen.set(value, named.get(value) || `#${value} (not found)`);
+      }
+      draw();
+    }).catch((error) => toast(`Could not load the chosen people: ${error.message}`));
+  }
   return { element: h("div", {}, h("label", { for: id }, label), chips, input, results),
            values: () => [...chosen.keys()] };
 }
@@ -234,15 +249,26 @@ async function searchUsers(text) {
   return (await api("GET", `/api/users?q=${encodeURIComponent(text)}`)).users;
 }
 
+const MAX_IDS_PER_LOOKUP = 200;  // what GET /api/users?ids= takes at once
+
+async function usersById(ids) {
+  const pages = [];
+  for (let start = 0; start < ids.length; start += MAX_IDS_PER_LOOKUP) {
+    const some = ids.slice(start, start + MAX_IDS_PER_LOOKUP).join(",");
+    pages.push(api("GET", `/api/users?ids=${some}`));
+  }
+  return (await Promise.all(pages)).flatMap((page) => page.users);
+}
+
 function describeUser(user) {
   return `${user.first_name || ""} ${user.username ? "@" + user.username : ""} #${user.id}`.trim();
 }
 
 function targetingPickers(job) {
   const include = idPicker("Only these people", "include", job.include_user_ids || [],
-                           searchUsers, describeUser);
+                           searchUsers, describeUser, usersById);
   const exclude = idPicker("Never these people", "exclude", job.exclude_user_ids || [],
-                           searchUsers, describeUser);
+                           searchUsers, describeUser, usersById);
   const packs = h("div", { id: "packs" }, h("p", { class: "muted" }, "Loading packs…"));
   // Until the packs are on screen, no pack choice is sent: an empty list would drop the
   // job's packs (and with nobody chosen, reach everyone).
@@ -274,7 +300,7 @@ function targetingEditor(job) {
     if (pickers.element.querySelector("#packs .error") === null) saveButton.disabled = false;
   });
   return h("section", { class: "card" }, h("h3", {}, "Who it reaches"),
-    h("p", { class: "muted" }, "Nobody chosen and no pack: every active person."),
+    h("p", { class: "muted" }, "With nobody chosen and no pack, the job reaches every active person."),
     pickers.element, h("div", { class: "actions" }, saveButton));
 }
 
@@ -301,7 +327,7 @@ function previewBox() {
       try {
         const answer = await api("POST", path, body);
         const people = answer.recipients === 1 ? "person" : "people";
-        box.replaceChildren(h("p", { class: "muted" }, `Reaches ${answer.recipients} ${people}. `,
+        fill(box, h("p", { class: "muted" }, `Reaches ${answer.recipients} ${people}. `,
           answer.sample && answer.sample.first_name ? `As ${answer.sample.first_name} sees it:` : ""),
         answer.sample ? h("div", { class: "preview" }, answer.sample.parse_mode === "HTML"
           ? htmlPreview(answer.sample.text) : answer.sample.text) : null);
