@@ -7,6 +7,7 @@ import contextlib
 import socket
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from pipeline import Queues, make_queues
@@ -55,3 +56,11 @@ def served_settings() -> Settings:
     from chalicelib.context import current
 
     return current.get().settings
+
+
+def sign_in(page: Any, url: str, token: str) -> None:
+    """Sign in to the admin site in a Playwright page, and wait for the jobs table."""
+    page.goto(url)
+    page.fill("#token", token)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_selector("table.jobs")

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
-from admin_helpers import serve_admin, served_settings
+from admin_helpers import serve_admin, served_settings, sign_in
 from pipeline import add_users
 
 from job_scheduler.admin import tokens as admin_tokens
@@ -23,23 +21,7 @@ from job_scheduler.execution.firing import parse_firing
 from job_scheduler.execution.handler import build_executor
 from job_scheduler.sync.startup import run_startup
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"Chromium is not installed at {CHROMIUM}: apt-get install chromium (or set"
-            " CHROMIUM_PATH); .ci/run installs it"
-        )
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -67,13 +49,6 @@ def page(browser, site):
     opened.set_default_timeout(10_000)
     yield opened
     context.close()
-
-
-def sign_in(page, url: str, token: str) -> None:
-    page.goto(url)
-    page.fill("#token", token)
-    page.click("button:has-text('Sign in')")
-    page.wait_for_selector("table.jobs")
 
 
 def disable_the_reminder(page, site) -> None:

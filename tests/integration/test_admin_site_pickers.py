@@ -12,34 +12,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from admin_helpers import admin_settings, load_admin_app, serve_admin, served_settings
+from admin_helpers import admin_settings, load_admin_app, serve_admin, served_settings, sign_in
 from chalice.test import Client
 from pipeline import add_custom_job, add_users, make_queues
 
 from job_scheduler.admin import tokens as admin_tokens
 from job_scheduler.sync.startup import run_startup
-
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"Chromium is not installed at {CHROMIUM}: apt-get install chromium (or set"
-            " CHROMIUM_PATH); .ci/run installs it"
-        )
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -63,13 +44,6 @@ def shots(tmp_path) -> Path:
     target = Path(os.environ.get("PICKER_SCREENSHOTS") or tmp_path)
     target.mkdir(parents=True, exist_ok=True)
     return target
-
-
-def sign_in(page, url: str, token: str) -> None:
-    page.goto(url)
-    page.fill("#token", token)
-    page.click("button:has-text('Sign in')")
-    page.wait_for_selector("table.jobs")
 
 
 def chips(page, picker: str) -> list[str]:
