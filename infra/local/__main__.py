@@ -48,6 +48,8 @@ def _banner(runtime: LocalRuntime) -> None:
     print(f"  AWS: {where} at {runtime.endpoint}")
     ticking = "the local rule ticker" if runtime.ticker else "the endpoint itself"
     print(f"  Rules fire through {ticking}; {len(runtime.pollers)} SQS pollers run the handlers")
+    if runtime.recovered is not None and runtime.recovered.summary() != "nothing stranded":
+        print(f"  Recovered what the last run left: {runtime.recovered.summary()}")
     if runtime.seeded:
         print(
             "  Demo data created: 36 users, 2 packs, a custom job every minute; 24 users linked"

@@ -18,6 +18,7 @@ from job_scheduler import observability
 from job_scheduler.adapters.aws import client
 from job_scheduler.adapters.db import get_connection
 from job_scheduler.config import Settings
+from job_scheduler.jobs.sweeper import Sweeper, SweepReport
 from job_scheduler.rastar.crypto import SecretBox
 from job_scheduler.sync.rules import RuleStore
 from job_scheduler.sync.startup import run_startup
@@ -59,6 +60,7 @@ class LocalRuntime:
     serve_admin: bool = True
     admin: AdminSite | None = None
     env_file_values: dict[str, str] = field(default_factory=dict)  # what .local/run.env says
+    recovered: SweepReport | None = None  # what the start-up sweep found of a last run
     _moto: Any = None
 
     @property
@@ -88,6 +90,8 @@ class LocalRuntime:
             if self.demo:
                 link_demo_accounts(conn, box)
             prime_fake_rastar(conn, box, self.services.fake_rastar)
+        if not self.on_localstack:  # moto's queues are new: nothing of a last run is on them
+            self.recovered = Sweeper.from_settings(self.settings, conn).sweep(after_restart=True)
         self._start_threads(template)
         if self.serve_admin:
             port = int(self.environ.get("ADMIN_PORT") or free_or_any(8000))

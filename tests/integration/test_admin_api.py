@@ -277,6 +277,9 @@ def rules_env(client, queues):
     return client
 
 
+VERSION_OF = "SELECT version FROM scheduled_jobs WHERE name = %s"
+
+
 def rule(events, name: str) -> dict | None:
     try:
         return events.describe_rule(Name=name)
@@ -370,7 +373,7 @@ def test_a_stale_version_is_a_conflict_and_changes_nothing(rules_env, db, token,
                         {"version": 1, "expression": "cron(0 1 * * ? *)"})  # fmt: skip
 
     assert status == 409 and body["error"]["field"] == "version"
-    assert db.execute("SELECT cron_expression FROM scheduled_jobs").fetchone()[
+    assert db.execute("SELECT cron_expression FROM scheduled_jobs WHERE name = 'promo'").fetchone()[
         "cron_expression"
     ] == ("cron(0 9 ? * MON *)")
 
@@ -391,7 +394,7 @@ def test_bad_edits_are_refused_before_anything_changes(rules_env, db, token, cha
     body = {"version": 1, **change} if change else {"enabled": False}
     code, answer = call(rules_env, "PATCH", "/api/jobs/unselected-food-reminder", token, body)
     assert (code, answer["error"]["field"]) == (status, field)
-    assert db.execute("SELECT version FROM scheduled_jobs").fetchone()["version"] == 1
+    assert db.execute(VERSION_OF, ("unselected-food-reminder",)).fetchone()["version"] == 1
 
 
 def test_when_eventbridge_fails_the_edit_is_undone(rules_env, db, token):
@@ -402,7 +405,9 @@ def test_when_eventbridge_fails_the_edit_is_undone(rules_env, db, token):
                         {"version": 1, "expression": "cron(0 1 * * ? *)"})  # fmt: skip
 
     assert status == 503 and body["error"]["code"] == "rules_not_updated"
-    row = db.execute("SELECT cron_expression, version FROM scheduled_jobs").fetchone()
+    row = db.execute(
+        "SELECT cron_expression, version FROM scheduled_jobs WHERE name = 'promo'"
+    ).fetchone()
     assert (row["cron_expression"], row["version"]) == ("cron(0 9 ? * MON *)", 1)
 
 
@@ -435,4 +440,4 @@ def test_preview_renders_for_the_first_target_and_counts(rules_env, db, token):
     code, answer = call(rules_env, "POST", "/api/jobs/promo/preview", token,
                         {"message": {"text": "{{ nope }}"}})  # fmt: skip
     assert code == 422 and answer["error"]["field"] == "message.text"
-    assert db.execute("SELECT version FROM scheduled_jobs").fetchone()["version"] == 1
+    assert db.execute(VERSION_OF, ("promo",)).fetchone()["version"] == 1

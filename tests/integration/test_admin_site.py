@@ -109,7 +109,10 @@ def test_changing_a_schedule_with_live_validation(page, site, db, shots):
 def test_disabling_a_job(page, site, db):
     disable_the_reminder(page, site)
 
-    assert db.execute("SELECT enabled FROM scheduled_jobs").fetchone()["enabled"] is False
+    enabled = db.execute(
+        "SELECT enabled FROM scheduled_jobs WHERE name = 'unselected-food-reminder'"
+    ).fetchone()["enabled"]
+    assert enabled is False
     assert rule("admin-e2e-unselected-food-reminder")["State"] == "DISABLED"
 
 

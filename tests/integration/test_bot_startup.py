@@ -83,7 +83,11 @@ def test_direct_invoke_returns_the_summary(db, handler, events):
     add_custom_job(db)
     summary = handler({}, LambdaContext())
     # The coded jobs of this deployment, and the custom one.
-    assert summary["rules_created"] == ["test-jobs-promo", "test-jobs-unselected-food-reminder"]
+    assert summary["rules_created"] == [
+        "test-jobs-promo",
+        "test-jobs-sweep-stranded-work",
+        "test-jobs-unselected-food-reminder",
+    ]
     assert handler({}, LambdaContext())["changed"] is False
 
 
@@ -96,9 +100,10 @@ def test_custom_resource_create_syncs_and_answers_success(db, handler, cloudform
     (answer,) = received
     assert answer["Status"] == "SUCCESS"
     assert answer["PhysicalResourceId"] == "test-jobs-startup-sync"
-    assert answer["Data"]["rules_created"] == 2  # the custom job and the coded one
+    assert answer["Data"]["rules_created"] == 3  # the custom job and the two coded ones
     assert [r["Name"] for r in events.list_rules(NamePrefix="test-jobs-")["Rules"]] == [
         "test-jobs-promo",
+        "test-jobs-sweep-stranded-work",
         "test-jobs-unselected-food-reminder",
     ]
 
@@ -132,4 +137,4 @@ def test_custom_resource_delete_removes_our_rules(db, handler, cloudformation, e
 
     assert received[-1]["Status"] == "SUCCESS"
     assert events.list_rules(NamePrefix="test-jobs-")["Rules"] == []
-    assert db.execute("SELECT count(*) AS n FROM scheduled_jobs").fetchone()["n"] == 2
+    assert db.execute("SELECT count(*) AS n FROM scheduled_jobs").fetchone()["n"] == 3

@@ -92,7 +92,11 @@ def test_sync_runs_against_the_configured_environment(db, settings, events):
     result = jobsctl("sync", env=env)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["rules_created"] == ["cli-jobs-promo", "cli-jobs-unselected-food-reminder"]
+    assert summary["rules_created"] == [
+        "cli-jobs-promo",
+        "cli-jobs-sweep-stranded-work",
+        "cli-jobs-unselected-food-reminder",
+    ]
     rule = events.describe_rule(Name="cli-jobs-promo")
     assert rule["ScheduleExpression"] == "cron(30 5 ? * 6 *)"
 
@@ -140,6 +144,7 @@ def test_job_create_then_jobs_and_fire(db, settings, events):
     }
     assert row["include_user_ids"] == [1, 2]
     assert [r["Name"] for r in events.list_rules(NamePrefix="cli-jobs-")["Rules"]] == [
+        "cli-jobs-sweep-stranded-work",
         "cli-jobs-unselected-food-reminder",
         "cli-jobs-weekly-hello",
     ]
@@ -350,4 +355,4 @@ def test_job_changes_refuse_what_the_admin_api_refuses(db, settings, args, says)
     result = jobsctl(*args, env=env)
     assert result.returncode == 2, result.stdout + result.stderr
     assert says in result.stderr
-    assert db.execute("SELECT count(*) AS n FROM scheduled_jobs").fetchone()["n"] == 1
+    assert db.execute("SELECT count(*) AS n FROM scheduled_jobs").fetchone()["n"] == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -37,12 +38,14 @@ def test_migrations_build_the_schema_from_empty_and_reapply_as_no_op(make_databa
     url = make_database()
     assert tables(url) == set()
 
-    assert migrate(url) == [
+    assert migrate(url) == ALL_MIGRATIONS
+    assert ALL_MIGRATIONS[:6] == [
         "0001.initial-schema",
         "0002.execution-leases",
         "0003.rastar-accounts",
         "0004.admin-tokens",
         "0005.delivery-status-without-pending",
+        "0006.delivery-window",
     ]
     assert tables(url) == TABLES
     assert migrate(url) == []
@@ -53,28 +56,21 @@ def test_two_cold_starts_migrating_at_once_apply_each_migration_once(make_databa
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda _: migrate(url), range(4)))
 
-    assert sorted(results, key=len) == [
-        [],
-        [],
-        [],
-        [
-            "0001.initial-schema",
-            "0002.execution-leases",
-            "0003.rastar-accounts",
-            "0004.admin-tokens",
-            "0005.delivery-status-without-pending",
-        ],
-    ]
+    assert sorted(results, key=len) == [[], [], [], ALL_MIGRATIONS]
     assert tables(url) == TABLES
 
 
 def roll_back_to_0001(url: str) -> None:
+    roll_back_to(url, "0001.initial-schema")
+
+
+def roll_back_to(url: str, last_kept: str) -> None:
     from yoyo import get_backend, read_migrations
 
     backend = get_backend(yoyo_url(url))
     try:
         applied = backend.to_rollback(read_migrations(migrations_dir()))
-        backend.rollback_migrations([m for m in applied if m.id != "0001.initial-schema"])
+        backend.rollback_migrations([m for m in applied if m.id > last_kept])
     finally:
         backend.connection.close()
 
@@ -90,6 +86,7 @@ def seed(conn: psycopg.Connection) -> None:
 def test_rolling_back_the_execution_path_keeps_unsent_deliveries_unsent(make_database):
     url = make_database()
     migrate(url)
+    roll_back_to(url, "0005.delivery-status-without-pending")  # rows as 0005 writes them
     with connect(url) as conn:
         seed(conn)
         conn.execute(FIRING)
@@ -112,12 +109,7 @@ def test_rolling_back_the_execution_path_keeps_unsent_deliveries_unsent(make_dat
         (2, "pending"),
         (3, "sent"),
     ]
-    assert migrate(url) == [
-        "0002.execution-leases",
-        "0003.rastar-accounts",
-        "0004.admin-tokens",
-        "0005.delivery-status-without-pending",
-    ]
+    assert migrate(url) == ALL_MIGRATIONS[1:]
 
 
 def test_rolling_back_refuses_runs_the_old_schema_cannot_hold(make_database):
@@ -141,6 +133,9 @@ def test_rolling_back_refuses_runs_the_old_schema_cannot_hold(make_database):
     assert (count, columns) == (2, 1)
 
 
+ALL_MIGRATIONS = sorted(
+    path.stem for path in Path(migrations_dir()).glob("*.sql") if not path.stem.endswith("rollback")
+)
 FIRING = (
     "INSERT INTO job_executions (job_id, scheduled_for, trigger, status)"
     " VALUES (1, '2026-01-01T00:00Z', 'schedule', 'running')"

@@ -10,142 +10,20 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pipeline import (
-    add_custom_job,
-    add_users,
-    drain_notifications,
-    execution_rows,
-    firing,
-    make_queues,
-    receive_all,
-)
+from execution_fixtures import *  # noqa: F403 - the fixtures
+from execution_fixtures import TOKEN, Flaky, chats, deliver, make_executor, now_minute
+from pipeline import add_custom_job, add_users, execution_rows, firing, receive_all
 
-from infra.fakes.telegram import FakeTelegram
-from job_scheduler.adapters.redis_client import new_redis_client
-from job_scheduler.adapters.telegram import TelegramClient
-from job_scheduler.config import Settings
-from job_scheduler.delivery.notifier import MAX_DELIVERY_ATTEMPTS, Notifier
-from job_scheduler.delivery.outbox import DeliveryBatch, Outbox
-from job_scheduler.delivery.ratelimit import LocalRateLimiter
+from job_scheduler.delivery.notifier import MAX_DELIVERY_ATTEMPTS
+from job_scheduler.delivery.outbox import DeliveryBatch
 from job_scheduler.errors import DatabaseError, RetryLater
-from job_scheduler.execution.executor import Executor
 from job_scheduler.execution.firing import parse_firing
-from job_scheduler.execution.locks import FiringLock
-from job_scheduler.jobs.registry import CodedJob, JobRegistry
-from job_scheduler.model import JobRun, OutgoingMessage, Recipient
-
-TOKEN = "123456789:TEST-token-for-the-fake-telegram-server"
-
-
-def now_minute() -> datetime:
-    return datetime.now(UTC).replace(second=0, microsecond=0)
-
-
-@pytest.fixture(scope="session")
-def telegram_server():
-    fake = FakeTelegram()
-    url = fake.start()
-    yield fake, url
-    fake.stop()
-
-
-@pytest.fixture
-def telegram(telegram_server):
-    fake, _ = telegram_server
-    fake.reset()
-    yield fake
-    fake.reset()
-
-
-@pytest.fixture
-def queues(aws):
-    return make_queues(aws)
-
-
-@pytest.fixture
-def settings(database_url, aws, queues, telegram_server) -> Settings:
-    return Settings(
-        database_url=database_url,
-        aws_endpoint_url=aws,
-        jobs_queue_url=queues.jobs["url"],
-        jobs_queue_arn=queues.jobs["arn"],
-        notifications_queue_url=queues.notifications["url"],
-        telegram_bot_token=TOKEN,
-        telegram_api_url=telegram_server[1],
-        rule_prefix="test-jobs",
-        max_receive_count=3,
-        recipients_per_message=7,
-    )
-
-
-class Flaky(CodedJob):
-    """A coded job whose behaviour a test sets: fail after N messages, or never."""
-
-    name = "flaky"
-    description = "Fails on purpose"
-    schedule = "cron(* * * * ? *)"
-    fail_after: int | None = None
-    on_fail: staticmethod = staticmethod(lambda: None)
-    only_first: int | None = None  # yield for the first N recipients only
-
-    def messages(self, run: JobRun, recipients: Iterable[Recipient]) -> Iterator[OutgoingMessage]:
-        for index, user in enumerate(recipients):
-            if self.only_first is not None and index >= self.only_first:
-                return
-            if self.fail_after is not None and index == self.fail_after:
-                type(self).on_fail()
-            yield OutgoingMessage(user.user_id, user.chat_id, f"flaky {run.scheduled_for:%H:%M}")
-
-
-@pytest.fixture
-def registry() -> JobRegistry:
-    registry = JobRegistry()
-    registry.register(Flaky)
-    Flaky.fail_after, Flaky.on_fail = None, staticmethod(lambda: None)
-    Flaky.only_first = None
-    return registry
-
-
-def make_executor(settings, registry, queues, redis_url: str | None) -> Executor:
-    """An executor whose firing lock uses ``redis_url`` (None: no Redis configured)."""
-    client = new_redis_client(redis_url) if redis_url else None
-    return Executor(
-        settings=settings,
-        registry=registry,
-        lock=FiringLock(client, 120),
-        outbox=Outbox(queues.sqs, settings.notifications_queue_url),
-    )
-
-
-@pytest.fixture
-def executor(settings, registry, redis_client, queues) -> Executor:
-    redis_client.flushdb()
-    return make_executor(settings, registry, queues, "redis://127.0.0.1:6379/15")
-
-
-@pytest.fixture
-def notifier(settings, queues) -> Notifier:
-    return Notifier(
-        settings=settings,
-        send=TelegramClient(TOKEN, settings.telegram_api_url).send,
-        limiter=LocalRateLimiter(per_second=10_000, per_chat_per_second=1_000),
-        outbox=Outbox(queues.sqs, settings.notifications_queue_url),
-    )
-
-
-def deliver(queues, notifier) -> int:
-    return drain_notifications(queues, notifier.process)
-
-
-def chats(telegram) -> list[int]:
-    return sorted(int(message["chat_id"]) for message in telegram.messages())
-
+from job_scheduler.jobs.sweeper import Sweeper
 
 # --- the happy path ---------------------------------------------------------------------
 
@@ -441,22 +319,29 @@ def test_a_redelivered_batch_sends_nothing_twice(db, executor, notifier, queues,
     assert chats(telegram) == list(range(5000, 5008))
 
 
-def test_the_unclosable_window_resends_after_the_claim_expires(
-    db, executor, notifier, queues, telegram
+def test_a_send_whose_notifier_died_is_never_sent_again_but_shown_as_may_have_arrived(
+    db, settings, executor, notifier, queues, telegram
 ):
-    """Telegram accepted, the process died before Postgres recorded it: sent again, once."""
-    add_users(db, 1)
+    """Its request may have reached Telegram before the process died: at most once means it
+    is not sent again; the sweeper settles it as uncertain, counted apart."""
+    add_users(db, 2)
     add_custom_job(db)
     executor.execute(firing("promo", now_minute()))
     db.execute(
         "UPDATE notification_deliveries SET status = 'sending',"
-        " claimed_until = now() - interval '1 second'"
-    )  # a dead claim
+        " claimed_until = now() - interval '2 minutes' WHERE user_id = 1"
+    )  # a claim its notifier never came back to
     telegram.configure()  # nothing odd
 
     deliver(queues, notifier)
+    report = Sweeper.from_settings(settings, db).sweep()
 
-    assert chats(telegram) == [5000]
+    assert chats(telegram) == [5001]
+    assert report.uncertain == 1
+    rows = db.execute("SELECT user_id, status FROM notification_deliveries ORDER BY 1").fetchall()
+    assert [(row["user_id"], row["status"]) for row in rows] == [(1, "uncertain"), (2, "sent")]
+    (execution,) = execution_rows(db)
+    assert (execution["sent_count"], execution["uncertain_count"]) == (1, 1)
 
 
 def test_after_max_receives_a_failing_firing_is_in_the_dlq_and_the_execution_failed(
@@ -521,10 +406,12 @@ def test_no_answer_after_sending_is_not_sent_again(db, executor, notifier, queue
     executor.execute(firing("promo", now_minute()))
     deliver(queues, notifier)
 
-    failed = db.execute(
-        "SELECT last_error FROM notification_deliveries WHERE status = 'failed'"
+    uncertain = db.execute(
+        "SELECT last_error FROM notification_deliveries WHERE status = 'uncertain'"
     ).fetchall()
-    assert len(failed) == 2 and all("may have delivered" in r["last_error"] for r in failed)
+    assert len(uncertain) == 2 and all("may have delivered" in r["last_error"] for r in uncertain)
+    (execution,) = execution_rows(db)
+    assert (execution["sent_count"], execution["uncertain_count"]) == (4, 2)
     assert len(chats(telegram)) == 4
     assert telegram.stats()["dropped"] == 2
 

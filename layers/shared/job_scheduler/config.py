@@ -46,6 +46,8 @@ class Settings:
     max_receive_count: int = 5  # the queues' redrive maxReceiveCount (template.yaml)
     execution_lease_seconds: int = 120  # > the executor's timeout, < the queue's visibility
     recipients_per_message: int = 50  # deliveries per notifications-queue message
+    # Messages of one execution on the notifications queue at once (delivery/window.py).
+    notify_window_messages: int = 4
     telegram_rate_per_second: int = 30
     telegram_rate_per_chat_per_second: int = 1
     notifier_concurrency: int = 8
@@ -101,6 +103,7 @@ _NUMBERS = {
     "max_receive_count": (1, 1000),
     "execution_lease_seconds": (10, 43_200),
     "recipients_per_message": (1, 500),
+    "notify_window_messages": (1, 1000),
     "telegram_rate_per_second": (1, 100_000),
     "telegram_rate_per_chat_per_second": (1, 1000),
     "notifier_concurrency": (1, 64),

@@ -76,20 +76,30 @@ class ExecutionStatus(StrEnum):
 class DeliveryStatus(StrEnum):
     """One person's message of one execution::
 
-        queued ──▶ sending ──▶ sent
-          ▲   │       │  └───▶ failed          (refused, the chat gone, retries spent)
-          │   │       └──────▶ queued          (429, out of time: re-queued with a delay)
-          │   └──────────────▶ skipped         (a resumed run did not produce it again)
-          └─ written by the fan-out; a ``sending`` row whose claim expired is claimed again
+        ready ──▶ queued ──▶ sending ──▶ sent
+          │   ▲     │  ▲        ├──────▶ failed     (refused, the chat gone, retries spent)
+          │   │     │  │        ├──────▶ uncertain  (no answer came: it may have arrived)
+          │   │     │  └────────┘                   (429, out of time, transient: again)
+          │   └─────┘ (the sweeper re-queues a row whose queue message was lost)
+          └──▶ skipped   (a resumed run did not produce it again; the person left)
 
-    ``sent``, ``failed`` and ``skipped`` are final.
+    ``ready``: written by the fan-out with what to send, waiting for its execution's window
+    on the notifications queue (``delivery/window.py``); ``queued``: its queue message is
+    on the way; ``sending``: its request may have left. ``sent``, ``failed``, ``uncertain``
+    and ``skipped`` are final: an ``uncertain`` one is never sent again (at most once).
     """
 
+    READY = "ready"
     QUEUED = "queued"
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    UNCERTAIN = "uncertain"
     SKIPPED = "skipped"
+
+    @classmethod
+    def final(cls) -> tuple[DeliveryStatus, ...]:
+        return (cls.SENT, cls.FAILED, cls.UNCERTAIN, cls.SKIPPED)
 
 
 @dataclass(frozen=True)
@@ -191,6 +201,7 @@ class Execution:
     queued_count: int = 0
     sent_count: int = 0
     failed_count: int = 0
+    uncertain_count: int = 0
     skipped_count: int = 0
     detail: str | None = None
     error: str | None = None

@@ -100,6 +100,7 @@ EXECUTION_FIELDS = (
     "queued_count",
     "sent_count",
     "failed_count",
+    "uncertain_count",
     "skipped_count",
     "duration_ms",
     "attempts",

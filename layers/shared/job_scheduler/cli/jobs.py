@@ -8,6 +8,7 @@ audit row (the actor is ``cli:<os user>``).
 from __future__ import annotations
 
 import argparse
+import sys
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -135,15 +136,19 @@ def _executions(args: argparse.Namespace) -> int:
     rows = queries.list_executions(connection(settings), args.job, args.status, None, args.n)
     print(
         "id  scheduled_for (UTC)  trigger   status     lock               recipients queued"
-        " sent failed  error or detail"
+        " sent failed maybe  error or detail"
     )
     for row in rows:
         print(
             f"{row.id:<3} {row.scheduled_for:%Y-%m-%d %H:%M}     {row.trigger:<9} "
             f"{row.status:<10} {row.lock_mode or '-':<18} {row.recipients_count:>10} "
-            f"{row.queued_count:>6} {row.sent_count:>4} {row.failed_count:>6}  "
-            f"{(row.error or row.detail or '')[:120]}"
+            f"{row.queued_count:>6} {row.sent_count:>4} {row.failed_count:>6} "
+            f"{row.uncertain_count:>5}  {(row.error or row.detail or '')[:120]}"
         )
+    print(
+        "(maybe: sent, but no answer came back: it may have arrived, and is not sent again)",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -1,25 +1,29 @@
-"""Sending a batch of deliveries to Telegram, each at most once where Postgres can tell.
+"""Sending a batch of deliveries to Telegram: each at most once, none sent unrecorded.
 
 For one queue message (one ``DeliveryBatch``):
 
-1. claim the deliveries: ``queued`` ones, or ``sending`` ones whose claim
-   expired (a notifier died mid-send). Sent, failed and freshly claimed ones are skipped,
-   so a redelivered message sends nothing twice where the send was recorded;
-2. send the claimed ones on a few threads, each waiting on the shared rate limiter;
+1. claim its ``queued`` rows (``records.py``); sent, failed and claimed ones are passed by,
+   so a redelivered message sends nothing twice; rows of people no longer reachable are
+   skipped;
+2. send the claimed ones on a few threads, in waves: each wave is marked ``sending`` in one
+   statement just before it goes, and no wave goes until the one before could be marked.
+   So when Postgres goes away, sending stops within a wave: what was sent but not recorded
+   is what was in flight, and it is never sent again (it is settled ``uncertain`` if its
+   outcome cannot be written in the end);
 3. record the outcomes as they arrive (the sent ones that finished together in one
-   statement): ``sent`` with Telegram's message_id; 403/chat-not-found
-   → the user goes inactive and the delivery fails for good; a migrated chat → the user's
-   chat id is updated and the message sent again; 429 → the limiter is penalised and the
-   delivery re-queued with a delay; 5xx or a connection that never reached Telegram →
-   retried here with backoff, then the record fails and SQS retries it (on the last receive
-   the delivery is marked failed); no answer after sending (read timeout, cut connection)
-   → failed, not resent, since Telegram may have delivered it; too little time left in the
-   invocation → re-queued rather than sent;
-4. recount the execution's sent and failed deliveries from their rows.
+   statement): ``sent`` with Telegram's message_id; 403/chat-not-found → the person goes
+   inactive and the delivery fails for good; a migrated chat → the person's chat id is
+   updated and the message sent again; 429 → the limiter is penalised and the delivery
+   re-queued with a delay; 5xx or a connection that never reached Telegram → retried here
+   with backoff, then queued again for the record's redelivery (on the last receive the
+   delivery fails); no answer after sending (read timeout, cut connection) → ``uncertain``
+   ("may have arrived"), never sent again; too little time left in the invocation →
+   re-queued rather than sent;
+4. recount the execution from its rows, and top its window up (``window.py``).
 
-The one window that cannot be closed: Telegram accepted a message and the notifier died
-before Postgres recorded it. Telegram has no idempotency key, so that message is sent
-again once the claim expires.
+What cannot be closed: Telegram accepted a message and its outcome was never written (the
+notifier died, or Postgres stayed away past ``RECORD_RETRY_SECONDS``). Telegram has no
+idempotency key; such a delivery is not sent again but shown as "may have arrived".
 """
 
 from __future__ import annotations
@@ -27,18 +31,21 @@ from __future__ import annotations
 import math
 import queue
 import time
+import uuid
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 import psycopg
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from job_scheduler.adapters.db import database_errors, get_connection
+from job_scheduler.adapters.db import get_connection
 from job_scheduler.config import Settings
-from job_scheduler.delivery.outbox import Delivery, DeliveryBatch, Outbox
+from job_scheduler.delivery.outbox import DeliveryBatch, Outbox
 from job_scheduler.delivery.ratelimit import Grant, RateLimiter
+from job_scheduler.delivery.records import Delivery, DeliveryRecords, recount
+from job_scheduler.delivery.window import Window
 from job_scheduler.errors import (
     ChatGone,
     ChatMigrated,
@@ -60,6 +67,8 @@ MAX_REQUEUE_DELAY = 900  # SQS's DelaySeconds limit
 # it: after this many claims it fails for good instead of circling for ever.
 MAX_DELIVERY_ATTEMPTS = 20
 SEND_MARGIN_SECONDS = 5.0  # stop sending this long before the invocation's deadline
+RECORD_RETRY_SECONDS = 15.0  # how long outcomes already known wait for Postgres to return
+Outcome = int | SendError  # Telegram's message_id, or why it was not sent
 
 
 @dataclass
@@ -67,8 +76,21 @@ class NotifyResult:
     claimed: int = 0
     sent: int = 0
     failed: int = 0
+    uncertain: int = 0
+    skipped: int = 0
     requeued: int = 0
     retry: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Batch:
+    """One message's work in progress: outcomes waiting to be written, rows re-queued."""
+
+    token: str
+    result: NotifyResult
+    deadline: float | None
+    unrecorded: list[tuple[Delivery, Outcome]] = field(default_factory=list)
+    later: list[tuple[Delivery, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -81,90 +103,169 @@ class Notifier:
 
     @property
     def conn(self) -> psycopg.Connection:
-        """The calling thread's connection; sending threads use the batch's (``_conn``)."""
+        """The calling thread's connection; sending threads never write to Postgres."""
         return get_connection(self.settings.database_url)
+
+    @property
+    def window(self) -> Window:
+        settings = self.settings
+        return Window(self.outbox, settings.recipients_per_message, settings.notify_window_messages)
+
+    def records(self) -> DeliveryRecords:
+        return DeliveryRecords(self.conn, self.settings.execution_lease_seconds)
 
     def process(
         self, batch: DeliveryBatch, receive_count: int = 1, deadline: float | None = None
     ) -> NotifyResult:
         """Send what can be claimed; ``deadline`` (monotonic) is when to stop and re-queue."""
-        self._conn = self.conn  # the sending threads write through this one (psycopg is
-        # thread-safe per connection), instead of each opening its own
-        attempts = self._claim([d.delivery_id for d in batch.deliveries])
-        deliveries = [d for d in batch.deliveries if d.delivery_id in attempts]
-        result = NotifyResult(claimed=len(deliveries))
-        later: list[tuple[Delivery, float]] = []
+        work = _Batch(uuid.uuid4().hex, NotifyResult(), deadline)
+        claimed = self.records().claim(batch.delivery_ids, work.token, batch.inline)
+        work.result.claimed = len(claimed.deliveries)
+        self._skip_unreachable(claimed.unreachable, work.result)
         try:
-            self._send_all(deliveries, deadline, result, later)
-            worn = {
-                d.delivery_id for d, _ in later if attempts[d.delivery_id] >= MAX_DELIVERY_ATTEMPTS
-            }
-            for delivery_id in worn:
-                self._mark(
-                    delivery_id,
-                    DeliveryStatus.FAILED,
-                    f"rate limited or out of time on {MAX_DELIVERY_ATTEMPTS} attempts; given up",
-                )
-            result.failed += len(worn)
-            later = [(d, wait) for d, wait in later if d.delivery_id not in worn]
-            if later:
-                self._requeue(batch, later, result)
+            self._send_all(claimed.deliveries, work)
+            self._give_up_worn(work)
+            if work.later:
+                self._requeue(batch, work)
         finally:
-            if result.retry:
+            if work.result.retry:
                 final = receive_count >= self.settings.max_receive_count
-                self._give_back(result.retry, final=final)
-            self._count(batch.execution_id)
-        if result.retry:
-            raise DeliveriesFailed(f"{len(result.retry)} deliveries hit transient errors")
-        return result
+                self._give_back(work.result.retry, final=final)
+            self._recount(batch.execution_id)
+        if work.result.retry:
+            raise DeliveriesFailed(f"{len(work.result.retry)} deliveries hit transient errors")
+        self.window.top_up(self.conn, batch.execution_id, batch.job_name)
+        return work.result
 
-    def _send_all(
-        self,
-        deliveries: list[Delivery],
-        deadline: float | None,
-        result: NotifyResult,
-        later: list[tuple[Delivery, float]],
-    ) -> None:
-        """Send on a few threads; record outcomes as they come, all that finished at once.
+    def _recount(self, execution_id: int) -> None:
+        try:
+            recount(self.conn, execution_id)
+        except JobSchedulerError:  # the sweeper recounts; the batch's own error matters more
+            logger.warning("could not recount the execution", extra={"execution_id": execution_id})
 
-        Whenever this thread is free it records every send finished by then, the sent ones
-        in one statement: one at a time when sends are slow (as under Telegram's limits),
-        in groups when they outpace Postgres. Every outcome is recorded even if recording
-        one fails.
+    def _skip_unreachable(self, unreachable: list[tuple[int, str]], result: NotifyResult) -> None:
+        for delivery_id, why in unreachable:
+            self.records().settle([delivery_id], DeliveryStatus.SKIPPED, why)
+        result.skipped += len(unreachable)
+
+    # --- sending -------------------------------------------------------------------------
+
+    def _send_all(self, deliveries: list[Delivery], work: _Batch) -> None:
+        """Send in waves on a few threads; record outcomes as they come.
+
+        A wave goes only once it is marked ``sending``; whenever this thread is free it
+        records every send finished by then, the sent ones in one statement. If Postgres
+        fails, no further wave goes: the sends in flight finish, their outcomes are written
+        once Postgres answers again (within ``RECORD_RETRY_SECONDS``), and the rows never
+        sent are released for the redelivered message.
         """
-        if not deliveries:
-            return
+        pending = deque(deliveries)
+        running: dict[Future[tuple[Outcome, list[Grant]]], Delivery] = {}
+        finished: queue.SimpleQueue[Future[tuple[Outcome, list[Grant]]]] = queue.SimpleQueue()
         failure: Exception | None = None
-        pool = self._senders()
-        # Finished sends arrive on a queue: concurrent.futures.wait() would lock and unlock
-        # every pending future on each wake, O(batch) per send.
-        finished: queue.SimpleQueue[Future[tuple[int | SendError, list[Grant]]]]
-        finished = queue.SimpleQueue()
-        running = {}
-        for delivery in deliveries:
-            future = pool.submit(self._send_one, delivery, deadline)
-            running[future] = delivery
-            future.add_done_callback(finished.put)
-        while running:
-            done = [finished.get()]
-            while not finished.empty():
-                done.append(finished.get_nowait())
-            outcomes = []
-            grants: list[Grant] = []
-            for future in done:
-                outcome, unsettled = future.result()
-                outcomes.append((running.pop(future), outcome))
-                grants += unsettled
-            try:
-                self._record_all(outcomes, result, later)
-            except Exception as exc:  # record the others first, then raise
-                failure = failure or exc
-            try:
-                self.limiter.settle(grants)
-            except Exception as exc:  # a limiter fault must not cost the records above
-                failure = failure or exc
+        wave = self.settings.notifier_concurrency
+        while running or (pending and failure is None):
+            if pending and failure is None and len(running) < 2 * wave:
+                try:
+                    self._start_wave(pending, wave, work, running, finished)
+                except JobSchedulerError as exc:  # Postgres: send no more of this batch
+                    failure = exc
+                continue
+            failure = self._collect(finished, running, work) or failure
+        failure = self._flush(work) or failure
+        if pending:
+            self._release(list(pending), work.token)
         if failure is not None:
             raise failure
+
+    def _start_wave(
+        self,
+        pending: deque[Delivery],
+        size: int,
+        work: _Batch,
+        running: dict[Future[tuple[Outcome, list[Grant]]], Delivery],
+        finished: queue.SimpleQueue[Future[tuple[Outcome, list[Grant]]]],
+    ) -> None:
+        wave = [pending.popleft() for _ in range(min(size, len(pending)))]
+        try:
+            marked = self.records().mark_sending([d.delivery_id for d in wave], work.token)
+        except JobSchedulerError:
+            pending.extendleft(reversed(wave))
+            raise
+        for delivery in wave:
+            if delivery.delivery_id in marked:  # another holder took it meanwhile: not ours
+                future = self._senders().submit(self._send_one, delivery, work.deadline)
+                running[future] = delivery
+                future.add_done_callback(finished.put)
+
+    def _collect(
+        self,
+        finished: queue.SimpleQueue[Future[tuple[Outcome, list[Grant]]]],
+        running: dict[Future[tuple[Outcome, list[Grant]]], Delivery],
+        work: _Batch,
+    ) -> Exception | None:
+        """Wait for a send to finish; record it and every other one finished by then.
+        Finished sends arrive on a queue: concurrent.futures.wait() would lock and unlock
+        every pending future on each wake, O(batch) per send."""
+        done = [finished.get()]
+        while not finished.empty():
+            done.append(finished.get_nowait())
+        grants: list[Grant] = []
+        for future in done:
+            outcome, unsettled = future.result()
+            work.unrecorded.append((running.pop(future), outcome))
+            grants += unsettled
+        failure = self._record_unrecorded(work)
+        try:
+            self.limiter.settle(grants)
+        except Exception as exc:  # a limiter fault must not cost the records above
+            failure = failure or exc
+        return failure
+
+    def _flush(self, work: _Batch) -> Exception | None:
+        """Outcomes Postgres could not take yet: retry a while (a new connection each time),
+        then settle them as ``uncertain`` if it stays away (they are never sent again)."""
+        stop = time.monotonic() + RECORD_RETRY_SECONDS
+        if work.deadline is not None:
+            stop = min(stop, work.deadline - 1)
+        failure: Exception | None = None
+        while work.unrecorded:
+            failure = self._record_unrecorded(work)
+            if failure is None or time.monotonic() > stop:
+                break
+            time.sleep(0.5)
+        if work.unrecorded:
+            logger.error(
+                "outcomes of sent deliveries could not be recorded; they stay 'sending' and"
+                " the sweeper will show them as 'may have arrived'",
+                extra={"deliveries": [d.delivery_id for d, _ in work.unrecorded]},
+            )
+        return failure
+
+    def _record_unrecorded(self, work: _Batch) -> Exception | None:
+        """Write the outcomes waiting in ``work.unrecorded`` (the sent ones in one
+        statement); whatever could not be written stays there, and the error is returned."""
+        try:
+            records = self.records()
+            sent = [(d.delivery_id, o) for d, o in work.unrecorded if isinstance(o, int)]
+            if sent:
+                records.mark_sent(sent)
+                work.result.sent += len(sent)
+                metrics.add_metric(name="MessagesSent", unit="Count", value=len(sent))
+                work.unrecorded = [(d, o) for d, o in work.unrecorded if not isinstance(o, int)]
+            while work.unrecorded:
+                delivery, outcome = work.unrecorded[0]
+                self._record(records, delivery, outcome, work)  # type: ignore[arg-type]
+                work.unrecorded.pop(0)
+        except JobSchedulerError as exc:
+            return exc
+        return None
+
+    def _release(self, deliveries: list[Delivery], token: str) -> None:
+        try:
+            self.records().release([d.delivery_id for d in deliveries], token)
+        except JobSchedulerError:
+            logger.warning("claims not released; they expire on their own")
 
     def _senders(self) -> ThreadPoolExecutor:
         """One pool for the Lambda's life: its threads keep their HTTP keep-alive sessions."""
@@ -174,25 +275,30 @@ class Notifier:
             )
         return self._pool
 
-    def _send_one(
-        self, delivery: Delivery, deadline: float | None
-    ) -> tuple[int | SendError, list[Grant]]:
+    def _send_one(self, delivery: Delivery, deadline: float | None) -> tuple[Outcome, list[Grant]]:
         """Telegram's message_id or the SendError to record, and the limiter's grant for a
         send that succeeded (settled by the recording thread). Never raises."""
         unsettled: list[Grant] = []
         try:
             return self._send_retrying(delivery.chat_id, delivery, deadline, unsettled), unsettled
         except ChatMigrated as moved:
-            try:
-                self._move_chat(delivery.user_id, moved.new_chat_id)
-                chat_id = moved.new_chat_id
-                return self._send_retrying(chat_id, delivery, deadline, unsettled), unsettled
-            except SendError as exc:
-                return exc, unsettled
-            except JobSchedulerError as exc:
-                return Rejected(f"{moved}; moving the user to the new chat failed: {exc}"), []
+            return self._send_to_moved_chat(delivery, moved, deadline, unsettled), unsettled
         except SendError as exc:
             return exc, unsettled
+
+    def _send_to_moved_chat(
+        self, delivery: Delivery, moved: ChatMigrated, deadline: float | None, grants: list[Grant]
+    ) -> Outcome:
+        try:
+            DeliveryRecords(self._thread_conn(), 0).move_chat(delivery.user_id, moved.new_chat_id)
+            return self._send_retrying(moved.new_chat_id, delivery, deadline, grants)
+        except SendError as exc:
+            return exc
+        except JobSchedulerError as exc:
+            return Rejected(f"{moved}; moving the user to the new chat failed: {exc}")
+
+    def _thread_conn(self) -> psycopg.Connection:
+        return get_connection(self.settings.database_url)
 
     @retry(
         retry=retry_if_exception_type(Transient),
@@ -218,152 +324,61 @@ class Notifier:
         unsettled.append(grant)
         return message_id
 
-    def _record_all(
-        self,
-        outcomes: list[tuple[Delivery, int | SendError]],
-        result: NotifyResult,
-        rate_limited: list[tuple[Delivery, float]],
-    ) -> None:
-        sent = [(d.delivery_id, outcome) for d, outcome in outcomes if isinstance(outcome, int)]
-        failure: Exception | None = None
-        for delivery, outcome in outcomes:
-            if not isinstance(outcome, int):
-                try:
-                    self._record(delivery, outcome, result, rate_limited)
-                except Exception as exc:
-                    failure = failure or exc
-        if sent:
-            self._mark_sent(sent)
-            result.sent += len(sent)
-            metrics.add_metric(name="MessagesSent", unit="Count", value=len(sent))
-        if failure is not None:
-            raise failure
+    # --- recording -----------------------------------------------------------------------
 
     def _record(
-        self,
-        delivery: Delivery,
-        outcome: SendError,
-        result: NotifyResult,
-        rate_limited: list[tuple[Delivery, float]],
+        self, records: DeliveryRecords, delivery: Delivery, outcome: SendError, work: _Batch
     ) -> None:
+        result, delivery_id = work.result, delivery.delivery_id
         if isinstance(outcome, RateLimited):
             self.limiter.penalise(outcome.retry_after)
-            rate_limited.append((delivery, outcome.retry_after))
+            work.later.append((delivery, outcome.retry_after))
         elif isinstance(outcome, Deferred):
-            rate_limited.append((delivery, 0))
+            work.later.append((delivery, 0))
+        elif isinstance(outcome, Uncertain):
+            records.settle([delivery_id], DeliveryStatus.UNCERTAIN, str(outcome))
+            result.uncertain += 1
+            metrics.add_metric(name="DeliveriesUncertain", unit="Count", value=1)
         elif isinstance(outcome, ChatGone):
-            self._deactivate(delivery.user_id, str(outcome))
-            self._mark(delivery.delivery_id, DeliveryStatus.FAILED, error=str(outcome))
+            records.deactivate(delivery.user_id, str(outcome))
+            records.settle([delivery_id], DeliveryStatus.FAILED, str(outcome))
             result.failed += 1
-        elif isinstance(outcome, Rejected | ChatMigrated | Uncertain):
-            self._mark(delivery.delivery_id, DeliveryStatus.FAILED, error=str(outcome))
+        elif isinstance(outcome, Rejected | ChatMigrated):
+            records.settle([delivery_id], DeliveryStatus.FAILED, str(outcome))
             result.failed += 1
-        else:
-            self._mark(delivery.delivery_id, DeliveryStatus.SENDING, error=str(outcome))
-            result.retry.append(delivery.delivery_id)
+        else:  # Transient: it never reached Telegram, or Telegram failed to take it
+            records.back_to_queued([delivery_id], str(outcome))
+            result.retry.append(delivery_id)
         if not isinstance(outcome, Deferred):
             logger.warning(
-                "delivery not sent",
-                extra={"delivery_id": delivery.delivery_id, "error": str(outcome)},
+                "delivery not sent", extra={"delivery_id": delivery_id, "error": str(outcome)}
             )
 
-    def _requeue(
-        self, batch: DeliveryBatch, limited: list[tuple[Delivery, float]], result: NotifyResult
-    ) -> None:
-        delay = min(MAX_REQUEUE_DELAY, math.ceil(max(wait for _, wait in limited)))
-        deliveries = tuple(delivery for delivery, _ in limited)
-        ids = [delivery.delivery_id for delivery in deliveries]
-        # Rows first, message second: a notifier that receives the new message at once must
-        # find them claimable. If queueing fails, this record fails, and its redelivery
-        # claims the rows that are now 'queued'.
-        with database_errors("re-queueing rate-limited deliveries"):
-            self.conn.execute(
-                "UPDATE notification_deliveries SET status = 'queued', claimed_until = NULL,"
-                " last_error = 'rate limited or out of time; re-queued', updated_at = now()"
-                " WHERE id = ANY(%s) AND status = 'sending'",
-                (ids,),
-            )
-        self.outbox.send([DeliveryBatch(batch.execution_id, batch.job_name, deliveries)], delay)
-        result.requeued = len(ids)
+    def _give_up_worn(self, work: _Batch) -> None:
+        worn = [d.delivery_id for d, _ in work.later if d.attempts >= MAX_DELIVERY_ATTEMPTS]
+        if worn:
+            reason = f"rate limited or out of time on {MAX_DELIVERY_ATTEMPTS} attempts; given up"
+            self.records().settle(worn, DeliveryStatus.FAILED, reason)
+            work.result.failed += len(worn)
+        work.later = [(d, wait) for d, wait in work.later if d.delivery_id not in set(worn)]
+
+    def _requeue(self, batch: DeliveryBatch, work: _Batch) -> None:
+        """Rows first, message second: a notifier that receives the new message at once
+        must find them claimable. If queueing fails, this record fails, and its redelivery
+        claims the rows that are now ``queued``."""
+        delay = min(MAX_REQUEUE_DELAY, math.ceil(max(wait for _, wait in work.later)))
+        ids = [delivery.delivery_id for delivery, _ in work.later]
+        self.records().back_to_queued(ids, "rate limited or out of time; re-queued")
+        self.outbox.send([DeliveryBatch(batch.execution_id, batch.job_name, tuple(ids))], delay)
+        work.result.requeued = len(ids)
         metrics.add_metric(name="TelegramRateLimited", unit="Count", value=len(ids))
 
-    # --- Postgres -------------------------------------------------------------------------
-
-    def _claim(self, ids: list[int]) -> dict[int, int]:
-        """Claim what is still to send: {delivery id: attempts, this one included}."""
-        with database_errors("claiming deliveries"):
-            rows = self.conn.execute(
-                "UPDATE notification_deliveries SET status = 'sending', attempts = attempts + 1,"
-                " claimed_until = now() + make_interval(secs => %s), updated_at = now()"
-                " WHERE id = ANY(%s) AND (status = 'queued'"
-                "   OR (status = 'sending' AND claimed_until < now()))"
-                " RETURNING id, attempts",
-                (self.settings.execution_lease_seconds, ids),
-            ).fetchall()
-        return {row["id"]: row["attempts"] for row in rows}
-
-    def _mark_sent(self, sent: list[tuple[int, int]]) -> None:
-        """Record sent deliveries with Telegram's message ids, in one statement."""
-        with database_errors("recording sent deliveries"):
-            self.conn.execute(
-                "UPDATE notification_deliveries AS d SET status = 'sent',"
-                " telegram_message_id = s.message_id, last_error = NULL, sent_at = now(),"
-                " updated_at = now(), claimed_until = NULL"
-                " FROM unnest(%s::bigint[], %s::bigint[]) AS s(id, message_id)"
-                " WHERE d.id = s.id",
-                ([delivery_id for delivery_id, _ in sent], [message_id for _, message_id in sent]),
-            )
-
-    def _mark(self, delivery_id: int, status: DeliveryStatus, error: str) -> None:
-        with database_errors("recording a delivery"):
-            self.conn.execute(
-                "UPDATE notification_deliveries SET status = %s, last_error = %s,"
-                " updated_at = now(),"
-                " claimed_until = CASE WHEN %s = 'sending' THEN claimed_until END"
-                " WHERE id = %s",
-                (status, error, status, delivery_id),
-            )
-
     def _give_back(self, ids: list[int], final: bool) -> None:
-        """Transient failures: free the claim for the retry, or fail them on the last try."""
-        status = DeliveryStatus.FAILED if final else DeliveryStatus.QUEUED
-        with database_errors("releasing deliveries"):
-            self.conn.execute(
-                "UPDATE notification_deliveries SET status = %s, claimed_until = NULL,"
-                " updated_at = now() WHERE id = ANY(%s) AND status = 'sending'",
-                (status, ids),
-            )
-
-    def _deactivate(self, user_id: int, reason: str) -> None:
-        with database_errors("deactivating a user"):
-            self.conn.execute(
-                "UPDATE users SET is_active = false, inactive_reason = %s, inactive_since = now(),"
-                " updated_at = now() WHERE id = %s AND is_active",
-                (reason, user_id),
-            )
-        metrics.add_metric(name="UsersDeactivated", unit="Count", value=1)
-
-    def _move_chat(self, user_id: int, new_chat_id: int) -> None:
-        with database_errors("moving a user to their new chat id"):
-            self._conn.execute(
-                "UPDATE users SET telegram_chat_id = %s, updated_at = now() WHERE id = %s",
-                (new_chat_id, user_id),
-            )
-
-    def _count(self, execution_id: int) -> None:
-        """Recount from the delivery rows, so a lost increment can never skew the totals."""
-        with database_errors("counting deliveries"):
-            self.conn.execute(
-                "UPDATE job_executions SET"
-                " sent_count = (SELECT count(*) FROM notification_deliveries"
-                "   WHERE execution_id = %(id)s AND status = 'sent'),"
-                " failed_count = (SELECT count(*) FROM notification_deliveries"
-                "   WHERE execution_id = %(id)s AND status = 'failed')"
-                " WHERE id = %(id)s",
-                {"id": execution_id},
-            )
+        """Transient failures: queued for the retry, or failed on the last receive."""
+        if final:  # the last transient error is the reason
+            self.records().settle(ids, DeliveryStatus.FAILED, None)
 
 
-def receive_count(record: Any) -> int:
+def receive_count(record: object) -> int:
     """ApproximateReceiveCount of an SQS record (1 on the first delivery)."""
-    return int(record.attributes.approximate_receive_count or 1)
+    return int(record.attributes.approximate_receive_count or 1)  # type: ignore[attr-defined]

@@ -1,11 +1,11 @@
-"""The notifications queue: its message format, and putting deliveries on it in batches.
+"""The notifications queue: its message format, and putting messages on it in batches.
 
-One queue message carries several deliveries of one execution (up to
-``recipients_per_message``), and ``SendMessageBatch`` sends up to ten messages per call,
-several calls at a time. Sizes are measured on the encoded JSON: SQS limits a message *and*
-a whole batch call to 256 KiB (newer queues allow 1 MiB; the smaller figure works on both).
-An entry SQS refuses is retried; one that keeps failing raises, so the caller never marks
-undelivered rows as queued.
+A queue message names deliveries of one execution by id (up to ``recipients_per_message``):
+what to send is in their rows (``notification_deliveries.payload``), so a message is small,
+and a copy of it, or a message for rows already sent, sends nothing (the notifier claims
+each row first). ``SendMessageBatch`` sends up to ten messages per call, several calls at a
+time. An entry SQS refuses is retried; one that keeps failing raises, so the caller never
+treats unsent rows as queued.
 """
 
 from __future__ import annotations
@@ -23,103 +23,50 @@ from job_scheduler.errors import AwsError
 
 MAX_CALL_BYTES = 250_000  # under SQS's 262,144 bytes per message and per batch call
 ENTRIES_PER_CALL = 10
-ENVELOPE_BYTES = 100  # {"execution_id":...,"job":"...","deliveries":[...]}
 SEND_ATTEMPTS = 4
 PARALLEL_CALLS = 8
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """One message for one user, as the notifier receives it."""
-
-    delivery_id: int
-    user_id: int
-    chat_id: int
-    text: str
-    parse_mode: str | None
-    silent: bool
-
-
-@dataclass(frozen=True)
 class DeliveryBatch:
+    """One queue message: deliveries of one execution, by id."""
+
     execution_id: int
     job_name: str
-    deliveries: tuple[Delivery, ...]
-    # The body as ``pack`` already encoded it, so no delivery is encoded twice.
-    encoded: str | None = field(default=None, compare=False, repr=False)
+    delivery_ids: tuple[int, ...]
+    # A message written before payloads moved to the rows carried each delivery's text:
+    # {delivery id: {"text", "parse_mode", "silent"}} for those (see ``from_json``).
+    inline: dict[int, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
 
     def to_json(self) -> str:
-        if self.encoded is not None:
-            return self.encoded
-        return _envelope(self.execution_id, self.job_name, [_encode(d) for d in self.deliveries])
+        return json.dumps(
+            {"execution_id": self.execution_id, "job": self.job_name,
+             "deliveries": list(self.delivery_ids)},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )  # fmt: skip
 
     @classmethod
     def from_json(cls, body: str) -> DeliveryBatch:
         data = json.loads(body)
-        deliveries = tuple(Delivery(**item) for item in data["deliveries"])
-        return cls(int(data["execution_id"]), str(data["job"]), deliveries)
-
-
-def _encode(delivery: Delivery) -> str:
-    """One delivery as JSON, safe for SQS (a dict literal: ``asdict`` is several times slower)."""
-    return _sqs_safe(
-        json.dumps(
-            {
-                "delivery_id": delivery.delivery_id,
-                "user_id": delivery.user_id,
-                "chat_id": delivery.chat_id,
-                "text": delivery.text,
-                "parse_mode": delivery.parse_mode,
-                "silent": delivery.silent,
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-    )
-
-
-def _envelope(execution_id: int, job_name: str, encoded: list[str]) -> str:
-    head = _sqs_safe(
-        json.dumps(
-            {"execution_id": execution_id, "job": job_name},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-    )
-    return f'{head[:-1]},"deliveries":[{",".join(encoded)}]}}'
-
-
-def _sqs_safe(body: str) -> str:
-    """SQS refuses U+FFFE and U+FFFF even inside JSON strings; escape them as JSON does."""
-    return body.replace("\ufffe", "\\ufffe").replace("\uffff", "\\uffff")
+        ids: list[int] = []
+        inline: dict[int, dict[str, Any]] = {}
+        for item in data["deliveries"]:
+            if isinstance(item, dict):  # the earlier format: the whole delivery inline
+                ids.append(int(item["delivery_id"]))
+                inline[ids[-1]] = {key: item.get(key) for key in ("text", "parse_mode", "silent")}
+            else:
+                ids.append(int(item))
+        return cls(int(data["execution_id"]), str(data["job"]), tuple(ids), inline)
 
 
 def pack(
-    execution_id: int, job_name: str, deliveries: Sequence[Delivery], per_message: int
+    execution_id: int, job_name: str, delivery_ids: Sequence[int], per_message: int
 ) -> Iterator[DeliveryBatch]:
-    """Group deliveries into queue messages by count and by encoded size."""
-    envelope_size = ENVELOPE_BYTES + len(job_name.encode())
-    current: list[Delivery] = []
-    encoded: list[str] = []
-    size = envelope_size
-    for delivery in deliveries:
-        item = _encode(delivery)
-        item_size = len(item.encode()) + 1
-        if current and (len(current) >= per_message or size + item_size > MAX_CALL_BYTES):
-            yield _batch(execution_id, job_name, current, encoded)
-            current, encoded, size = [], [], envelope_size
-        current.append(delivery)
-        encoded.append(item)
-        size += item_size
-    if current:
-        yield _batch(execution_id, job_name, current, encoded)
-
-
-def _batch(
-    execution_id: int, job_name: str, deliveries: list[Delivery], encoded: list[str]
-) -> DeliveryBatch:
-    body = _envelope(execution_id, job_name, encoded)
-    return DeliveryBatch(execution_id, job_name, tuple(deliveries), body)
+    """Group delivery ids into queue messages of at most ``per_message``."""
+    for start in range(0, len(delivery_ids), per_message):
+        chunk = tuple(delivery_ids[start : start + per_message])
+        yield DeliveryBatch(execution_id, job_name, chunk)
 
 
 def calls(bodies: list[str]) -> list[list[str]]:

@@ -28,6 +28,7 @@ import psycopg
 from job_scheduler.adapters.db import database_errors, get_connection
 from job_scheduler.config import Settings
 from job_scheduler.delivery.outbox import Outbox
+from job_scheduler.delivery.window import Window
 from job_scheduler.errors import JobSchedulerError, RegistryError, RetryLater, ScheduleError
 from job_scheduler.execution.fanout import Fanout, FanoutResult
 from job_scheduler.execution.firing import Firing
@@ -88,6 +89,11 @@ class Executor:
     @property
     def conn(self) -> psycopg.Connection:
         return get_connection(self.settings.database_url)
+
+    @property
+    def window(self) -> Window:
+        settings = self.settings
+        return Window(self.outbox, settings.recipients_per_message, settings.notify_window_messages)
 
     def execute(self, firing: Firing) -> Outcome:
         logger.set_correlation_id(None)  # set to the execution id once there is one
@@ -189,13 +195,7 @@ class Executor:
         run = JobRun(
             job.name, firing.scheduled_for, firing.trigger, execution_id, job.message_config
         )
-        fanout = Fanout(
-            self.conn,
-            self.outbox,
-            execution_id,
-            job.name,
-            self.settings.recipients_per_message,
-        )
+        fanout = Fanout(self.conn, self.window, execution_id, job.name)
         result = fanout.run(self._messages(job, run, recipients))
         result.recipients = recipients.count
         result.skipped = recipients.count - result.messages

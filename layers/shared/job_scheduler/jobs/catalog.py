@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from job_scheduler.jobs.food_reminder.job import UnselectedFoodReminder
 from job_scheduler.jobs.registry import CodedJob, JobRegistry
+from job_scheduler.jobs.sweeper import StrandedWorkSweeper
 
-CODED_JOBS: tuple[type[CodedJob], ...] = (UnselectedFoodReminder,)
+CODED_JOBS: tuple[type[CodedJob], ...] = (UnselectedFoodReminder, StrandedWorkSweeper)
 
 
 def register_all_jobs(registry: JobRegistry | None = None) -> JobRegistry:
