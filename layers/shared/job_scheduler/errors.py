@@ -29,7 +29,8 @@ the CLI map each root: ``admin_site/chalicelib/http.py`` and ``cli.py``)::
     │   └── ChatMigrated *       the chat moved to a new id
     ├── Unavailable          a service failed or a quota was reached: try later
     │   │                                                           API 503 · CLI exit 1
-    │   ├── DatabaseError        Postgres refused or could not be reached
+    │   ├── DatabaseError        Postgres refused a statement
+    │   │   └── ConnectionLost   Postgres could not be reached, or the connection broke
     │   ├── AwsError             an AWS call failed
     │   │   └── RulesNotUpdated  EventBridge refused an edit's rule change (row undone)
     │   ├── RuleQuotaExceeded    the rules would pass the event bus's quota
@@ -177,6 +178,11 @@ class EditConflict(Conflict):
 
 class DatabaseError(Unavailable):
     """Postgres failed; the original psycopg error is the cause."""
+
+
+class ConnectionLost(DatabaseError):
+    """Postgres refused the connection, cut it, or restarted under it; a new connection may
+    well work at once (``adapters.db.get_connection`` opens one)."""
 
 
 class AwsError(Unavailable):

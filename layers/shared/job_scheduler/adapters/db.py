@@ -14,20 +14,24 @@ attached as the cause.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
-from job_scheduler.errors import ConstraintViolation, DatabaseError
+from job_scheduler.errors import ConnectionLost, ConstraintViolation, DatabaseError
 from job_scheduler.observability import logger
 
 # Two cold starts may migrate at once; the second waits on this lock, then finds nothing to do.
+T = TypeVar("T")
 MIGRATION_LOCK_ID = 0x6A6F6273  # "jobs"
 CONNECT_TIMEOUT_SECONDS = 5
+IDLE_CHECK_SECONDS = 5.0
 _local = threading.local()
 # Every connection get_connection opened, with the thread it belongs to.
 _all_connections: list[tuple[threading.Thread, psycopg.Connection]] = []
@@ -42,6 +46,8 @@ def database_errors(action: str) -> Iterator[None]:
     except psycopg.errors.IntegrityError as exc:
         constraint = exc.diag.constraint_name
         raise ConstraintViolation(f"{action}: {exc}".strip(), constraint) from exc
+    except psycopg.OperationalError as exc:  # refused, cut, terminated, restarted
+        raise ConnectionLost(f"{action}: {type(exc).__name__}: {exc}".strip()) from exc
     except psycopg.Error as exc:
         raise DatabaseError(f"{action}: {type(exc).__name__}: {exc}".strip()) from exc
 
@@ -61,13 +67,23 @@ def connect(database_url: str) -> psycopg.Connection[dict[str, Any]]:
 def get_connection(database_url: str) -> psycopg.Connection[dict[str, Any]]:
     """This thread's connection, kept across warm invocations, replaced when it went bad.
 
+    One that sat idle longer than ``IDLE_CHECK_SECONDS`` (a warm Lambda between
+    invocations, across a Postgres restart) is checked with a round trip first, so a stale
+    connection fails here, where it is replaced, not in the caller's first statement.
+
     Opening one also closes those of threads that have ended: a server that spends a thread
     per request (the admin API under ``chalice local`` or ``make run``) would otherwise
     leave a connection behind per request until Postgres refuses clients.
     """
     cache: dict[str, psycopg.Connection] = _local.__dict__.setdefault("connections", {})
+    used: dict[str, float] = _local.__dict__.setdefault("used", {})
     conn = cache.get(database_url)
-    if conn is None or conn.closed or conn.broken:
+    now = time.monotonic()
+    if conn is not None and not _usable(conn, now - used.get(database_url, now)):
+        conn.close()
+        conn = None
+    used[database_url] = now
+    if conn is None:
         conn = cache[database_url] = connect(database_url)
         with _registry_lock:
             orphans = [c for thread, c in _all_connections if not thread.is_alive()]
@@ -76,6 +92,40 @@ def get_connection(database_url: str) -> psycopg.Connection[dict[str, Any]]:
         for orphan in orphans:
             orphan.close()
     return conn
+
+
+def _usable(conn: psycopg.Connection, idle: float) -> bool:
+    if conn.closed or conn.broken:
+        return False
+    if idle < IDLE_CHECK_SECONDS or conn.info.transaction_status != TransactionStatus.IDLE:
+        return True
+    try:
+        conn.execute("SELECT 1")
+    except psycopg.Error:
+        return False
+    return True
+
+
+def once_more_if_connection_lost(database_url: str, call: Callable[[], T]) -> T:
+    """``call()``, and if Postgres's connection was lost under it, once more on a new one.
+
+    For work that is safe to repeat (a queue record: firings and claims are idempotent), so a
+    connection that went stale during an outage costs a retry, not a visibility timeout.
+    """
+    try:
+        return call()
+    except ConnectionLost:
+        logger.info("the Postgres connection was lost; trying once more on a new one")
+        drop_connection(database_url)
+        return call()
+
+
+def drop_connection(database_url: str) -> None:
+    """Close this thread's connection to ``database_url``; the next use opens a new one."""
+    cache: dict[str, psycopg.Connection] = _local.__dict__.setdefault("connections", {})
+    conn = cache.pop(database_url, None)
+    if conn is not None:
+        conn.close()
 
 
 def close_all() -> None:

@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from job_scheduler import observability
 from job_scheduler.adapters.aws import client
+from job_scheduler.adapters.db import once_more_if_connection_lost
 from job_scheduler.adapters.redis_client import redis_from_url
 from job_scheduler.adapters.telegram import TelegramClient
 from job_scheduler.config import Settings
@@ -69,7 +70,10 @@ class DeliveryHandler:
     def handle(self, record: SQSRecord, deadline: float | None = None) -> NotifyResult:
         """``deadline``: a ``time.monotonic()`` value by which the invocation must be done."""
         batch = DeliveryBatch.from_json(record.body)
-        return self.notifier.process(batch, receive_count(record), deadline)
+        url = self.notifier.settings.database_url
+        return once_more_if_connection_lost(
+            url, lambda: self.notifier.process(batch, receive_count(record), deadline)
+        )
 
 
 def deadline_of(context: object) -> float | None:

@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from job_scheduler import observability
 from job_scheduler.adapters.aws import client
+from job_scheduler.adapters.db import once_more_if_connection_lost
 from job_scheduler.adapters.redis_client import redis_from_url
 from job_scheduler.config import Settings
 from job_scheduler.delivery.outbox import Outbox
@@ -58,6 +59,10 @@ class FiringHandler:
         )
 
     def handle(self, record: SQSRecord) -> Outcome:
+        url = self.executor.settings.database_url
+        return once_more_if_connection_lost(url, lambda: self._handle(record))
+
+    def _handle(self, record: SQSRecord) -> Outcome:
         firing = parse_firing(record.body, self.executor.job_for_rule)
         first_receive = record.attributes.approximate_first_receive_timestamp
         if first_receive:
