@@ -441,3 +441,25 @@ def test_preview_renders_for_the_first_target_and_counts(rules_env, db, token):
                         {"message": {"text": "{{ nope }}"}})  # fmt: skip
     assert code == 422 and answer["error"]["field"] == "message.text"
     assert db.execute(VERSION_OF, ("promo",)).fetchone()["version"] == 1
+
+
+DOUBLING = '{% set a = "' + "x" * 20 + '" %}' + "\n{% set a = a ~ a %}" * 26 + "{{ a|length }}"
+
+
+def test_a_template_that_doubles_itself_is_refused_at_preview_and_save(rules_env, db, token):
+    create_promo(rules_env, token)
+    message = {"text": DOUBLING, "parse_mode": None}
+
+    previewed = call(rules_env, "POST", "/api/jobs/promo/preview", token, {"message": message})
+    created = call(rules_env, "POST", "/api/jobs", token,
+                   {"name": "doubling", "expression": "cron(0 9 * * ? *)", "message": message})  # fmt: skip
+
+    for status, body in (previewed, created):
+        assert (status, body["error"]["field"]) == (422, "message.text")
+        assert "could grow to" in body["error"]["message"]
+    assert (
+        db.execute("SELECT count(*) AS n FROM scheduled_jobs WHERE name = 'doubling'").fetchone()[
+            "n"
+        ]
+        == 0
+    )

@@ -21,7 +21,7 @@ from pipeline import add_custom_job, add_users, execution_rows, firing, receive_
 
 from job_scheduler.delivery.notifier import MAX_DELIVERY_ATTEMPTS
 from job_scheduler.delivery.outbox import DeliveryBatch
-from job_scheduler.errors import DatabaseError, RetryLater
+from job_scheduler.errors import DatabaseError, InvalidMessage, RetryLater
 from job_scheduler.execution.firing import parse_firing
 from job_scheduler.jobs.sweeper import Sweeper
 
@@ -490,3 +490,18 @@ def test_a_batch_telegram_keeps_refusing_ends_in_the_dlq_with_its_deliveries_fai
     (execution,) = execution_rows(db)
     assert (execution["sent_count"], execution["failed_count"]) == (0, 3)
     assert telegram.messages() == []
+
+
+def test_a_stored_template_that_could_blow_up_fails_its_run_visibly_not_the_process(
+    db, executor
+):
+    """A row written before templates were bounded: the run fails with the reason at once."""
+    add_users(db, 30)
+    doubling = '{% set a = "xx" %}' + "{% set a = a ~ a %}" * 40 + "{{ a }}"
+    add_custom_job(db, text=doubling)
+
+    with pytest.raises(InvalidMessage):
+        executor.execute(firing("promo", now_minute()))
+
+    (execution,) = execution_rows(db)
+    assert execution["status"] == "failed" and "could grow to" in execution["error"]

@@ -3,8 +3,10 @@
 An admin writes one message; each user gets it with their own name in it. Rendering runs in
 Jinja's sandbox (autoescaped for HTML, ``StrictUndefined``, no loader), and ``compile`` first
 allows only a small, loop-free part of the language: output, ``if``, ``set``, the variables
-below, a few filters and methods. So a template can neither reach Python internals nor make
-a run over 100k users slow: its render time is bounded by its size.
+below, a few filters and methods, and refuses a template whose output or any value it builds
+could pass what Telegram reads (``size_bound.py``: ``{% set a = a ~ a %}`` doubles a string
+each line). So a template can neither reach Python internals nor make a run over 100k
+users slow: its render time and memory are bounded by its size.
 
 Variables: ``user`` (first_name, last_name, username, language_code, full_name; a missing
 one is ""), ``job`` (name, description), ``now`` and ``scheduled_for`` (datetimes in the
@@ -25,6 +27,12 @@ from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
 from job_scheduler.errors import InvalidMessage
+from job_scheduler.messages.size_bound import (
+    LANGUAGE_CODE_CHARS,
+    NAME_CHARS,
+    USERNAME_CHARS,
+    check_size_bound,
+)
 from job_scheduler.messages.telegram_html import (
     HTML,
     MarkupMemo,
@@ -98,11 +106,12 @@ class TemplateUser:
 
     @classmethod
     def of(cls, recipient: Recipient) -> TemplateUser:
+        """Cut to Telegram's own limits, which ``size_bound`` counts on."""
         return cls(
-            recipient.first_name or "",
-            recipient.last_name or "",
-            recipient.username or "",
-            recipient.language_code or "",
+            (recipient.first_name or "")[:NAME_CHARS],
+            (recipient.last_name or "")[:NAME_CHARS],
+            (recipient.username or "")[:USERNAME_CHARS],
+            (recipient.language_code or "")[:LANGUAGE_CODE_CHARS],
         )
 
     @property
@@ -200,6 +209,7 @@ class MessageTemplate:
             tree = environment.parse(source)
             _check_names(tree)
             _check_nodes(tree)
+            check_size_bound(tree, autoescape=parse_mode == HTML)
             _check_undeclared(tree)
             template = environment.from_string(tree)
         except TemplateSyntaxError as exc:
