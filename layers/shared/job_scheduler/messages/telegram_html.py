@@ -6,16 +6,23 @@ before it is queued. The rules are the Bot API's documented ones ("Formatting op
 little stricter than Telegram's parser where that parser guesses (a bare ``&``, ``&lt``
 without ``;``, ``</>``, nesting it silently undoes): text that passes means what it says.
 
+The text is split into tags, entities and plain text exactly where Telegram's parser
+(tdlib's ``parse_html``) splits it: the same characters end a tag name, an attribute name and
+an unquoted attribute value, and attribute values are decoded as Telegram decodes them. So
+nothing passes here that Telegram refuses; ``tests/unit/test_telegram_html_parity.py`` checks
+that against the port of that parser in ``infra/fakes/telegram/html_parser.py``, and lists
+what is refused here on purpose although Telegram would take it.
+
 Positions in messages count characters from 1, or give line and column for multi-line text.
 """
 
 from __future__ import annotations
 
 import re
+import string
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 from job_scheduler.errors import InvalidMessage
@@ -44,16 +51,31 @@ _HINTS = {
     "p": "; separate paragraphs with an empty line",
     "div": "; separate blocks with an empty line",
 }
-_END_TAG = re.compile(r"</[a-zA-Z][-a-zA-Z0-9]*\s*>")
+# What Telegram's parser skips between attributes; "\f" is not among them, "\v" is.
+_BLANKS = " \t\r\n\v"
+_NUL = "\0"  # Telegram reads the text as a C string: a NUL inside a tag ends the input there
+_NAME_END = frozenset(_BLANKS + _NUL + ">")  # ends a tag name, and an unquoted value
+_ATTRIBUTE_NAME_END = frozenset(_BLANKS + _NUL + "=>/\"'")
+_NAME_TOKEN = frozenset(string.ascii_letters + string.digits + ".-")  # unquoted values
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+_SPECIAL = re.compile("[<&]")
+_END_TAG = re.compile(r"</[a-zA-Z][-a-zA-Z0-9]*[ \t\r\n\v]*>")
+_END_NAME = re.compile(r"[a-zA-Z][-a-zA-Z0-9]*")
+_NAMED_ENTITY = re.compile(r"&([a-zA-Z]+);")
+_NUMERIC_ENTITY = re.compile(r"&#([xX][0-9a-fA-F]+|[0-9]+);")
+# An entity as Telegram reads one inside an attribute value: ';' optional, 'x' lowercase.
+_VALUE_ENTITY = re.compile(r"&(?:#(x[0-9a-fA-F]*|[0-9]*)|([a-zA-Z]*));?")
+_NAMED_CHARACTERS = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_MAX_DIGITS = {10: 7, 16: 6}  # Telegram reads no longer numeric entities
 _LANGUAGE = re.compile(r"language-[\w+#.-]+")
 _EMOJI_ID = re.compile(r"[1-9][0-9]{0,18}")
 _NEWLINE = re.compile("\n")
-_TRAILING_AMPERSAND = re.compile(r"&[a-zA-Z#]\Z")
-# For MarkupMemo: a tag spelled so that HTMLParser must end it where this regex does (ASCII
-# whitespace, name or name="value" attributes, no quote or angle bracket inside a value), an
-# entity Jinja's autoescape writes, or a bare '<' or '&'.
+_UNSAFE_IN_LINK = re.compile(r"[\s\x00-\x1f\x7f]")
+# For MarkupMemo: a tag spelled so that the checker must end it where this regex does (blanks,
+# name or name="value" attributes, no quote or angle bracket inside a value), an entity
+# Jinja's autoescape writes, or a bare '<' or '&'.
 _TOKENS = re.compile(
-    r'(</?[a-zA-Z][-a-zA-Z0-9]*(?:[ \t\n\r\f]+[-a-zA-Z]+(?:="[^"<>]*")?)*[ \t\n\r\f]*>'
+    r'(</?[a-zA-Z][-a-zA-Z0-9]*(?:[ \t\n\r]+[-a-zA-Z]+(?:="[^"<>]*")?)*[ \t\n\r]*>'
     r"|&(?:lt|gt|amp|quot|#34|#39);|[<&])"
 )
 
@@ -76,7 +98,8 @@ def visible_length(text: str, parse_mode: str | None) -> int:
     """UTF-16 units left after entity parsing: what the 4096 limit counts.
 
     HTML is validated on the way (InvalidMessage if it is not valid). Conservative: it does
-    not subtract the leading/trailing whitespace or ``\\r`` Telegram drops before counting.
+    not subtract what Telegram drops before counting (leading and trailing whitespace, ``\\r``
+    and a few invisible marks), so it is never less than Telegram's count.
     """
     return _measure(text, parse_mode)[0]
 
@@ -130,11 +153,12 @@ class MarkupMemo:
     """Tag sequences already proven valid, for the many messages rendered from one template.
 
     Why it is safe: when every tag is spelled plainly (see ``_TOKENS``) and every '&' starts
-    one of the entities autoescape writes, HTMLParser splits the text exactly where
-    ``_TOKENS`` does, and whether it is valid depends on the tags alone (text and those
-    entities are valid anywhere). So a text whose tags equal a validated sequence is valid,
-    and its length is its own length minus the tags' and the entities' extra characters.
-    Anything else takes the full parse.
+    one of the entities autoescape writes, the checker splits the text exactly where
+    ``_TOKENS`` does, and whether it is valid depends on the tags alone, and on which tags
+    have text between them (``<pre><code class="language-…">`` must have none; text and those
+    entities are otherwise valid anywhere). So a text with the same structure as a validated
+    one is valid, and its length is its own length minus the tags' and the entities' extra
+    characters. Anything else takes the full parse.
     """
 
     def __init__(self, max_entries: int = 256) -> None:
@@ -147,20 +171,31 @@ class MarkupMemo:
         tokens = parts[1::2]
         if "<" in tokens or "&" in tokens:  # a bare character: let the full parse say where
             return self._parse(text, None)
-        tags = tuple(token for token in tokens if token[0] == "<")
-        tag_units = self._tag_units.get(tags)
+        structure = _structure(parts)
+        tag_units = self._tag_units.get(structure)
         if tag_units is None:
-            return self._parse(text, tags)
-        entities = len(tokens) - len(tags)
+            return self._parse(text, structure)
+        entities = sum(1 for token in tokens if token[0] == "&")
         entity_extra = sum(len(token) for token in tokens if token[0] == "&") - entities
         length = utf16_length(text) - tag_units - entity_extra
         return length, entities > 0 or any(data and not data.isspace() for data in parts[::2])
 
-    def _parse(self, text: str, tags: tuple[str, ...] | None) -> tuple[int, bool]:
+    def _parse(self, text: str, structure: tuple[str, ...] | None) -> tuple[int, bool]:
         checker = _Checker(text).run()
-        if tags is not None and len(self._tag_units) < self._max_entries:
-            self._tag_units[tags] = sum(utf16_length(tag) for tag in tags)
+        if structure is not None and len(self._tag_units) < self._max_entries:
+            self._tag_units[structure] = sum(utf16_length(tag) for tag in structure)
         return checker.length, checker.has_text
+
+
+def _structure(parts: list[str]) -> tuple[str, ...]:
+    """The tags of a ``_TOKENS`` split, with "" wherever text or entities come between them."""
+    structure: list[str] = []
+    for index, part in enumerate(parts):
+        if index % 2 and part[0] == "<":
+            structure.append(part)
+        elif part and (not structure or structure[-1]):
+            structure.append("")
+    return tuple(structure)
 
 
 @dataclass(frozen=True)
@@ -172,45 +207,49 @@ class _Open:
     verbatim: str | None = None  # the code/pre it is in
     continuous: str | None = None  # the a/code/pre/tg-emoji it is in
     quoted: bool = False  # inside a blockquote
+    start: int = 0  # visible length before it
+    language: bool = False  # <code class="language-…">
 
-    def child(self, tag: str, index: int) -> _Open:
+    def child(self, tag: str, index: int, start: int, language: bool) -> _Open:
         return _Open(
             tag,
             index,
             tag if tag in VERBATIM_TAGS else self.verbatim,
             tag if tag in CONTINUOUS_TAGS and not self.continuous else self.continuous,
             self.quoted or tag == "blockquote",
+            start,
+            language,
         )
 
 
 _TOP = _Open("", -1)
 
 
-class _Checker(HTMLParser):
+class _Checker:
     """One pass over the text: raises at the first problem, counts the visible UTF-16 units.
 
-    HTMLParser tokenizes tags and attributes. Where it is lenient in ways Telegram is not, the
-    handlers below look at the raw text themselves (each place says why).
+    It walks the text as Telegram's parser does, from one '<' or '&' to the next; ``s`` is the
+    text with a NUL after it, so looking one character past the end reads NUL, as in C.
     """
 
     def __init__(self, text: str) -> None:
-        super().__init__(convert_charrefs=False)  # keep entities visible to the handlers
         self.text = text
+        self.s = text + _NUL
         self.length = 0
         self.has_text = False
         self._open: list[_Open] = []
+        self._language_end: int | None = None  # where the <code class="language-…"> in <pre> ended
         self._line_starts = [0, *(match.end() for match in _NEWLINE.finditer(text))]
 
     def run(self) -> _Checker:
-        # HTMLParser drops "</>" without any callback; Telegram reads it as "close the last tag".
-        empty_end = self.text.find("</>")
-        if empty_end >= 0:
-            raise self._error(empty_end, "Empty end tag </> at {where}; name the tag, as in </b>.")
-        # At the very end of the input, HTMLParser drops the '&' of "&x" without a callback.
-        if _TRAILING_AMPERSAND.search(self.text):
-            raise self._bare_ampersand(len(self.text) - 2)
-        self.feed(self.text)
-        self.close()
+        text, index = self.text, 0
+        while True:
+            found = _SPECIAL.search(text, index)
+            self._data(text[index : found.start() if found else len(text)])
+            if found is None:
+                break
+            index = found.start()
+            index = self._entity(index) if text[index] == "&" else self._markup(index)
         if self._open:
             last = self._open[-1]
             raise self._error(
@@ -218,127 +257,251 @@ class _Checker(HTMLParser):
             )
         return self
 
-    # -- tags ----------------------------------------------------------------------------------
+    def _data(self, data: str) -> None:
+        if data:
+            self.length += utf16_length(data)
+            if not self.has_text and not data.isspace():
+                self.has_text = True
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        index = self._here()
-        self._check_supported(tag, index)
+    # -- what a '<' starts ---------------------------------------------------------------------
+
+    def _markup(self, index: int) -> int:
+        following = self.s[index + 1]
+        if following == "/":
+            return self._end_tag(index)
+        if following.isascii() and following.isalpha():
+            return self._start_tag(index)
+        if self.text.startswith("<!--", index):
+            raise self._error(index, "HTML comment at {where}; Telegram has none, remove it.")
+        if following in "!?":
+            raise self._error(
+                index, "'<' at {where} is not a tag Telegram knows; write &lt; for a literal '<'."
+            )
+        raise self._incomplete(index)
+
+    def _start_tag(self, begin: int) -> int:
+        end = self._scan(begin + 1, _NAME_END)
+        self._tag_continues(begin, end)
+        tag = self.text[begin + 1 : end].translate(_ASCII_LOWER)
+        if tag.endswith("/"):
+            self._check_supported(tag[:-1], begin)
+            raise self._self_closing(tag[:-1], begin)
+        self._check_supported(tag, begin)
+        attrs, end = self._attributes(tag, begin, end)
         parent = self._open[-1] if self._open else _TOP
-        problem = _nesting_problem(tag, parent) or _attribute_problem(tag, attrs, parent.tag)
+        problem = (
+            _nesting_problem(tag, parent)
+            or _attribute_problem(tag, attrs, parent.tag)
+            or self._language_problem(tag, attrs, parent)
+        )
         if problem:
-            raise self._error(index, f"<{tag}> at {{where}} {problem}")
-        self._open.append(parent.child(tag, index))
+            raise self._error(begin, f"<{tag}> at {{where}} {problem}")
+        if tag == "pre":
+            self._language_end = None
+        language = tag == "code" and bool(attrs)
+        self._open.append(parent.child(tag, begin, self.length, language))
+        return end + 1
 
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        index = self._here()
-        self._check_supported(tag, index)
-        raise self._error(index, f"Self-closing <{tag}/> at {{where}}; write <{tag}></{tag}>.")
-
-    def handle_endtag(self, tag: str) -> None:
-        index = self._here()
-        # HTMLParser accepts "</b junk>" and "</b/>" as </b>; Telegram refuses them.
-        raw = self.text[index : self.text.find(">", index) + 1]
+    def _end_tag(self, begin: int) -> int:
+        close = self.text.find(">", begin)
+        if close >= 0 and not self.text[begin + 2 : close].strip(_BLANKS):
+            raise self._error(begin, "Empty end tag </> at {where}; name the tag, as in </b>.")
+        named = _END_NAME.match(self.text, begin + 2)
+        if close < 0 or named is None:
+            raise self._incomplete(begin)
+        raw = self.text[begin : close + 1]
+        tag = named.group().translate(_ASCII_LOWER)
         if not _END_TAG.fullmatch(raw):
-            raise self._error(index, f"Malformed end tag {raw!r} at {{where}}; write </{tag}>.")
-        self._check_supported(tag, index, closing=True)
+            raise self._error(begin, f"Malformed end tag {raw!r} at {{where}}; write </{tag}>.")
+        self._check_supported(tag, begin, closing=True)
         if not self._open:
-            raise self._error(index, f"</{tag}> at {{where}} closes no open tag; remove it.")
+            raise self._error(begin, f"</{tag}> at {{where}} closes no open tag; remove it.")
         opened = self._open.pop()
         if opened.tag != tag:
             raise self._error(
-                index,
+                begin,
                 f"</{tag}> at {{where}} does not match <{opened.tag}> opened at "
                 f"{self._where(opened.index)}; close <{opened.tag}> first.",
             )
+        self._closed(opened, begin)
+        return close + 1
 
     def _check_supported(self, tag: str, index: int, closing: bool = False) -> None:
         if tag not in ALLOWED_TAGS:
             slash = "/" if closing else ""
+            shown = tag if tag.isprintable() else tag.encode("unicode_escape").decode()
             raise self._error(
                 index,
-                f"Unsupported tag <{slash}{tag}> at {{where}}; allowed: {ALLOWED_SUMMARY}"
+                f"Unsupported tag <{slash}{shown}> at {{where}}; allowed: {ALLOWED_SUMMARY}"
                 f"{_HINTS.get(tag, '')}.",
             )
 
-    # -- text and entities ---------------------------------------------------------------------
+    # -- attributes, read as Telegram reads them -----------------------------------------------
 
-    def handle_data(self, data: str) -> None:
-        # HTMLParser passes a '<' that starts no tag, and a '&' that starts no entity, on as
-        # text; Telegram refuses the first and its documentation forbids the second.
-        if "<" in data or "&" in data:
-            self._bare_character(data)
-        self.length += utf16_length(data)
-        if not self.has_text and not data.isspace():
-            self.has_text = True
+    def _attributes(
+        self, tag: str, begin: int, index: int
+    ) -> tuple[list[tuple[str, str | None]], int]:
+        """The attributes from ``index`` (after the tag name) and the index of the closing '>'."""
+        attrs: list[tuple[str, str | None]] = []
+        while True:
+            index = self._skip_blanks(index)
+            if self.s[index] == ">":
+                return attrs, index
+            name, value, index = self._attribute(tag, begin, index)
+            attrs.append((name, value))
 
-    def handle_entityref(self, name: str) -> None:
-        index = self._here()
-        # HTMLParser reports "&lt" with or without the ';'; Telegram needs it to be sure.
-        if not self.text.startswith(";", index + 1 + len(name)):
-            raise self._bare_ampersand(index)
-        if name not in ENTITIES:
+    def _attribute(self, tag: str, begin: int, index: int) -> tuple[str, str | None, int]:
+        """One attribute: its name, its value (None without '=') and where it ends."""
+        end = self._scan(index, _ATTRIBUTE_NAME_END)
+        if end == index:
+            raise self._no_attribute_name(tag, begin, index)
+        name = self.text[index:end]
+        index = self._skip_blanks(end)
+        self._tag_continues(begin, index)
+        if self.s[index] != "=":
+            return name, None, index
+        index = self._skip_blanks(index + 1)
+        self._tag_continues(begin, index)
+        if self.s[index] in "'\"":
+            value, index = self._quoted_value(begin, index)
+        else:
+            value, index = self._unquoted_value(name, index)
+        self._tag_continues(begin, index)
+        return name, value, index
+
+    def _quoted_value(self, begin: int, index: int) -> tuple[str, int]:
+        close = self.text.find(self.s[index], index + 1)
+        if close < 0:
+            raise self._incomplete(begin)
+        nul = self.text.find(_NUL, index, close)
+        if nul >= 0:
+            raise self._nul(nul)
+        value = _decode_value(self.text[index + 1 : close])
+        if any(0xD800 <= ord(character) <= 0xDFFF for character in value):
+            raise self._error(
+                index, "The attribute value at {where} stands for half a surrogate pair; remove it."
+            )
+        return value, close + 1
+
+    def _unquoted_value(self, name: str, index: int) -> tuple[str, int]:
+        """Telegram takes letters, digits, '.' and '-' (lowercased) and refuses anything else."""
+        end = index
+        while self.s[end] in _NAME_TOKEN:
+            end += 1
+        if self.s[end] not in _NAME_END:
+            raw = self.text[index : self._scan(index, _NAME_END)]
+            shown = raw if len(raw) <= 40 else raw[:39] + "…"
+            quote = "'" if '"' in shown else '"'
             raise self._error(
                 index,
-                f"Unsupported entity &{name}; at {{where}}; Telegram knows only &lt; &gt; &amp; "
-                "&quot; and numeric ones such as &#160;.",
+                f"The value of {name} at {{where}} needs quotes: write {name}={quote}{shown}{quote}"
+                " (without quotes Telegram takes only letters, digits, '.' and '-').",
             )
-        self._count_entity(1)
+        return self.text[index:end].translate(_ASCII_LOWER), end
 
-    def handle_charref(self, name: str) -> None:
-        index = self._here()
-        if not self.text.startswith(";", index + 2 + len(name)):
-            raise self._bare_ampersand(index)
-        code = _char_code(name)
-        if code is None:
-            raise self._error(index, f"&#{name}; at {{where}} is not a valid character.")
-        self._count_entity(2 if code > 0xFFFF else 1)
+    def _no_attribute_name(self, tag: str, begin: int, index: int) -> InvalidMessage:
+        self._tag_continues(begin, index)
+        if self.s[index] == "/" and self.s[self._skip_blanks(index + 1)] == ">":
+            return self._self_closing(tag, begin)
+        return self._error(
+            index,
+            f"{self.s[index]!r} at {{where}} in <{tag}> is not where an attribute name can "
+            'start; write attributes as name="value", separated by spaces.',
+        )
 
-    def _count_entity(self, units: int) -> None:
+    def _scan(self, index: int, stops: frozenset[str]) -> int:
+        s = self.s
+        while s[index] not in stops:
+            index += 1
+        return index
+
+    def _skip_blanks(self, index: int) -> int:
+        s = self.s
+        while s[index] in _BLANKS:
+            index += 1
+        return index
+
+    def _tag_continues(self, begin: int, index: int) -> None:
+        """A tag that reaches the end of the text, or a NUL, is one Telegram cannot read."""
+        if self.s[index] == _NUL:
+            raise self._incomplete(begin) if index >= len(self.text) else self._nul(index)
+
+    # -- <pre><code class="language-…">: Telegram keeps the language only if they coincide ------
+
+    def _language_problem(
+        self, tag: str, attrs: list[tuple[str, str | None]], parent: _Open
+    ) -> str | None:
+        if tag == "code" and attrs and self.length > parent.start:
+            return f'with class="language-…" comes after text in its <pre>; it {_LANGUAGE_ALONE}'
+        return None
+
+    def _closed(self, opened: _Open, index: int) -> None:
+        if opened.language:
+            self._language_end = self.length
+        elif opened.tag == "pre" and self._language_end not in (None, self.length):
+            raise self._error(
+                index,
+                "Text before </pre> at {where}, after the </code> of a "
+                f'<code class="language-…">, which {_LANGUAGE_ALONE}',
+            )
+
+    # -- entities ------------------------------------------------------------------------------
+
+    def _entity(self, index: int) -> int:
+        named = _NAMED_ENTITY.match(self.text, index)
+        if named:
+            if named.group(1) not in ENTITIES:
+                raise self._error(
+                    index,
+                    f"Unsupported entity {named.group()} at {{where}}; Telegram knows only &lt; "
+                    "&gt; &amp; &quot; and numeric ones such as &#160;.",
+                )
+            return self._counted(named.end(), 1)
+        numeric = _NUMERIC_ENTITY.match(self.text, index)
+        if numeric is None:
+            raise self._error(
+                index,
+                "'&' at {where} does not start an entity; write &amp; for a literal '&' "
+                "(entities end with ';').",
+            )
+        code = self._character_code(numeric.group(), numeric.group(1), index)
+        return self._counted(numeric.end(), 2 if code > 0xFFFF else 1)
+
+    def _character_code(self, entity: str, name: str, index: int) -> int:
+        if name[0] == "X":
+            raise self._error(
+                index,
+                f"{entity} at {{where}}: Telegram reads hexadecimal entities only with a "
+                f"lowercase x; write &#x{name[1:]};.",
+            )
+        code = _telegram_code(name)
+        if code is None or 0xD800 <= code <= 0xDFFF:
+            raise self._error(
+                index,
+                f"{entity} at {{where}} is not a valid character (Telegram reads at most 7 "
+                "decimal or 6 hexadecimal digits).",
+            )
+        return code
+
+    def _counted(self, end: int, units: int) -> int:
         self.length += units
         self.has_text = True
+        return end
 
-    def _bare_character(self, data: str) -> None:
-        offset = min(found for found in (data.find("<"), data.find("&")) if found >= 0)
-        index = self._here() + offset
-        if data[offset] == "&":
-            raise self._bare_ampersand(index)
-        raise self._error(
+    # -- positions and messages ----------------------------------------------------------------
+
+    def _incomplete(self, index: int) -> InvalidMessage:
+        return self._error(
             index, "'<' at {where} does not start a complete tag; write &lt; for a literal '<'."
         )
 
-    def _bare_ampersand(self, index: int) -> InvalidMessage:
+    def _self_closing(self, tag: str, index: int) -> InvalidMessage:
+        return self._error(index, f"Self-closing <{tag}/> at {{where}}; write <{tag}></{tag}>.")
+
+    def _nul(self, index: int) -> InvalidMessage:
         return self._error(
-            index,
-            "'&' at {where} does not start an entity; write &amp; for a literal '&' "
-            "(entities end with ';').",
+            index, "A NUL character at {where} cuts the tag short for Telegram; remove it."
         )
-
-    # -- markup Telegram does not have ---------------------------------------------------------
-
-    def handle_comment(self, data: str) -> None:
-        raise self._error(self._here(), "HTML comment at {where}; Telegram has none, remove it.")
-
-    def handle_decl(self, decl: str) -> None:
-        raise self._not_a_tag()
-
-    def unknown_decl(self, data: str) -> None:
-        raise self._not_a_tag()
-
-    def handle_pi(self, data: str) -> None:
-        raise self._not_a_tag()
-
-    def _not_a_tag(self) -> InvalidMessage:
-        return self._error(
-            self._here(),
-            "'<' at {where} is not a tag Telegram knows; write &lt; for a literal '<'.",
-        )
-
-    # -- positions -----------------------------------------------------------------------------
-
-    def _here(self) -> int:
-        """Index in the text of the construct HTMLParser is reporting."""
-        line, column = self.getpos()
-        return self._line_starts[line - 1] + column
 
     def _where(self, index: int) -> str:
         if len(self._line_starts) == 1:
@@ -348,6 +511,42 @@ class _Checker(HTMLParser):
 
     def _error(self, index: int, message: str) -> InvalidMessage:
         return InvalidMessage(message.replace("{where}", self._where(index)))
+
+
+_LANGUAGE_ALONE = (
+    "must be all that its <pre> holds, with nothing before or after it (not even a line "
+    "break), or Telegram drops the language."
+)
+
+
+def _telegram_code(name: str) -> int | None:
+    """The code point Telegram reads from a numeric entity's name ('65', 'x41'), or None.
+
+    Telegram reads a lowercase 'x' only, at most 7 decimal or 6 hexadecimal digits, and
+    keeps the entity as literal text when the code point is 0 or from U+10FFFF on.
+    """
+    base = 16 if name[:1] == "x" else 10
+    digits = name[1:] if base == 16 else name
+    if not digits or len(digits) > _MAX_DIGITS[base]:
+        return None
+    code = int(digits, base)
+    return code if 0 < code < 0x10FFFF else None
+
+
+def _decode_value(raw: str) -> str:
+    """An attribute value as Telegram decodes it; what it does not decode stays as written."""
+    return _VALUE_ENTITY.sub(_decoded_entity, raw) if "&" in raw else raw
+
+
+def _decoded_entity(match: re.Match[str]) -> str:
+    number, name = match.groups()
+    character = _NAMED_CHARACTERS.get(name) if number is None else _code_character(number)
+    return match.group() if character is None else character
+
+
+def _code_character(name: str) -> str | None:
+    code = _telegram_code(name)
+    return None if code is None else chr(code)
 
 
 def _nesting_problem(tag: str, parent: _Open) -> str | None:
@@ -368,18 +567,6 @@ def _nesting_problem(tag: str, parent: _Open) -> str | None:
     return None
 
 
-def _char_code(name: str) -> int | None:
-    """The code point of a numeric entity's name ('65', 'x41'), or None if it is not one."""
-    hexadecimal = name[0] in "xX"
-    digits = name[1:] if hexadecimal else name
-    if not digits or len(digits) > 8:  # also keeps int() away from huge digit strings
-        return None
-    code = int(digits, 16 if hexadecimal else 10)
-    if 0 < code < 0x10FFFF and not 0xD800 <= code <= 0xDFFF:
-        return code
-    return None
-
-
 # -- attributes, one rule per tag (each returns what is wrong, or None) -----------------------
 
 
@@ -389,27 +576,41 @@ def _attribute_problem(
     names = [name for name, _ in attrs]
     if len(set(names)) != len(names):
         return "has an attribute twice."
-    return _ATTRIBUTE_RULES.get(tag, _no_attributes)(dict(attrs), parent)
+    problem = _ATTRIBUTE_RULES.get(tag, _no_attributes)(dict(attrs), parent)
+    if problem and any(name != name.lower() for name in names):
+        problem += " Telegram reads attribute names in lowercase only."
+    return problem
 
 
 def _no_attributes(attrs: Attributes, parent: str | None) -> str | None:
-    return f"takes no attributes (found {', '.join(attrs)})." if attrs else None
+    if not attrs:
+        return None
+    names = (name if name.isprintable() else repr(name) for name in attrs)
+    return f"takes no attributes (found {', '.join(names)})."
 
 
 def _link(attrs: Attributes, parent: str | None) -> str | None:
     if set(attrs) != {"href"}:
         return 'needs href="…" and no other attribute.'
-    href = (attrs["href"] or "").strip()
-    try:
-        parts = urlsplit(href)
-        scheme = parts.scheme.lower()
-        usable = scheme in URL_SCHEMES and (bool(parts.netloc) or scheme in ("tg", "mailto"))
-    except ValueError:
-        usable = False
-    if not usable:
-        shown = href if len(href) <= 40 else href[:39] + "…"
+    href = (attrs["href"] or "").strip(" \t\r\n\v\f")  # Telegram trims the link too
+    shown = href if len(href) <= 40 else href[:39] + "…"
+    if _UNSAFE_IN_LINK.search(href):
+        return f"needs a link without spaces or control characters (Telegram drops it): {shown!r}."
+    if not _usable_link(href):
         return f"needs a link starting with http://, https://, tg:// or mailto:, not {shown!r}."
     return None
+
+
+def _usable_link(href: str) -> bool:
+    """A scheme Telegram links, with a host for http(s) and something after tg: or mailto:."""
+    try:
+        parts = urlsplit(href)
+    except ValueError:
+        return False
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        return bool(parts.netloc)
+    return scheme in URL_SCHEMES and bool(parts.netloc or parts.path or parts.query)
 
 
 def _spoiler(attrs: Attributes, parent: str | None) -> str | None:
