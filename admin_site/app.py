@@ -17,6 +17,7 @@ from chalicelib import cursor, openapi, site
 from chalicelib.context import current
 from chalicelib.http import (
     ApiError,
+    confirmation,
     connection,
     endpoint,
     ids_param,
@@ -95,8 +96,12 @@ def get_job(name: str, actor: str) -> dict[str, Any]:
 @endpoint(app)
 def create_job(actor: str) -> Any:
     body = json_body(app.current_request)
-    spec = CustomJobSpec.from_fields(body, current.get().settings.default_timezone)
-    job = job_edits.create_job(connection(), current.get().rules(), spec, actor)
+    confirmed = confirmation(body)
+    context = current.get()
+    spec = CustomJobSpec.from_fields(body, context.settings.default_timezone)
+    job = job_edits.create_job(
+        connection(), context.rules(), spec, actor, context.guard(), confirmed
+    )
     return json_response(job_detail(JobOverview(job, None), datetime.now(UTC)), 201)
 
 
@@ -104,7 +109,9 @@ def create_job(actor: str) -> Any:
 @endpoint(app)
 def edit_job(name: str, actor: str) -> dict[str, Any]:
     body = json_body(app.current_request)
-    job_edits.edit_job(connection(), current.get().rules(), name, body, actor)
+    confirmed, context = confirmation(body), current.get()
+    job_edits.edit_job(connection(), context.rules(), name, body, actor, guard=context.guard(),
+                       confirm_audience=confirmed)  # fmt: skip
     return job_detail(history.job_overview(connection(), name), datetime.now(UTC))
 
 

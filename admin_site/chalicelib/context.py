@@ -11,6 +11,7 @@ import psycopg
 from job_scheduler import observability
 from job_scheduler.adapters.db import get_connection
 from job_scheduler.adapters.lambda_entry import ColdStart
+from job_scheduler.admin.volume import VolumeGuard
 from job_scheduler.config import Settings
 from job_scheduler.sync.rules import RuleStore
 
@@ -30,6 +31,10 @@ class AdminContext:
 
     def rules(self) -> RuleStore:
         return RuleStore(self.settings)
+
+    def guard(self) -> VolumeGuard:
+        settings = self.settings
+        return VolumeGuard(settings.telegram_rate_per_second, settings.job_send_budget_hours)
 
 
 current = ColdStart(AdminContext.from_settings)

@@ -179,6 +179,14 @@ def ids_param(request: Any, name: str, most: int) -> list[int] | None:
     return [int(part) for part in parts]
 
 
+def confirmation(body: dict[str, Any]) -> bool:
+    """``confirm_audience`` taken out of a job's body: a request flag, not a field."""
+    confirmed = body.pop("confirm_audience", False)
+    if not isinstance(confirmed, bool):
+        raise ApiError(422, "invalid", "confirm_audience must be true or false", "confirm_audience")
+    return confirmed
+
+
 def json_body(request: Any) -> dict[str, Any]:
     """The request's JSON object, or a 400 that says what is wrong with it."""
     try:

@@ -58,6 +58,15 @@ EDIT_FIELDS: dict[str, Any] = {
     "message": _ref("Message"),
 }
 
+CONFIRM: dict[str, Any] = {
+    "confirm_audience": {
+        "type": "boolean",
+        "description": "Save it even though it would send more a day than JOB_SEND_BUDGET_HOURS"
+        " of the bot's sending, or faster than it can be sent (refused with 422 and the"
+        " numbers otherwise).",
+    }
+}
+
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
@@ -181,9 +190,11 @@ def document() -> dict[str, Any]:
         {"name": "before", "in": "query", "schema": {"type": "string"}},
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
     ]
-    edit = _object({"version": {"type": "integer", "minimum": 1}, **EDIT_FIELDS}, ["version"])
+    edit = _object(
+        {"version": {"type": "integer", "minimum": 1}, **EDIT_FIELDS, **CONFIRM}, ["version"]
+    )
     create = _object(
-        {"name": {"type": "string", "maxLength": 48}, **EDIT_FIELDS},
+        {"name": {"type": "string", "maxLength": 48}, **EDIT_FIELDS, **CONFIRM},
         ["name", "expression", "message"],
     )
     preview = _object(

@@ -451,8 +451,8 @@ def test_a_template_that_doubles_itself_is_refused_at_preview_and_save(rules_env
     message = {"text": DOUBLING, "parse_mode": None}
 
     previewed = call(rules_env, "POST", "/api/jobs/promo/preview", token, {"message": message})
-    created = call(rules_env, "POST", "/api/jobs", token,
-                   {"name": "doubling", "expression": "cron(0 9 * * ? *)", "message": message})  # fmt: skip
+    body = {"name": "doubling", "expression": "cron(0 9 * * ? *)", "message": message}
+    created = call(rules_env, "POST", "/api/jobs", token, body)
 
     for status, body in (previewed, created):
         assert (status, body["error"]["field"]) == (422, "message.text")
@@ -463,3 +463,67 @@ def test_a_template_that_doubles_itself_is_refused_at_preview_and_save(rules_env
         ]
         == 0
     )
+
+
+# --- the audience guard: schedule × audience against the bot's rate ---------------------------
+
+
+def every_minute_for(users, confirm=None):
+    body = {"name": "flood", "expression": "cron(* * * * ? *)", "timezone": "UTC",
+            "include_user_ids": users, "message": {"text": "hi", "parse_mode": None}}  # fmt: skip
+    return body if confirm is None else {**body, "confirm_audience": confirm}
+
+
+def test_a_job_that_would_flood_the_bot_needs_confirming_and_says_by_how_much(rules_env, db, token):
+    users = add_users(db, 100)
+    configure(job_send_budget_hours=1)  # 108,000 messages a day at 30/s
+
+    refused = call(rules_env, "POST", "/api/jobs", token, every_minute_for(users))
+    created = call(rules_env, "POST", "/api/jobs", token, every_minute_for(users, True))
+
+    status, body = refused
+    assert (status, body["error"]["field"]) == (422, "confirm_audience")
+    assert "about 144,000 messages a day (100 people × 1,440.0 firings)" in body["error"]["message"]
+    assert "108,000 a day" in body["error"]["message"]
+    assert created[0] == 201
+    (entry,) = db.execute("SELECT after FROM audit_log WHERE entity_name = 'flood'").fetchall()
+    assert entry["after"]["confirm_audience"] is True
+
+
+def test_a_firing_that_takes_longer_to_send_than_the_gap_to_the_next_is_refused(
+    rules_env, db, token
+):
+    users = add_users(db, 2000)  # 67 s to send at 30/s, every minute
+    code, body = call(rules_env, "POST", "/api/jobs", token, every_minute_for(users))
+    assert (code, body["error"]["field"]) == (422, "confirm_audience")
+    assert "one firing takes 67 s to send but the next comes 60 s later" in body["error"]["message"]
+
+
+def test_edits_that_raise_the_volume_are_guarded_and_others_are_not(rules_env, db, token):
+    users = add_users(db, 100)
+    configure(job_send_budget_hours=1)
+    create_promo(rules_env, token, include_user_ids=users)  # weekly: fine
+
+    every_minute = {"version": 1, "expression": "cron(* * * * ? *)"}
+    refused = call(rules_env, "PATCH", "/api/jobs/promo", token, every_minute)
+    described = call(rules_env, "PATCH", "/api/jobs/promo", token,
+                     {"version": 1, "description": "weekly hello"})  # fmt: skip
+    confirmed = call(rules_env, "PATCH", "/api/jobs/promo", token,
+                     {**every_minute, "version": 2, "confirm_audience": True})  # fmt: skip
+    disabled = call(rules_env, "PATCH", "/api/jobs/promo", token, {"version": 3, "enabled": False})
+    enabling = call(rules_env, "PATCH", "/api/jobs/promo", token, {"version": 4, "enabled": True})
+
+    assert refused[0] == 422 and described[0] == 200 and confirmed[0] == 200
+    assert disabled[0] == 200  # sending less needs no confirmation
+    assert enabling[0] == 422 and enabling[1]["error"]["field"] == "confirm_audience"
+
+
+def test_a_housekeeping_job_is_not_guarded(rules_env, db, token):
+    add_users(db, 3000)
+    from job_scheduler.sync.startup import run_startup
+
+    run_startup(configure())
+    sweeper = call(rules_env, "GET", "/api/jobs/sweep-stranded-work", token)[1]
+    changed = call(rules_env, "PATCH", "/api/jobs/sweep-stranded-work", token,
+                   {"version": sweeper["version"], "expression": "cron(* * * * ? *)"})  # fmt: skip
+    assert changed[0] == 200

@@ -186,3 +186,34 @@ def test_choosing_a_pack_saves_the_targeting(page, site, db):
     row = db.execute("SELECT pack_ids FROM scheduled_jobs WHERE name = 'unselected-food-reminder'")
     assert row.fetchone()["pack_ids"] == [1]
     page.wait_for_selector("text=reaches 1 pack")
+
+
+def test_a_job_that_would_send_too_much_asks_before_it_is_saved(page, site, db, shots):
+    from dataclasses import replace
+
+    from chalicelib.context import current
+
+    # 3,600 messages a day allowed; four people every minute is more.
+    slow = replace(served_settings(), telegram_rate_per_second=1, job_send_budget_hours=1)
+    current.configure(slow)
+    url, _, token = site
+    asked: list[str] = []
+
+    def answer(dialog) -> None:
+        asked.append(dialog.message)
+        dialog.accept() if len(asked) > 1 else dialog.dismiss()
+
+    page.on("dialog", answer)
+    sign_in(page, url, token)
+    page.click("text=New message job")
+    page.fill("#new-name", "flood")
+    page.fill("#new-expression", "cron(* * * * ? *)")
+    page.click("text=Create")
+    page.wait_for_selector("#new-error:has-text('about 5,760 messages a day')")
+    assert (
+        db.execute("SELECT count(*) AS n FROM scheduled_jobs WHERE name = 'flood'").fetchone()["n"]
+        == 0
+    )
+    page.click("text=Create")
+    page.wait_for_selector("h2:has-text('flood')")
+    assert len(asked) == 2 and "Save it anyway?" in asked[0]

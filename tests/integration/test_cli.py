@@ -356,3 +356,17 @@ def test_job_changes_refuse_what_the_admin_api_refuses(db, settings, args, says)
     assert result.returncode == 2, result.stdout + result.stderr
     assert says in result.stderr
     assert db.execute("SELECT count(*) AS n FROM scheduled_jobs").fetchone()["n"] == 2
+
+
+def test_a_job_that_would_send_too_much_needs_confirm_audience(db, settings):
+    for chat in range(40):
+        db.execute("INSERT INTO users (telegram_chat_id) VALUES (%s)", (100 + chat,))
+    env = {**service_env(settings), "TELEGRAM_RATE_PER_SECOND": "1", "JOB_SEND_BUDGET_HOURS": "1"}
+    args = ("job", "create", "flood", "--cron", "cron(* * * * ? *)", "--text", "hi")
+
+    refused = jobsctl(*args, env=env)
+    confirmed = jobsctl(*args, "--confirm-audience", env=env)
+
+    assert refused.returncode == 2 and "about 57,600 messages a day" in refused.stderr
+    assert "jobsctl --confirm-audience" in refused.stderr
+    assert confirmed.returncode == 0, confirmed.stderr

@@ -492,9 +492,7 @@ def test_a_batch_telegram_keeps_refusing_ends_in_the_dlq_with_its_deliveries_fai
     assert telegram.messages() == []
 
 
-def test_a_stored_template_that_could_blow_up_fails_its_run_visibly_not_the_process(
-    db, executor
-):
+def test_a_stored_template_that_could_blow_up_fails_its_run_visibly_not_the_process(db, executor):
     """A row written before templates were bounded: the run fails with the reason at once."""
     add_users(db, 30)
     doubling = '{% set a = "xx" %}' + "{% set a = a ~ a %}" * 40 + "{{ a }}"

@@ -63,6 +63,19 @@ async function api(method, path, body) {
   return data;
 }
 
+// A job that would send more than the bot's daily budget allows is refused until the admin
+// confirms it, with the numbers (422, field confirm_audience): ask, and send again if yes.
+async function saveJob(method, path, body) {
+  try {
+    return await api(method, path, body);
+  } catch (error) {
+    if (error.field !== "confirm_audience" || !window.confirm(`${error.message}\n\nSave it anyway?`)) {
+      throw error;
+    }
+    return api(method, path, { ...body, confirm_audience: true });
+  }
+}
+
 function fail(where, error) {
   where.replaceChildren(h("p", { class: "error" }, error.message));
 }
@@ -147,7 +160,7 @@ async function showJob(name) {
 
 async function save(job, changes, done) {
   try {
-    await api("PATCH", `/api/jobs/${job.name}`, { version: job.version, ...changes });
+    await saveJob("PATCH", `/api/jobs/${job.name}`, { version: job.version, ...changes });
     toast(done);
     route();
   } catch (error) {
@@ -424,7 +437,7 @@ function showNew() {
     fields.element, pickers.element,
     h("div", { class: "actions" }, h("button", { class: "primary", id: "create", onclick: async () => {
       try {
-        const job = await api("POST", "/api/jobs", { name: name.value.trim(),
+        const job = await saveJob("POST", "/api/jobs", { name: name.value.trim(),
           expression: expression.value.trim(), timezone: timezone.value.trim(),
           message: fields.value(), ...pickers.values() });
         toast(`Created ${job.name}`);

@@ -51,6 +51,7 @@ class Settings:
     telegram_rate_per_second: int = 30
     telegram_rate_per_chat_per_second: int = 1
     notifier_concurrency: int = 8
+    job_send_budget_hours: int = 4  # of the bot's sending a day one job may take unconfirmed
     log_format: str = "text"  # "json" inside Lambda, chosen by from_env
     # The Rastar food service (rastar/protocol.py) and the keys its tokens are encrypted with.
     rastar_api_url: str | None = None
@@ -107,6 +108,7 @@ _NUMBERS = {
     "telegram_rate_per_second": (1, 100_000),
     "telegram_rate_per_chat_per_second": (1, 1000),
     "notifier_concurrency": (1, 64),
+    "job_send_budget_hours": (1, 24),
     "rastar_concurrency": (1, 256),
     "rastar_timeout_seconds": (1, 60),
     "llm_timeout_seconds": (1, 60),

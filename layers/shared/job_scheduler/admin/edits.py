@@ -21,6 +21,7 @@ from psycopg.types.json import Jsonb
 
 from job_scheduler.adapters.db import database_errors
 from job_scheduler.admin.specs import CustomJobSpec
+from job_scheduler.admin.volume import CONFIRM_FIELD, VolumeGuard
 from job_scheduler.audit import record_change
 from job_scheduler.errors import (
     AwsError,
@@ -34,18 +35,28 @@ from job_scheduler.errors import (
 )
 from job_scheduler.execution.targeting import Targeting, count_recipients, iter_recipients
 from job_scheduler.jobs import fields
+from job_scheduler.jobs.catalog import register_all_jobs
 from job_scheduler.messages.rendering import custom_message_job_messages
 from job_scheduler.model import Job, JobRun, Recipient, Trigger
 from job_scheduler.observability import MetricUnit, logger, metrics
 from job_scheduler.sync.converge import SYNC_LOCK_ID, sync_job_rules
 from job_scheduler.sync.rules import RuleStore, rule_names
 
+_VOLUME_COLUMNS = ("cron_expression", "timezone", "enabled", *fields.TARGET_FIELDS)
 MAX_RULES_PER_JOB = 32  # far above what utc_rules makes for one schedule
 _NAME_TAKEN = "scheduled_jobs_name_key"
 
 
-def create_job(conn: psycopg.Connection, rules: RuleStore, spec: CustomJobSpec, actor: str) -> Job:
-    """A new custom-message job and its rules, or neither."""
+def create_job(
+    conn: psycopg.Connection,
+    rules: RuleStore,
+    spec: CustomJobSpec,
+    actor: str,
+    guard: VolumeGuard | None = None,
+    confirm_audience: bool = False,
+) -> Job:
+    """A new custom-message job and its rules, or neither. With a ``guard``, a job that
+    would send too much is refused unless ``confirm_audience`` (``admin/volume.py``)."""
     spec.check()
     now = datetime.now(UTC)
     columns = spec.columns()
@@ -58,6 +69,11 @@ def create_job(conn: psycopg.Connection, rules: RuleStore, spec: CustomJobSpec, 
         with database_errors("creating the job"), conn.transaction():
             _exclude_the_sync(conn)
             fields.check_targets_exist(conn, spec)
+            if guard is not None and spec.enabled:
+                schedule = fields.check_schedule(spec.cron_expression, spec.timezone)
+                targeting = Targeting(spec.include_user_ids, spec.exclude_user_ids, spec.pack_ids)
+                if guard.check(conn, schedule, targeting, confirm_audience, now):
+                    columns = {**columns, CONFIRM_FIELD: True}  # the audit says who confirmed
             row = conn.execute(
                 f"INSERT INTO scheduled_jobs ({names}) VALUES ({placeholders}) RETURNING *",
                 stored,
@@ -79,8 +95,11 @@ def edit_job(
     body: Mapping[str, Any],
     actor: str,
     now: datetime | None = None,
+    guard: VolumeGuard | None = None,
+    confirm_audience: bool = False,
 ) -> Job:
-    """Apply ``body`` (API fields plus ``version``) to the job; return the new job."""
+    """Apply ``body`` (API fields plus ``version``) to the job; return the new job. With a
+    ``guard``, a change that makes it send too much is refused unless ``confirm_audience``."""
     now = now or datetime.now(UTC)
     version = _version(body)
     with database_errors("editing the job"), conn.transaction():
@@ -88,6 +107,12 @@ def edit_job(
         changes = _validated_changes(conn, job, body)
         if not changes:
             return job
+        audited = dict(changes)
+        if guard is not None and _guarded(replace(job, **changes), changes):
+            merged = replace(job, **changes)
+            schedule = fields.check_schedule(merged.cron_expression, merged.timezone)
+            if guard.check(conn, schedule, Targeting.of_job(merged), confirm_audience, now):
+                audited[CONFIRM_FIELD] = True
         stored = {column: _stored(column, value) for column, value in changes.items()}
         assignments = ", ".join(f"{column} = %({column})s" for column in stored)
         new = Job.from_row(
@@ -98,16 +123,24 @@ def edit_job(
             ).fetchone()
         )
         before = {column: job.value_of(column) for column in changes}
-        record_change(conn, actor, "update", "job", name, before, changes, now)
+        record_change(conn, actor, "update", "job", name, before, audited, now)
         _rules_in_step(conn, rules, new, job, now)
     return new
 
 
 def set_enabled(
-    conn: psycopg.Connection, rules: RuleStore, name: str, enabled: bool, version: int, actor: str
+    conn: psycopg.Connection,
+    rules: RuleStore,
+    name: str,
+    enabled: bool,
+    version: int,
+    actor: str,
+    guard: VolumeGuard | None = None,
+    confirm_audience: bool = False,
 ) -> Job:
     """Enable or disable a job (its rules go ENABLED or DISABLED with it)."""
-    return edit_job(conn, rules, name, {"enabled": enabled, "version": version}, actor)
+    body = {"enabled": enabled, "version": version}
+    return edit_job(conn, rules, name, body, actor, guard=guard, confirm_audience=confirm_audience)
 
 
 def delete_job(
@@ -197,6 +230,20 @@ def _locked(conn: psycopg.Connection, name: str, version: int, mode: str) -> Job
             job.version,
         )
     return job
+
+
+def _guarded(job: Job, changes: Mapping[str, Any]) -> bool:
+    """Whether a change may make a job send more: what it reaches, when, or that it runs."""
+    if not job.enabled or job.is_orphaned or not _sends_messages(job):
+        return False
+    return any(column in changes for column in _VOLUME_COLUMNS)
+
+
+def _sends_messages(job: Job) -> bool:
+    if job.is_custom:
+        return True
+    coded = register_all_jobs().get(job.name)
+    return coded is None or coded.sends_messages
 
 
 def _version(body: Mapping[str, Any]) -> int:

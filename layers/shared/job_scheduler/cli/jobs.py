@@ -8,14 +8,16 @@ audit row (the actor is ``cli:<os user>``).
 from __future__ import annotations
 
 import argparse
-import sys
 import json
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
 from job_scheduler.admin import edits, queries
 from job_scheduler.admin.specs import CustomJobSpec
+from job_scheduler.admin.volume import VolumeGuard
 from job_scheduler.cli.options import actor, connection, count, environment, ids, instant
+from job_scheduler.config import Settings
 from job_scheduler.execution.manual_run import queue_manual_firing
 from job_scheduler.model import ExecutionStatus, Job, JobOverview, OverlapPolicy
 from job_scheduler.schedule.describe import describe
@@ -64,14 +66,29 @@ def add_commands(commands: Any) -> None:
     for name, enabled in (("enable", True), ("disable", False)):
         toggle = actions.add_parser(name, help=f"{name} a job and its rules")
         toggle.add_argument("name")
-        toggle.set_defaults(run=_set_enabled, enabled=enabled)
+        toggle.set_defaults(run=_set_enabled, enabled=enabled, confirm_audience=False)
+        if enabled:
+            _confirm_option(toggle)
 
     delete = actions.add_parser("delete", help="delete a custom-message job and its history")
     delete.add_argument("name")
     delete.set_defaults(run=_delete_job)
 
 
+def _confirm_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--confirm-audience",
+        action="store_true",
+        help="save it even if it would send more than the bot's daily budget allows",
+    )
+
+
+def _guard(settings: Settings) -> VolumeGuard:
+    return VolumeGuard(settings.telegram_rate_per_second, settings.job_send_budget_hours)
+
+
 def _job_options(parser: argparse.ArgumentParser) -> None:
+    _confirm_option(parser)
     parser.add_argument("--tz", default=None, help="IANA timezone (default DEFAULT_TIMEZONE)")
     parser.add_argument("--html", action="store_true", help="the text is Telegram HTML")
     parser.add_argument("--silent", action="store_true", help="deliver without a sound")
@@ -159,7 +176,8 @@ def _create_job(args: argparse.Namespace) -> int:
     body = {"name": args.name, "expression": args.cron, "message": message,
             "enabled": not args.disabled, **_targeting_and_policies(args)}  # fmt: skip
     spec = CustomJobSpec.from_fields(body, settings.default_timezone)
-    job = edits.create_job(connection(settings), RuleStore(settings), spec, actor())
+    job = edits.create_job(connection(settings), RuleStore(settings), spec, actor(),
+                           _guard(settings), args.confirm_audience)  # fmt: skip
     print(f"created {job.name}; rules: {', '.join(job.rule_names) or 'none'}")
     return 0
 
@@ -174,7 +192,9 @@ def _edit_job(args: argparse.Namespace) -> int:
     message = _edited_message(job, args)
     if message is not None:
         body["message"] = message
-    changed = edits.edit_job(conn, RuleStore(settings), job.name, body, actor())
+    confirmed = args.confirm_audience
+    changed = edits.edit_job(conn, RuleStore(settings), job.name, body, actor(),
+                             guard=_guard(settings), confirm_audience=confirmed)  # fmt: skip
     print(f"edited {changed.name} (version {changed.version})")
     return 0
 
@@ -196,7 +216,8 @@ def _set_enabled(args: argparse.Namespace) -> int:
     conn = connection(settings)
     job = queries.get_job(conn, args.name)
     rules = RuleStore(settings)
-    changed = edits.set_enabled(conn, rules, job.name, args.enabled, job.version, actor())
+    changed = edits.set_enabled(conn, rules, job.name, args.enabled, job.version, actor(),
+                                _guard(settings), args.confirm_audience)  # fmt: skip
     print(f"{changed.name} is {'enabled' if changed.enabled else 'disabled'}")
     return 0
 

@@ -27,6 +27,7 @@ class CodedJob(ABC):
     enabled_by_default: ClassVar[bool] = True
     misfire_grace_seconds: ClassVar[int] = 300
     overlap_policy: ClassVar[OverlapPolicy] = OverlapPolicy.SKIP
+    sends_messages: ClassVar[bool] = True  # False: a housekeeping job (no audience guard)
 
     def __init__(self, context: JobContext | None = None) -> None:
         self.context = context

@@ -184,6 +184,7 @@ class StrandedWorkSweeper(CodedJob):
     schedule: ClassVar[str] = "cron(0/5 * * * ? *)"
     timezone: ClassVar[str] = "UTC"
     misfire_grace_seconds: ClassVar[int] = 240  # a later sweep does the same work
+    sends_messages: ClassVar[bool] = False
 
     def messages(self, run: JobRun, recipients: Iterable[Recipient]) -> Iterator[OutgoingMessage]:
         if self.context is None:
