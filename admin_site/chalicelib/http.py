@@ -193,6 +193,10 @@ def json_body(request: Any) -> dict[str, Any]:
         body = json.loads(request.raw_body or b"")
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "bad_request", "the body must be a JSON object") from None
+    except RecursionError:  # [[[[...]]]] deeper than Python's stack
+        raise ApiError(
+            400, "bad_request", "the body nests too deeply; send a flat object"
+        ) from None
     if not isinstance(body, dict):
         raise ApiError(400, "bad_request", "the body must be a JSON object")
     _check_text(body, "body")
@@ -200,14 +204,36 @@ def json_body(request: Any) -> dict[str, Any]:
 
 
 def _check_text(value: Any, where: str) -> None:
-    """Refuse NUL characters anywhere: Postgres cannot store them, Telegram would refuse."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ApiError(400, "bad_request", f"the {where} holds a NUL character; remove it")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_text(key, where)
-            _check_text(item, where)
-    elif isinstance(value, list):
-        for item in value:
-            _check_text(item, where)
+    """Refuse what no field may hold, anywhere in ``value``, naming the field: NUL characters
+    (Postgres cannot store them, Telegram would refuse) and lone surrogates (not text at
+    all: JSON's "\\ud800" decodes to one, and UTF-8 cannot encode it)."""
+    pending: list[tuple[str, Any]] = [("", value)]
+    while pending:  # a stack, not recursion: nesting depth is the caller's to choose
+        path, item = pending.pop()
+        if isinstance(item, dict):
+            pending += [(_joined(path, str(key)), key) for key in item]
+            pending += [(_joined(path, str(key)), child) for key, child in item.items()]
+        elif isinstance(item, list):
+            pending += [(f"{path}[{index}]", child) for index, child in enumerate(item)]
+        elif isinstance(item, str):
+            _check_string(item, path, where)
+
+
+def _check_string(text: str, path: str, where: str) -> None:
+    field = path or None
+    if "\x00" in text:
+        raise ApiError(400, "bad_request", f"the {where} holds a NUL character; remove it", field)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(
+            422,
+            "invalid",
+            f"{path or 'the ' + where} holds a lone surrogate (such as \\ud800), which is not"
+            " a character; send the text as UTF-8, or pair the surrogate",
+            field,
+        ) from None
+
+
+def _joined(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key

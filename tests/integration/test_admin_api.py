@@ -527,3 +527,18 @@ def test_a_housekeeping_job_is_not_guarded(rules_env, db, token):
     changed = call(rules_env, "PATCH", "/api/jobs/sweep-stranded-work", token,
                    {"version": sweeper["version"], "expression": "cron(* * * * ? *)"})  # fmt: skip
     assert changed[0] == 200
+
+
+def test_deeply_nested_json_is_a_400_not_a_500(client, token):
+    body = "[" * 30_000 + "]" * 30_000  # 60 KB: within the body limit
+    status, answer = call(client, "POST", "/api/jobs", token, body)
+    assert (status, answer["error"]["code"]) == (400, "bad_request")
+    assert "nests too deeply" in answer["error"]["message"]
+
+
+def test_a_lone_surrogate_is_a_422_naming_the_field_not_a_503(client, token, db):
+    body = '{"name": "x", "expression": "cron(0 9 * * ? *)", "message": {"text": "hi \\ud800"}}'
+    status, answer = call(client, "POST", "/api/jobs", token, body)
+    assert (status, answer["error"]["field"]) == (422, "message.text")
+    assert "lone surrogate" in answer["error"]["message"]
+    assert db.execute("SELECT count(*) AS n FROM scheduled_jobs").fetchone()["n"] == 0

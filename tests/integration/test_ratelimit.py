@@ -243,3 +243,24 @@ def test_pruning_survives_chats_that_were_refused_before_any_grant():
         limiter.settle([limiter.acquire(chat)])
     assert limiter.acquire(10_000_000, deadline=0.0) is None  # refused: the window is full
     assert limiter.acquire(10_000_001)  # waits out the window, then prunes with an empty deque
+
+
+def test_the_limiter_goes_back_to_redis_once_it_answers_again(
+    redis_url, prefix, redis_client, monkeypatch
+):
+    from job_scheduler.delivery import ratelimit
+
+    client = new_redis_client(redis_url)
+    limiter = RedisRateLimiter(client, per_second=200, per_chat_per_second=1, prefix=prefix)
+    alive, client.connection_pool = client.connection_pool, new_redis_client(DEAD).connection_pool
+    limiter.settle([limiter.acquire(1)])
+    assert limiter.degraded
+
+    monkeypatch.setattr(ratelimit, "RECHECK_SECONDS", 0.0)
+    limiter.settle([limiter.acquire(2)])  # still dead: still local
+    assert limiter.degraded
+    client.connection_pool = alive  # Redis is back
+    limiter.settle([limiter.acquire(3)])
+
+    assert not limiter.degraded
+    assert redis_client.zcard(f"{{{prefix}}}:chat:3") == 1  # counted in the shared window

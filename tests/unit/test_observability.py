@@ -12,7 +12,13 @@ import pytest
 from aws_lambda_powertools import Logger
 
 from job_scheduler.config import Settings
-from job_scheduler.observability import JsonFormatter, TextFormatter, configure, register_secrets
+from job_scheduler.observability import (
+    JsonFormatter,
+    TextFormatter,
+    configure,
+    register_secrets,
+    scrub,
+)
 
 TOKEN = "987654321:AAF-another-fake-token-0123456789abcd"
 
@@ -68,3 +74,12 @@ def test_configure_registers_the_settings_secrets_and_format():
     finally:
         configure(Settings(log_format="json"), stream=sys.stdout)
     assert "short-but-secret-token" not in stream.getvalue()
+
+
+def test_a_token_inside_a_bot_api_url_is_scrubbed():
+    token = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"  # the shape BotFather gives
+    url = f"https://api.telegram.org/bot{token}/sendMessage?chat_id=1"
+    assert (
+        scrub(f"POST {url} failed")
+        == "POST https://api.telegram.org/bot***/sendMessage?chat_id=1 failed"
+    )

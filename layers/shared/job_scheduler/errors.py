@@ -12,6 +12,7 @@ the CLI map each root: ``admin_site/chalicelib/http.py`` and ``cli.py``)::
     │   ├── InvalidJob           a job's field (``field`` names it)
     │   │   └── InvalidMessage   a message or its template
     │   ├── InvalidFiring        a jobs-queue message the executor cannot read
+    │   ├── InvalidBatch         a notifications-queue message the notifier cannot read
     │   ├── InvalidTokenName     an admin token's name
     │   ├── InvalidRastarToken   a token given to link a Rastar account
     │   ├── Rejected *           Telegram refused this message for good
@@ -125,6 +126,10 @@ class InvalidMessage(InvalidJob):
 
 class InvalidFiring(InputError):
     """The queue message is not a firing this executor understands."""
+
+
+class InvalidBatch(InputError):
+    """The queue message is not a delivery batch this notifier understands."""
 
 
 class InvalidTokenName(InputError):

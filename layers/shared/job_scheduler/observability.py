@@ -19,7 +19,9 @@ SERVICE = "telegram-jobs"
 NAMESPACE = "TelegramJobs"
 MASK = "***"
 _PATTERNS = [
-    (re.compile(r"\b\d{5,15}:[A-Za-z0-9_-]{30,}"), MASK),  # Telegram bot tokens
+    # Telegram bot tokens, also inside an API URL (".../bot123456:AAH.../sendMessage": no
+    # word boundary between "bot" and the token's digits)
+    (re.compile(r"(?<![0-9])\d{5,15}:[A-Za-z0-9_-]{30,}"), MASK),
     (re.compile(r"(://[^:/@\s]+:)[^@\s]+@"), rf"\g<1>{MASK}@"),  # passwords in URLs
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), rf"\g<1>{MASK}"),
     (re.compile(r"\btja_[A-Za-z0-9_-]{20,}"), MASK),  # admin API tokens (admin/tokens.py)

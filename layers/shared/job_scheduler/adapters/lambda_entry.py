@@ -8,10 +8,15 @@ with ``configure`` first, so nothing writes ``os.environ`` to steer it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Generic, TypeVar
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
 from job_scheduler.config import Settings
+from job_scheduler.errors import JobSchedulerError
+from job_scheduler.observability import logger
 
 H = TypeVar("H")
 
@@ -39,3 +44,28 @@ class ColdStart(Generic[H]):
                     self._built = self._build(Settings.from_env())
                 built = self._built
         return built
+
+
+def sqs_batch_processor() -> BatchProcessor:
+    """Powertools' SQS batch processor, reporting failed records as batch item failures even
+    when all of them failed (by default it then raises, and Lambda logs every traceback)."""
+    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+@contextmanager
+def record_failures_logged(record: Any) -> Iterator[None]:
+    """One line per failed receive of a record (SQS retries it, then its DLQ takes it); a
+    failure that is not the package's own is a bug, and keeps its traceback."""
+    try:
+        yield
+    except JobSchedulerError as exc:
+        logger.warning(
+            "record failed; SQS will retry it until its dead-letter queue takes it",
+            extra={"message_id": record.message_id, "error": f"{type(exc).__name__}: {exc}",
+                   "receive_count": record.attributes.approximate_receive_count},
+        )  # fmt: skip
+        raise
+    except Exception:
+        logger.exception("record failed on an unexpected error",
+                         extra={"message_id": record.message_id})  # fmt: skip
+        raise

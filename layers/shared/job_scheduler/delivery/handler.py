@@ -10,16 +10,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
+from aws_lambda_powertools.utilities.batch import BatchProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from job_scheduler import observability
 from job_scheduler.adapters.aws import client
 from job_scheduler.adapters.db import once_more_if_connection_lost
+from job_scheduler.adapters.lambda_entry import record_failures_logged, sqs_batch_processor
 from job_scheduler.adapters.redis_client import redis_from_url
 from job_scheduler.adapters.telegram import TelegramClient
 from job_scheduler.config import Settings
@@ -52,7 +49,7 @@ class DeliveryHandler:
     """The Lambda's handler object: one SQS event in, its partial batch response out."""
 
     notifier: Notifier
-    processor: BatchProcessor = field(default_factory=lambda: BatchProcessor(EventType.SQS))
+    processor: BatchProcessor = field(default_factory=lambda: sqs_batch_processor())
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DeliveryHandler:
@@ -69,11 +66,12 @@ class DeliveryHandler:
 
     def handle(self, record: SQSRecord, deadline: float | None = None) -> NotifyResult:
         """``deadline``: a ``time.monotonic()`` value by which the invocation must be done."""
-        batch = DeliveryBatch.from_json(record.body)
         url = self.notifier.settings.database_url
-        return once_more_if_connection_lost(
-            url, lambda: self.notifier.process(batch, receive_count(record), deadline)
-        )
+        with record_failures_logged(record):
+            batch = DeliveryBatch.from_json(record.body)
+            return once_more_if_connection_lost(
+                url, lambda: self.notifier.process(batch, receive_count(record), deadline)
+            )
 
 
 def deadline_of(context: object) -> float | None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from job_scheduler.adapters.aws import aws_call
-from job_scheduler.errors import AwsError
+from job_scheduler.errors import AwsError, InvalidBatch
 
 MAX_CALL_BYTES = 250_000  # under SQS's 262,144 bytes per message and per batch call
 ENTRIES_PER_CALL = 10
@@ -48,16 +48,21 @@ class DeliveryBatch:
 
     @classmethod
     def from_json(cls, body: str) -> DeliveryBatch:
-        data = json.loads(body)
-        ids: list[int] = []
-        inline: dict[int, dict[str, Any]] = {}
-        for item in data["deliveries"]:
-            if isinstance(item, dict):  # the earlier format: the whole delivery inline
-                ids.append(int(item["delivery_id"]))
-                inline[ids[-1]] = {key: item.get(key) for key in ("text", "parse_mode", "silent")}
-            else:
-                ids.append(int(item))
-        return cls(int(data["execution_id"]), str(data["job"]), tuple(ids), inline)
+        try:
+            data = json.loads(body)
+            ids: list[int] = []
+            inline: dict[int, dict[str, Any]] = {}
+            for item in data["deliveries"]:
+                if isinstance(item, dict):  # the earlier format: the whole delivery inline
+                    ids.append(int(item["delivery_id"]))
+                    inline[ids[-1]] = {
+                        key: item.get(key) for key in ("text", "parse_mode", "silent")
+                    }
+                else:
+                    ids.append(int(item))
+            return cls(int(data["execution_id"]), str(data["job"]), tuple(ids), inline)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidBatch(f"not a delivery batch: {type(exc).__name__}: {exc}") from exc
 
 
 def pack(

@@ -15,8 +15,10 @@ never settled (its process died) frees itself in the end.
 
 ``RedisRateLimiter`` shares the limit across processes (every notifier Lambda): one Lua
 script checks the penalty, the global and the chat window and records the grant atomically,
-timed by Redis ``TIME`` so hosts with skewed clocks agree. If Redis fails it falls back, for
-the rest of its life, to a ``LocalRateLimiter`` (one warning, not one per message).
+timed by Redis ``TIME`` so hosts with skewed clocks agree. If Redis fails it falls back to
+a ``LocalRateLimiter`` (one warning, not one per message), and goes back to the shared limit
+once Redis answers a ping again (tried every ``RECHECK_SECONDS``): several notifiers each
+limiting themselves could pass Telegram's limit together.
 
 Why not a library: ``limits`` and ``pyrate-limiter`` both time-stamp with the caller's clock
 (pyrate-limiter avoids Redis TIME on purpose), check one key per call (a chat refusal would
@@ -46,6 +48,7 @@ IN_FLIGHT_SECONDS = 60.0
 TELEGRAM_PER_SECOND = 30
 TELEGRAM_PER_CHAT_PER_SECOND = 1
 DEFAULT_PREFIX = "tg:ratelimit"
+RECHECK_SECONDS = 15.0  # after a Redis failure, how often to see whether it answers again
 _MIN_SLEEP = 0.001  # a wait rounded to nothing would turn the retry loop into a spin
 _PRUNE_EVERY = 1024  # local: drop idle chats' windows every so many grants
 
@@ -257,8 +260,10 @@ class RedisRateLimiter:
         # Window members must be unique; next() on itertools.count is atomic under the GIL.
         self._instance = uuid.uuid4().hex[:12]
         self._counter = itertools.count()
+        self._client = client
         self._switch = threading.Lock()
         self._fallback: LocalRateLimiter | None = None
+        self._fell_back_at = 0.0
 
     @property
     def degraded(self) -> bool:
@@ -266,6 +271,7 @@ class RedisRateLimiter:
         return self._fallback is not None
 
     def acquire(self, chat_id: int, deadline: float | None = None) -> Grant | None:
+        self._maybe_back_to_redis()
         while (fallback := self._fallback) is None:
             member = f"{self._instance}:{next(self._counter)}"
             try:
@@ -320,11 +326,26 @@ class RedisRateLimiter:
         ]
         return int(self._acquire(keys=keys, args=args)) / 1e6
 
+    def _maybe_back_to_redis(self) -> None:
+        if self._fallback is None or time.monotonic() - self._fell_back_at < RECHECK_SECONDS:
+            return
+        with self._switch:
+            if self._fallback is None or time.monotonic() - self._fell_back_at < RECHECK_SECONDS:
+                return
+            self._fell_back_at = time.monotonic()  # one ping per period, whatever it says
+            try:
+                self._client.ping()
+            except REDIS_ERRORS:
+                return
+            self._fallback = None
+        logger.info("Redis answers again; the Telegram rate limit is shared again")
+
     def _fall_back(self, exc: Exception) -> LocalRateLimiter:
         with self._switch:
             if self._fallback is not None:
                 return self._fallback  # another thread switched first, and warned
             self._fallback = LocalRateLimiter(*self._limits)
+            self._fell_back_at = time.monotonic()
         logger.warning(
             "Redis failed under the shared Telegram rate limiter; this process limits itself"
             " locally from now on",

@@ -12,16 +12,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
+from aws_lambda_powertools.utilities.batch import BatchProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from job_scheduler import observability
 from job_scheduler.adapters.aws import client
 from job_scheduler.adapters.db import once_more_if_connection_lost
+from job_scheduler.adapters.lambda_entry import record_failures_logged, sqs_batch_processor
 from job_scheduler.adapters.redis_client import redis_from_url
 from job_scheduler.config import Settings
 from job_scheduler.delivery.outbox import Outbox
@@ -47,7 +44,7 @@ class FiringHandler:
     """The Lambda's handler object: one SQS event in, its partial batch response out."""
 
     executor: Executor
-    processor: BatchProcessor = field(default_factory=lambda: BatchProcessor(EventType.SQS))
+    processor: BatchProcessor = field(default_factory=lambda: sqs_batch_processor())
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FiringHandler:
@@ -60,7 +57,8 @@ class FiringHandler:
 
     def handle(self, record: SQSRecord) -> Outcome:
         url = self.executor.settings.database_url
-        return once_more_if_connection_lost(url, lambda: self._handle(record))
+        with record_failures_logged(record):
+            return once_more_if_connection_lost(url, lambda: self._handle(record))
 
     def _handle(self, record: SQSRecord) -> Outcome:
         firing = parse_firing(record.body, self.executor.job_for_rule)
