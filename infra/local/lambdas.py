@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -40,8 +41,15 @@ def load_function(code_uri: str, handler: str, settings: Any) -> Callable[[dict,
     """The function's handler, its objects built from ``settings`` (``entry.configure``):
     what a cold start in Lambda builds from the function's environment."""
     module = _module(code_uri, handler.rsplit(".", 1)[0])
-    module.entry.configure(settings)
+    with _configuring:
+        if _configured.get(code_uri) is not settings:  # one cold start for its pollers
+            module.entry.configure(settings)
+            _configured[code_uri] = settings
     return getattr(module, handler.rsplit(".", 1)[1])
+
+
+_configuring = threading.Lock()
+_configured: dict[str, Any] = {}
 
 
 @cache

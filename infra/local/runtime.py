@@ -153,11 +153,12 @@ class LocalRuntime:
             )
             self.ticker.start()
         for source in sqs_sources(template):
-            poller = SqsPoller(
-                sqs, source, self.queues[source.queue], self.settings, self.stop_event
-            )
-            poller.start()
-            self.pollers.append(poller)
+            for _ in range(source.concurrency):  # concurrent invocations, as Lambda runs them
+                poller = SqsPoller(
+                    sqs, source, self.queues[source.queue], self.settings, self.stop_event
+                )
+                poller.start()
+                self.pollers.append(poller)
 
 
 def _write_env_file(env: dict[str, str]) -> dict[str, str]:

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from dataclasses import dataclass
@@ -96,8 +97,13 @@ def _local_key(notes: list[str]) -> str:
 
 
 def free_or_any(preferred: int) -> int:
-    """``preferred`` when nothing listens there (a stable address to bookmark), else any."""
+    """``preferred`` when nothing listens there (a stable address to bookmark), else any.
+
+    The probe binds as the servers do (SO_REUSEADDR), so connections a killed run left in
+    TIME_WAIT do not push the next run off its usual port.
+    """
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", preferred))
         except OSError:
@@ -113,12 +119,41 @@ def _embedded_postgres(notes: list[str], stoppers: list[Any]) -> str:
 
     data = LOCAL_DIR / "pgdata"
     data.mkdir(parents=True, exist_ok=True)
+    if _forget_dead_handles(data):
+        notes.append("Postgres: took over the embedded server a killed run left running")
     server = pgserver.get_server(str(data), cleanup_mode="stop")
     stoppers.append(server.cleanup)
     notes.append(
         f"Postgres: embedded PostgreSQL 16, data in {data} (set DATABASE_URL to use yours)"
     )
     return server.get_uri()
+
+
+def _forget_dead_handles(data: Path) -> bool:
+    """pgserver stops its server when the last process holding it lets go, and keeps the
+    holders' pids in ``.handle_pids.json``. A run killed with -9 never lets go, so its pid
+    would stay there and no later run would ever stop the server. Pids of processes that no
+    longer exist are dropped first; returns whether there were any."""
+    handles = data / ".handle_pids.json"
+    try:
+        pids = json.loads(handles.read_text())
+    except (OSError, ValueError):
+        return False
+    alive = [pid for pid in pids if isinstance(pid, int) and _running(pid)]
+    if alive == pids:
+        return False
+    handles.write_text(json.dumps(alive))
+    return True
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def _answering_redis(url: str | None, notes: list[str]) -> str | None:

@@ -14,6 +14,9 @@ from typing import Any
 import yaml
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+# Lambda runs as many invocations of an SQS-triggered function as its queue keeps busy; the
+# local runtime runs this many pollers of a mapping that sets no MaximumConcurrency.
+LOCAL_CONCURRENCY = 4
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -110,6 +113,7 @@ class SqsSource:
     queue: str
     batch_size: int
     report_batch_item_failures: bool
+    concurrency: int  # the mapping's MaximumConcurrency, else what the local runtime allows
 
 
 def sqs_sources(template: dict[str, Any]) -> list[SqsSource]:
@@ -134,6 +138,9 @@ def sqs_sources(template: dict[str, Any]) -> list[SqsSource]:
                     batch_size=int(spec.get("BatchSize", 10)),
                     report_batch_item_failures="ReportBatchItemFailures"
                     in spec.get("FunctionResponseTypes", []),
+                    concurrency=int(
+                        spec.get("ScalingConfig", {}).get("MaximumConcurrency", LOCAL_CONCURRENCY)
+                    ),
                 )
             )
     return sources

@@ -67,9 +67,11 @@ def test_the_template_declares_what_the_runtime_creates(runtime):
         "NotificationsDeadLetterQueue",
     }
     assert {p.source.function: p.source.batch_size for p in runtime.pollers} == {
-        "JobExecutorFunction": 10,
+        "JobExecutorFunction": 1,
         "NotifierFunction": 10,
     }
+    pollers = [p.source.function for p in runtime.pollers]
+    assert (pollers.count("JobExecutorFunction"), pollers.count("NotifierFunction")) == (4, 2)
     sqs = client(runtime.settings, "sqs")
     attributes = sqs.get_queue_attributes(
         QueueUrl=runtime.queues["JobsQueue"]["Ref"], AttributeNames=["All"]
@@ -190,3 +192,31 @@ def test_the_admin_site_is_served_with_a_fresh_token(runtime):
     assert jobs.status_code == 200
     assert {job["name"] for job in jobs.json()["jobs"]} >= {"unselected-food-reminder"}
     assert page.status_code == 200 and "<title>Scheduled jobs" in page.text
+
+
+def test_one_long_run_does_not_hold_up_the_other_firings(runtime):
+    """The jobs pollers run firings concurrently, as Lambda runs invocations."""
+    import json
+
+    from job_scheduler.execution.firing import Firing
+
+    conn = get_connection(runtime.settings.database_url)
+    conn.execute("UPDATE rastar_accounts SET status = 'linked'")
+    runtime.services.fake_rastar.configure(latency_ms=2000)  # the reminder: seconds of checks
+    sqs = client(runtime.settings, "sqs")
+    minute = datetime.now(UTC).replace(second=0, microsecond=0)
+    for job in ("unselected-food-reminder", "demo-every-minute"):
+        body = Firing(job, minute, "manual", requested_by="test").to_message()
+        sqs.send_message(QueueUrl=runtime.settings.jobs_queue_url, MessageBody=json.dumps(body))
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        rows = conn.execute(
+            "SELECT j.name, e.status FROM job_executions e JOIN scheduled_jobs j ON j.id = e.job_id"
+        ).fetchall()
+        states = {row["name"]: row["status"] for row in rows}
+        if states.get("demo-every-minute") == "succeeded":
+            break
+        time.sleep(0.2)
+    assert states.get("demo-every-minute") == "succeeded"
+    assert states.get("unselected-food-reminder") == "running"  # still checking Rastar

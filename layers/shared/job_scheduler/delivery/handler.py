@@ -7,10 +7,10 @@ handler that raises becomes a batch item failure, retried alone by SQS.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from job_scheduler import observability
@@ -46,10 +46,10 @@ def build_notifier(settings: Settings) -> Notifier:
 
 @dataclass
 class DeliveryHandler:
-    """The Lambda's handler object: one SQS event in, its partial batch response out."""
+    """The Lambda's handler object: one SQS event in, its partial batch response out (a
+    processor per event: the local runtime runs several invocations at once)."""
 
     notifier: Notifier
-    processor: BatchProcessor = field(default_factory=lambda: sqs_batch_processor())
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DeliveryHandler:
@@ -60,7 +60,7 @@ class DeliveryHandler:
         return process_partial_response(
             event=event,
             record_handler=lambda record: self.handle(record, deadline),
-            processor=self.processor,
+            processor=sqs_batch_processor(),
             context=context,
         )
 

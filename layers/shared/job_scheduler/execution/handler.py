@@ -8,11 +8,11 @@ maxReceiveCount, moves it to the dead-letter queue.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from job_scheduler import observability
@@ -41,10 +41,10 @@ def build_executor(settings: Settings) -> Executor:
 
 @dataclass
 class FiringHandler:
-    """The Lambda's handler object: one SQS event in, its partial batch response out."""
+    """The Lambda's handler object: one SQS event in, its partial batch response out (a
+    processor per event: the local runtime runs several invocations at once)."""
 
     executor: Executor
-    processor: BatchProcessor = field(default_factory=lambda: sqs_batch_processor())
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FiringHandler:
@@ -52,7 +52,10 @@ class FiringHandler:
 
     def __call__(self, event: dict[str, Any], context: object) -> dict[str, Any]:
         return process_partial_response(
-            event=event, record_handler=self.handle, processor=self.processor, context=context
+            event=event,
+            record_handler=self.handle,
+            processor=sqs_batch_processor(),
+            context=context,
         )
 
     def handle(self, record: SQSRecord) -> Outcome:
