@@ -39,15 +39,17 @@ class Queues:
         )
 
 
-def make_queues(endpoint: str) -> Queues:
+def make_queues(
+    endpoint: str, visibility: int = VISIBILITY_SECONDS, max_receive: int = MAX_RECEIVE_COUNT
+) -> Queues:
     sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
     suffix = uuid.uuid4().hex[:6]
 
     def queue(name: str, dlq: dict[str, str] | None = None) -> dict[str, str]:
-        attributes = {"VisibilityTimeout": str(VISIBILITY_SECONDS)}
+        attributes = {"VisibilityTimeout": str(visibility)}
         if dlq:
             attributes["RedrivePolicy"] = json.dumps(
-                {"deadLetterTargetArn": dlq["arn"], "maxReceiveCount": MAX_RECEIVE_COUNT}
+                {"deadLetterTargetArn": dlq["arn"], "maxReceiveCount": max_receive}
             )
         url = sqs.create_queue(QueueName=f"{name}-{suffix}", Attributes=attributes)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])

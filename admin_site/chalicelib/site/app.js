@@ -41,7 +41,13 @@ function when(iso) {
   return iso.replace("T", " ").replace(/:00(\.\d+)?(?=[+-Z])/, "").replace("+00:00", " UTC");
 }
 
-function badge(text) { return h("span", { class: `badge ${text}` }, text); }
+function badge(text) { return h("span", { class: `badge ${text}` }, STATE_WORDS[text] || text); }
+
+// A delivery's state as an admin reads it (model.py's DeliveryStatus).
+const STATE_WORDS = {
+  ready: "waiting its turn", queued: "on the queue", sending: "being sent",
+  uncertain: "may have arrived",
+};
 
 class ApiError extends Error {
   constructor(status, body) {
@@ -389,12 +395,13 @@ async function history(job, before) {
   const page = await api("GET", `/api/jobs/${job.name}/executions${query}`);
   if (!page.executions.length) section.append(h("p", { class: "muted" }, "No runs yet."));
   else section.append(h("table", {}, h("thead", {}, h("tr", {},
-    ["When", "Trigger", "Status", "Reached", "Sent", "Failed", "Detail"].map((t) => h("th", {}, t)))),
+    ["When", "Trigger", "Status", "Reached", "Sent", "Failed", "May have arrived", "Detail"]
+      .map((t) => h("th", {}, t)))),
     h("tbody", {}, page.executions.map((run) => h("tr", { class: "clickable execution",
       onclick: () => { location.hash = `#/executions/${run.id}`; } },
       h("td", {}, when(run.scheduled_for)), h("td", {}, run.trigger), h("td", {}, badge(run.status)),
       h("td", {}, run.recipients_count), h("td", {}, run.sent_count), h("td", {}, run.failed_count),
-      h("td", { class: "muted" }, run.error || run.detail || ""))))));
+      h("td", {}, run.uncertain_count), h("td", { class: "muted" }, run.error || run.detail || ""))))));
   if (page.next) {
     section.append(h("div", { class: "actions" }, h("button", { class: "secondary", onclick: async () =>
       section.replaceWith(await history(job, page.next)) }, "Older runs")));
@@ -412,7 +419,12 @@ async function showExecution(id) {
       ` · finished ${when(run.finished_at)}`, run.duration_ms != null ? ` · ${run.duration_ms} ms` : "",
       ` · lock ${run.lock_mode || "—"} · attempt ${run.attempts}`),
     h("p", {}, `Reached ${run.recipients_count}, queued ${run.queued_count}, sent ${run.sent_count}, `,
-      `failed ${run.failed_count}, skipped ${run.skipped_count}`),
+      `failed ${run.failed_count}, skipped ${run.skipped_count}`,
+      run.uncertain_count ? `, may have arrived ${run.uncertain_count}` : ""),
+    run.uncertain_count ? h("p", { class: "muted", id: "uncertain-note" },
+      "May have arrived: sent, but no answer came back (the connection dropped, or a notifier",
+      " stopped mid-send). Telegram may well have delivered it; it is not sent again, so",
+      " nobody gets a message twice.") : null,
     run.detail ? h("p", { class: "muted" }, run.detail) : null,
     run.error ? h("p", { class: "error" }, run.error) : null,
     h("h3", {}, "Deliveries"), counts.length ? h("ul", {}, counts) : h("p", { class: "muted" }, "None."),

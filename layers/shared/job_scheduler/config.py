@@ -41,6 +41,7 @@ class Settings:
     notifications_queue_url: str | None = None
     telegram_bot_token: str | None = field(default=None, repr=False)
     telegram_api_url: str = "https://api.telegram.org"
+    telegram_timeout_seconds: int = 10  # waiting for Telegram's answer; then: may have arrived
     default_timezone: str = "Asia/Tehran"
     log_level: str = "INFO"
     max_receive_count: int = 5  # the queues' redrive maxReceiveCount (template.yaml)
@@ -108,6 +109,7 @@ _NUMBERS = {
     "telegram_rate_per_second": (1, 100_000),
     "telegram_rate_per_chat_per_second": (1, 1000),
     "notifier_concurrency": (1, 64),
+    "telegram_timeout_seconds": (1, 60),
     "job_send_budget_hours": (1, 24),
     "rastar_concurrency": (1, 256),
     "rastar_timeout_seconds": (1, 60),

@@ -54,12 +54,12 @@ _GONE_MARKERS = (
 )
 
 
-def configure_api(api_url: str) -> None:
+def configure_api(api_url: str, read_timeout: float = 10) -> None:
     """Point pyTelegramBotAPI at ``api_url`` (Telegram, or the fake server): the one place
     its module globals are set."""
     apihelper.API_URL = f"{api_url.rstrip('/')}/bot{{0}}/{{1}}"
     apihelper.CONNECT_TIMEOUT = 3
-    apihelper.READ_TIMEOUT = 10
+    apihelper.READ_TIMEOUT = read_timeout
     apihelper.CUSTOM_REQUEST_SENDER = _request
 
 
@@ -89,8 +89,8 @@ def _request(method: str, url: str, **kwargs: Any) -> requests.Response:
 class TelegramClient:
     """One bot; thread-safe (pyTelegramBotAPI keeps one HTTP session per thread)."""
 
-    def __init__(self, token: str, api_url: str) -> None:
-        configure_api(api_url)
+    def __init__(self, token: str, api_url: str, read_timeout: float = 10) -> None:
+        configure_api(api_url, read_timeout)
         self._bot = telebot.TeleBot(token, threaded=False, parse_mode=None)
 
     def send(self, chat_id: int, text: str, parse_mode: str | None, silent: bool) -> int:

@@ -31,7 +31,9 @@ def build_notifier(settings: Settings) -> Notifier:
     observability.configure(settings)
     if not settings.telegram_bot_token:
         raise ConfigError("TELEGRAM_BOT_TOKEN (or TELEGRAM_BOT_TOKEN_SECRET_ARN) is not set")
-    telegram = TelegramClient(settings.telegram_bot_token, settings.telegram_api_url)
+    telegram = TelegramClient(
+        settings.telegram_bot_token, settings.telegram_api_url, settings.telegram_timeout_seconds
+    )
     return Notifier(
         settings=settings,
         send=telegram.send,
