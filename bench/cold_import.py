@@ -6,7 +6,9 @@ For each ``functions/<name>/app.py`` and two baselines (``pass`` and ``import bo
 fresh ``python`` process (this venv's; bytecode caches warm from a discarded first run)
 times the import itself with ``time.perf_counter`` around it, and the whole process's wall
 time is timed from outside. Each figure is the median of ``--runs`` processes. The handler
-is imported as Lambda does: its directory first on ``sys.path``, ``import app``. Then one
+is imported as Lambda does: its directory first on ``sys.path``, ``import app``; the
+handlers are checked first to be exactly the functions ``template.yaml`` deploys
+(``CodeUri: functions/<name>/`` with ``Handler: app.handler``). Then one
 ``python -X importtime`` run per handler lists the top-level packages that cost the most
 (each module's own time, summed by top-level package).
 
@@ -17,10 +19,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 
 from bench.harness import REPO, footer, header, median, ratio, table
 
@@ -48,6 +52,7 @@ def main() -> None:
     header("cold import", runs=args.runs, python=sys.executable.replace(str(REPO) + "/", ""))
     subjects = [("python -c pass", str(REPO), "pass"), ("import boto3", str(REPO), "import boto3")]
     handlers = sorted((REPO / "functions").glob("*/app.py"))
+    check_deployed(handlers)
     subjects += [
         (f"functions/{path.parent.name}", str(path.parent), "import app") for path in handlers
     ]
@@ -78,6 +83,15 @@ def main() -> None:
             print(f"   {micros / 1e3:8.1f} ms  {package}")
         print()
     footer()
+
+
+def check_deployed(handlers: list[Path]) -> None:
+    """The handlers found are the functions template.yaml deploys, each ``app.handler``."""
+    template = (REPO / "template.yaml").read_text()
+    deployed = re.findall(r"CodeUri: functions/([\w-]+)/\s+Handler: app\.handler", template)
+    found = [path.parent.name for path in handlers]
+    if sorted(deployed) != found:
+        raise SystemExit(f"functions/*/app.py {found} differ from template.yaml's {deployed}")
 
 
 def measure(path: str, statement: str) -> tuple[float, float]:

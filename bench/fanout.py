@@ -1,45 +1,60 @@
-"""One firing of a custom message to 100,000 users: from ``execute()`` to every delivery queued.
+"""One firing of a custom message to 100,000 users: from ``execute()`` to every row written.
 
-    .venv/bin/python -m bench.fanout [--users 100000] [--profile] [--moto-as-released]
+    .venv/bin/python -m bench.fanout [--users 100000] [--workers 1] [--profile]
+        [--skip-moto] [--moto-as-released]
 
 Set-up: ``--users`` active users loaded with COPY, a custom-message job targeting everyone
-(an HTML template with the user's first name), moto's SQS on loopback. No Telegram is
-involved: the fan-out ends at the notifications queue.
+(an HTML template with the user's first name; made with ``admin.edits.create_job``, its
+rule on moto's EventBridge), moto's SQS on loopback. No Telegram is involved.
+
+What the fan-out is now: every delivery is written to Postgres as a ``ready`` row with its
+payload (``{"text", "parse_mode", "silent"}``), a chunk of 1,000 per statement, and only the
+execution's first *window* (``notify_window_messages`` x ``recipients_per_message`` rows,
+default 4 x 50 = 200) goes on the notifications queue, as id-only messages; the notifier
+tops the window up as it sends (``delivery/window.py``). Fan-out no longer sends every
+delivery to SQS: one ``SendMessageBatch`` call per firing, whatever the audience, so the
+cost is Postgres's and the baselines are Postgres writes, not SQS calls.
 
 Measured:
 
 - targeting alone: ``iter_recipients`` over every user (keyset pages of 2,000);
 - rendering alone: ``custom_message_job_messages`` over the recipients, already in memory;
-- baseline: a bare loop of ``send_message_batch`` calls (10 entries each, one thread) for
-  the same number of queue messages, with the same bodies the outbox would send, so the
-  ratio shows our overhead over SQS (here: moto) itself; also the same calls on 8 threads,
-  the outbox's ``PARALLEL_CALLS``;
+- baseline: a bare loop of ``INSERT ... SELECT FROM unnest(...)`` of the same rows (same
+  payloads, chunks of 1,000, one thread; no ON CONFLICT, no window) into
+  ``notification_deliveries`` under an execution of its own, so the ratio shows our
+  overhead over the writes themselves; also ``COPY`` of the same rows, the fastest way
+  Postgres takes them. Both are deleted again before the real thing;
 - the real thing: ``Executor.execute`` of one manual firing with the Redis firing lock and
-  a real ``Outbox``: wall time, deliveries/s, the SQS calls the outbox counted, and queue
-  messages and deliveries per call. Checked afterwards: every delivery row is ``queued``
-  and the queue holds the expected number of messages;
+  a real ``Outbox``: wall time, rows/s, the SQS calls the outbox counted. Checked
+  afterwards: every row ``ready`` but the first window's, which are ``queued``, and the
+  queue holds exactly the window's messages, naming those rows' ids;
 - the same firing again (a new execution) with SendMessageBatch answered in-process by a
   botocore ``before-send`` hook (requests still built, signed and parsed): our code's own
   cost, without moto's.
 
 Goal: the whole fan-out within 10 s. moto's server runs in a process of its own with its
-per-message queue scan patched out (``harness.serve_fast_moto``: as released, SendMessage
-costs grow with the queue's depth, O(n^2) over a fan-out). ``--moto-as-released`` runs
-moto unpatched in this process instead (a thread: SQS and the code under test then share
-one GIL); the bare loop prints the first and last calls' times either way.
+per-message queue scan patched out (``harness.serve_fast_moto``); ``--moto-as-released``
+runs moto unpatched in this process instead (a thread sharing this process's GIL). With
+one window per firing on the queue this hardly matters any more; both are kept to compare
+with earlier runs.
+
+``--workers``: a placeholder for the sharded fan-out to come; only 1 (today's single
+executor) is accepted.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import math
-import time
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.awsrequest import AWSResponse
+import psycopg
+from psycopg.types.json import Jsonb
 
 from bench.harness import (
     SqlTimer,
@@ -59,178 +74,259 @@ from bench.harness import (
     queue_depth,
     quiet,
     ratio,
+    receive_batches,
     scratch_database,
     sqs_client,
+    stubbed_sqs,
     table,
     timed,
 )
 from job_scheduler.adapters.db import connect
-from job_scheduler.delivery.outbox import ENTRIES_PER_CALL, PARALLEL_CALLS, Delivery, pack
+from job_scheduler.config import Settings
+from job_scheduler.execution.fanout import CHUNK, FanoutResult, payload_of
 from job_scheduler.execution.targeting import Targeting, iter_recipients
 from job_scheduler.messages.rendering import custom_message_job_messages
-from job_scheduler.model import JobRun
+from job_scheduler.model import Job, JobRun, OutgoingMessage, Trigger
 
 JOB = "everyone"
+_BASELINE_MINUTE = datetime(2000, 1, 1, tzinfo=UTC)  # far from any firing of the executor
+
+
+@dataclass
+class Bench:
+    conn: psycopg.Connection
+    settings: Settings
+    sqs: Any
+    aws_url: str
+    job: Job
+    users: int
+    result: FanoutResult | None = None  # the last firing's
+
+    @property
+    def window_rows(self) -> int:
+        """The rows the first top-up queues: the window, or every row if fewer."""
+        per_message = self.settings.recipients_per_message
+        return min(self.users, per_message * self.settings.notify_window_messages)
+
+    @property
+    def window_messages(self) -> int:
+        return math.ceil(self.window_rows / self.settings.recipients_per_message)
 
 
 def main() -> None:
+    args = _arguments()
+    quiet()
+    header(
+        "fan-out",
+        users=args.users,
+        workers=args.workers,
+        moto="as released" if args.moto_as_released else "patched",
+    )
+    with (
+        scratch_database() as database_url,
+        moto_server(separate=not args.moto_as_released) as aws_url,
+    ):
+        bench = prepare(database_url, aws_url, args.users)
+        rows, messages = alone(bench)
+        baselines = postgres_baselines(bench, messages)
+        rows += baselines
+        baseline = baselines[0][1]
+        if not args.skip_moto:
+            label = "Executor.execute (whole fan-out)"
+            rows.append(firing(bench, label, bench.sqs, baseline, on_moto=True))
+        sampler = StackSampler() if args.profile else None
+        sql = SqlTimer() if args.profile else None
+        label = "Executor.execute, SQS answered in-process"
+        profilers = [sampler, sql] if sampler and sql else []
+        stubbed = firing(bench, label, stubbed_sqs(aws_url), baseline, False, profilers)
+        rows.append(stubbed)
+    report(bench, rows)
+    if sampler is not None and sql is not None:
+        print("\n== profile: Executor.execute with SQS answered in-process, every thread")
+        sampler.report(top=20, match=in_package)
+        print("   Postgres statements (time includes waiting for this process's GIL):")
+        sql.report(stubbed[1])
+
+
+def firing(
+    bench: Bench,
+    label: str,
+    sqs: Any,
+    baseline: float,
+    on_moto: bool,
+    profilers: list[Any] | None = None,
+) -> tuple:
+    """One manual firing through the real executor (built beforehand, as at a cold start),
+    timed inside ``profilers``; checked (the queue too, ``on_moto``); its row of the report."""
+    executor = make_executor(bench.settings, sqs)
+    fire = manual_firing(JOB)
+    with contextlib.ExitStack() as stack, timed() as took:
+        for profiler in profilers or []:
+            stack.enter_context(profiler)
+        outcome = executor.execute(fire)
+    clear_metrics()
+    check(bench, outcome, bench.settings.notifications_queue_url if on_moto else None)
+    bench.result = outcome.result
+    seconds = took[0]
+    return (label, seconds, _rate(bench, seconds), outcome.result.sqs_calls,
+            ratio(seconds, baseline))  # fmt: skip
+
+
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.fanout")
     parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="fan-out workers: a placeholder, only 1 until the fan-out is sharded",
+    )
     parser.add_argument(
         "--profile", action="store_true", help="sample the stubbed run's threads and SQL"
     )
     parser.add_argument(
         "--moto-as-released",
         action="store_true",
-        help="moto unpatched, in this process (its SendMessage slows as the queue fills)",
+        help="moto unpatched, in this process (only the first window reaches it now)",
     )
     parser.add_argument(
         "--skip-moto",
         action="store_true",
-        help="only targeting, rendering and the stubbed run (minutes shorter at 100k)",
+        help="only targeting, rendering, the Postgres baselines and the stubbed run",
     )
     args = parser.parse_args()
-    quiet()
-    header("fan-out", users=args.users, moto="as released" if args.moto_as_released else "patched")
-    rows: list[tuple] = []
-    with (
-        scratch_database() as database_url,
-        moto_server(separate=not args.moto_as_released) as aws_url,
-    ):
-        conn = connect(database_url)
-        loaded = copy_users(conn, args.users)
-        job = add_custom_job(conn, JOB)
-        sqs = sqs_client(aws_url)
-        settings = bench_settings(
-            database_url, aws_url, make_queue(sqs, "notifications"), "http://127.0.0.1:9"
-        )
-        print(f"   set-up: {args.users:,} users loaded with COPY in {loaded:.2f} s\n")
-
-        with timed() as took:
-            recipients = list(iter_recipients(conn, Targeting.of_job(job)))
-        rows.append(("targeting alone (iter_recipients)", took[0], args.users / took[0], "-", "-"))
-        run = JobRun(JOB, datetime.now(UTC), "manual", 0, job["message_config"])
-        with timed() as took:
-            messages = list(custom_message_job_messages(job, run, recipients))
-        rows.append(("rendering alone (custom message)", took[0], args.users / took[0], "-", "-"))
-        bodies = outbox_bodies(messages, settings.recipients_per_message)
-        calls = math.ceil(len(bodies) / ENTRIES_PER_CALL)
-
-        per_call: list[float] = []
-        if not args.skip_moto:
-            serial, per_call = sqs_loop(sqs, make_queue(sqs, "baseline"), bodies, threads=1)
-            parallel, _ = sqs_loop(sqs, make_queue(sqs, "baseline-8"), bodies, PARALLEL_CALLS)
-            with timed() as took:
-                outcome = make_executor(settings, sqs).execute(manual_firing(JOB))
-            clear_metrics()
-            check(conn, sqs, settings.notifications_queue_url, outcome, args.users, len(bodies))
-            result = outcome.result
-            rows += [
-                ("SQS bare loop, 1 thread (baseline)", serial, args.users / serial, calls,
-                 "1.00x"),
-                (f"SQS bare loop, {PARALLEL_CALLS} threads", parallel, args.users / parallel,
-                 calls, ratio(parallel, serial)),
-                ("Executor.execute (whole fan-out)", took[0], result.queued / took[0],
-                 result.sqs_calls, ratio(took[0], serial)),
-            ]  # fmt: skip
-
-        sampler = StackSampler() if args.profile else None
-        sql = SqlTimer() if args.profile else None
-        with timed() as took, sampler or contextlib.nullcontext(), sql or contextlib.nullcontext():
-            outcome = make_executor(settings, stubbed_sqs(aws_url)).execute(manual_firing(JOB))
-        stubbed = took[0]
-        clear_metrics()
-        check(conn, None, None, outcome, args.users, None)
-        result = outcome.result
-        rows.append(("Executor.execute, SQS answered in-process", stubbed,
-                     result.queued / stubbed, result.sqs_calls, "-"))  # fmt: skip
-
-    print(
-        f"   {result.queued:,} deliveries in {len(bodies):,} queue messages of"
-        f" {settings.recipients_per_message}; goal: the whole fan-out <= 10 s"
-    )
-    table(("phase", "seconds", "deliveries/s", "SQS calls", "time vs baseline"), rows)
-    print(
-        f"   outbox: {result.sqs_calls} SendMessageBatch calls,"
-        f" {len(bodies) / max(result.sqs_calls, 1):.1f} queue messages and"
-        f" {result.queued / max(result.sqs_calls, 1):.0f} deliveries per call"
-    )
-    if per_call:
-        tenth = max(len(per_call) // 10, 1)
-        print(
-            f"   moto, bare loop: {1e3 * sum(per_call[:tenth]) / tenth:.0f} ms per call over the"
-            f" first {tenth} calls, {1e3 * sum(per_call[-tenth:]) / tenth:.0f} ms over the last"
-            f" {tenth}"
-        )
-    footer()
-    if sampler is not None and sql is not None:
-        print("\n== profile: Executor.execute with SQS answered in-process, every thread")
-        sampler.report(top=20, match=in_package)
-        print("   Postgres statements (time includes waiting for this process's GIL):")
-        sql.report(stubbed)
+    if args.workers != 1:
+        parser.error("--workers: only 1 for now; the sharded fan-out is not built yet")
+    return args
 
 
-def outbox_bodies(messages: list[Any], per_message: int) -> list[str]:
-    """The queue message bodies the outbox would send for these messages."""
-    deliveries = [
-        Delivery(index + 1, m.user_id, m.chat_id, m.text, m.parse_mode, m.disable_notification)
-        for index, m in enumerate(messages)
-    ]
-    return [batch.to_json() for batch in pack(0, JOB, deliveries, per_message)]
-
-
-def sqs_loop(sqs: Any, queue_url: str, bodies: list[str], threads: int) -> tuple[float, list]:
-    """SendMessageBatch, 10 entries a call, nothing else: (seconds, each call's seconds)."""
-    groups = [bodies[i : i + ENTRIES_PER_CALL] for i in range(0, len(bodies), ENTRIES_PER_CALL)]
-
-    def send(group: list[str]) -> float:
-        entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(group)]
-        started = time.perf_counter()
-        answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
-        if answer.get("Failed"):
-            raise RuntimeError(f"SQS refused {answer['Failed']}")
-        return time.perf_counter() - started
-
-    with timed() as took:
-        if threads == 1:
-            calls = [send(group) for group in groups]
-        else:
-            with ThreadPoolExecutor(max_workers=threads) as pool:
-                calls = list(pool.map(send, groups))
-    return took[0], calls
-
-
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **_: Any) -> Any:
-        yield self._body
-
-
-def stubbed_sqs(aws_url: str) -> Any:
-    """An SQS client whose SendMessageBatch is built, signed and parsed by botocore, but
-    answered in-process ("all succeeded") instead of by moto: our side of the cost only."""
+def prepare(database_url: str, aws_url: str, users: int) -> Bench:
+    conn = connect(database_url)
+    loaded = copy_users(conn, users)
     sqs = sqs_client(aws_url)
+    settings = bench_settings(
+        database_url, aws_url, make_queue(sqs, "notifications"), "http://127.0.0.1:9"
+    )
+    job = add_custom_job(conn, settings, JOB)
+    print(f"   set-up: {users:,} users loaded with COPY in {loaded:.2f} s\n")
+    return Bench(conn, settings, sqs, aws_url, job, users)
 
-    def answer(request: Any, **_: Any) -> AWSResponse:
-        headers = {"Content-Type": "application/x-amz-json-1.0"}
-        return AWSResponse(request.url, 200, headers, _Raw(b'{"Successful":[],"Failed":[]}'))
 
-    sqs.meta.events.register("before-send.sqs.SendMessageBatch", answer)
-    return sqs
+def alone(bench: Bench) -> tuple[list[tuple], list[OutgoingMessage]]:
+    """Targeting and rendering on their own; the rendered messages, for the baselines."""
+    rows: list[tuple] = []
+    with timed() as took:
+        recipients = list(iter_recipients(bench.conn, Targeting.of_job(bench.job)))
+    rows.append(("targeting alone (iter_recipients)", took[0], _rate(bench, took[0]), "-", "-"))
+    job = bench.job
+    run = JobRun(JOB, datetime.now(UTC), Trigger.MANUAL, 0, job.message_config)
+    with timed() as took:
+        messages = list(custom_message_job_messages(job, run, recipients))
+    rows.append(("rendering alone (custom message)", took[0], _rate(bench, took[0]), "-", "-"))
+    return rows, messages
 
 
-def check(
-    conn: Any, sqs: Any, queue_url: str | None, outcome: Any, users: int, bodies: int | None
-) -> None:
-    """Every delivery row queued, and (unless stubbed) the queue holding every message."""
-    statuses = delivery_statuses(conn, outcome.execution_id)
-    depth = queue_depth(sqs, queue_url) if queue_url else None
-    if outcome.status != "ran" or statuses != {"queued": users} or depth != bodies:
+# --- the Postgres baselines -----------------------------------------------------------------
+
+_INSERT = (
+    "INSERT INTO notification_deliveries (execution_id, user_id, status, payload)"
+    " SELECT %s, user_id, 'ready', payload"
+    " FROM unnest(%s::bigint[], %s::jsonb[]) AS m(user_id, payload)"
+)
+_COPY = "COPY notification_deliveries (execution_id, user_id, status, payload) FROM STDIN"
+
+
+def postgres_baselines(bench: Bench, messages: list[OutgoingMessage]) -> list[tuple]:
+    """The same rows written bare: INSERT chunks (the baseline), then COPY; each into an
+    execution of its own, deleted (and vacuumed away) afterwards."""
+    insert = _scratch_write(
+        bench, 1, lambda execution: bare_insert(bench.conn, execution, messages)
+    )
+    copied = _scratch_write(bench, 2, lambda execution: bare_copy(bench.conn, execution, messages))
+    return [
+        (f"Postgres bare INSERT, {CHUNK:,} a statement (baseline)", insert,
+         _rate(bench, insert), "-", "1.00x"),
+        ("Postgres COPY of the same rows", copied, _rate(bench, copied), "-",
+         ratio(copied, insert)),
+    ]  # fmt: skip
+
+
+def _scratch_write(bench: Bench, number: int, write: Callable[[int], None]) -> float:
+    execution = bench.conn.execute(
+        "INSERT INTO job_executions (job_id, scheduled_for, trigger, status, lock_mode)"
+        " VALUES (%s, %s, 'manual', 'succeeded', 'none') RETURNING id",
+        (bench.job.id, _BASELINE_MINUTE + timedelta(minutes=number)),
+    ).fetchone()["id"]
+    with timed() as took:
+        write(execution)
+    written = delivery_statuses(bench.conn, execution)
+    if written != {"ready": bench.users}:
+        raise RuntimeError(f"the baseline wrote {written}, not {bench.users} ready rows")
+    bench.conn.execute("DELETE FROM job_executions WHERE id = %s", (execution,))  # cascades
+    bench.conn.execute("VACUUM ANALYZE notification_deliveries")
+    return took[0]
+
+
+def bare_insert(conn: psycopg.Connection, execution: int, messages: list[OutgoingMessage]) -> None:
+    for start in range(0, len(messages), CHUNK):
+        chunk = messages[start : start + CHUNK]
+        users = [message.user_id for message in chunk]
+        conn.execute(_INSERT, (execution, users, [Jsonb(payload_of(m)) for m in chunk]))
+
+
+def bare_copy(conn: psycopg.Connection, execution: int, messages: list[OutgoingMessage]) -> None:
+    with conn.cursor() as cursor, cursor.copy(_COPY) as copy:
+        for message in messages:
+            copy.write_row((execution, message.user_id, "ready", json.dumps(payload_of(message))))
+
+
+# --- checks and the report ------------------------------------------------------------------
+
+
+def check(bench: Bench, outcome: Any, queue_url: str | None) -> None:
+    """Every row written ``ready`` but the first window's, ``queued``; unless SQS was stubbed,
+    the queue holds exactly the window's messages, naming those rows (and nothing else)."""
+    window = bench.window_rows
+    expected = {"queued": window, "ready": bench.users - window}
+    expected = {status: count for status, count in expected.items() if count}
+    statuses = delivery_statuses(bench.conn, outcome.execution_id) if outcome.execution_id else {}
+    queued = outcome.result.queued if outcome.result else None
+    if outcome.status != "ran" or statuses != expected or queued != window:
         raise RuntimeError(
-            f"the fan-out is incomplete: {outcome.status}, {statuses}, {depth} queue messages"
+            f"the fan-out is incomplete: {outcome.status}, {statuses}, {queued} rows queued"
         )
+    if queue_url is None:
+        return
+    depth = queue_depth(bench.sqs, queue_url)
+    if depth != bench.window_messages:
+        raise RuntimeError(f"{depth} queue messages, not the window's {bench.window_messages}")
+    batches = receive_batches(bench.sqs, queue_url, depth)
+    named = sorted(i for batch in batches for i in batch.delivery_ids)
+    rows = bench.conn.execute(
+        "SELECT id FROM notification_deliveries WHERE execution_id = %s AND status = 'queued'"
+        " ORDER BY id",
+        (outcome.execution_id,),
+    ).fetchall()
+    if named != [row["id"] for row in rows] or any(b.inline for b in batches):
+        raise RuntimeError("the queued messages do not name exactly the window's rows by id")
+
+
+def _rate(bench: Bench, seconds: float) -> int:
+    return round(bench.users / seconds)
+
+
+def report(bench: Bench, rows: list[tuple]) -> None:
+    settings, result = bench.settings, bench.result
+    if result is None:
+        raise RuntimeError("no firing ran")
+    print(
+        f"   {result.messages:,} delivery rows written ready; the first window,"
+        f" {bench.window_rows:,} rows ({bench.window_messages} id-only queue messages of"
+        f" {settings.recipients_per_message}),\n   queued in {result.sqs_calls}"
+        " SendMessageBatch call(s); goal: the whole fan-out <= 10 s"
+    )
+    table(("phase", "seconds", "rows/s", "SQS calls", "time vs baseline"), rows)
+    footer()
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ Measured, for each ``RASTAR_CONCURRENCY``:
 - the job: ``UnselectedFoodReminder.messages`` drained, as the executor drains it: wall
   time, users/s, the ratio to the baseline, and the most calls the fake saw at once;
 - ``Executor.execute`` of one firing with the notifications queue answered in-process:
-  the whole run, fan-out included.
+  the whole run, fan-out included (the reminders written as ``ready`` rows with their
+  payloads, the execution's first window queued; nothing is sent to Telegram).
 
 The floor for any of them is users x latency / concurrency. Nothing here asserts on time.
 """
@@ -31,7 +32,6 @@ from typing import Any
 
 import httpx
 
-from bench.fanout import stubbed_sqs
 from bench.harness import (
     bench_settings,
     clear_metrics,
@@ -42,6 +42,7 @@ from bench.harness import (
     moto_server,
     quiet,
     scratch_database,
+    stubbed_sqs,
     table,
     timed,
 )
@@ -97,7 +98,7 @@ def main() -> None:
             _reset_in_flight(url)
             job_seconds, messages = _job_alone(level_settings, conn, evening)
             most = _max_in_flight(url)
-            whole = _whole_run(level_settings, aws_url, evening)
+            whole = _whole_run(level_settings, aws_url, evening, messages)
             floor = args.users * args.latency_ms / 1000 / level
             floor_note.append(f"{level}: {floor:.1f} s")
             rows.append(
@@ -188,7 +189,7 @@ def _job_alone(settings: Any, conn: Any, evening: datetime) -> tuple[float, int]
     return took[0], count
 
 
-def _whole_run(settings: Any, aws_url: str, evening: datetime) -> float:
+def _whole_run(settings: Any, aws_url: str, evening: datetime, reminders: int) -> float:
     executor = Executor(
         settings=settings,
         registry=register_all_jobs(),
@@ -200,8 +201,8 @@ def _whole_run(settings: Any, aws_url: str, evening: datetime) -> float:
     with timed() as took:
         outcome = executor.execute(Firing(job_name=JOB, scheduled_for=at, trigger="manual"))
     clear_metrics()
-    if outcome.status != "ran":
-        raise RuntimeError(f"the run did not complete: {outcome}")
+    if outcome.status != "ran" or outcome.result.messages != reminders:
+        raise RuntimeError(f"the run did not write {reminders} reminders: {outcome}")
     return took[0]
 
 

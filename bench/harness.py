@@ -4,7 +4,9 @@ Each benchmark gets, and cleans up, its own:
 
 - Postgres database, created from the server's ``postgres`` database, migrated with
   ``job_scheduler.adapters.db.migrate`` and dropped (``WITH (FORCE)``) at the end;
-- moto ``ThreadedMotoServer`` on a free loopback port (dummy credentials in this process);
+- moto ``ThreadedMotoServer`` on a free loopback port (dummy credentials in this process):
+  SQS for the notifications queue, EventBridge for the rules ``admin.edits.create_job``
+  makes with each job (through the real ``RuleStore``; moto never fires them);
 - fake Telegram, ``python -m infra.fakes.telegram --port 0`` in a separate process so the
   server does not compete with the code under test for this process's GIL.
 
@@ -30,7 +32,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, MutableSequence, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,13 +41,17 @@ from typing import Any
 import boto3
 import httpx
 import psycopg
+from botocore.awsrequest import AWSResponse
 
 from job_scheduler.adapters.db import close_all, migrate
-from job_scheduler.admin.specs import CustomJobSpec, create_custom_job
+from job_scheduler.admin.edits import create_job
+from job_scheduler.admin.specs import CustomJobSpec
 from job_scheduler.config import Settings
 from job_scheduler.delivery.outbox import DeliveryBatch
-from job_scheduler.messages.rendering import MessageConfig
+from job_scheduler.messages.message_config import MessageConfig
+from job_scheduler.model import Job
 from job_scheduler.observability import logger, metrics
+from job_scheduler.sync.rules import RuleStore
 
 REPO = Path(__file__).resolve().parents[1]
 SERVER_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -53,6 +59,8 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 TOKEN = "123456789:BENCH-token-for-the-fake-telegram-server"
 FIRST_CHAT_ID = 10_000_000
 MESSAGE_TEXT = "<b>Hi {{ user.first_name }}</b>, tomorrow's menu is open: pick your food by 22:00."
+# The target of the jobs' EventBridge rules on moto (rules need one; nothing fires them there).
+JOBS_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:bench-jobs"
 _AWS_DUMMY = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -142,26 +150,34 @@ def copy_users(conn: psycopg.Connection, count: int, first_chat_id: int = FIRST_
     return time.perf_counter() - started
 
 
-def add_custom_job(conn: psycopg.Connection, name: str, text: str = MESSAGE_TEXT) -> dict[str, Any]:
-    """A custom-message job reaching every active user, made as admins make one."""
+def add_custom_job(
+    conn: psycopg.Connection, settings: Settings, name: str, text: str = MESSAGE_TEXT
+) -> Job:
+    """A custom-message job reaching every active user, made as admins make one: through
+    ``admin.edits.create_job``, its EventBridge rule put on the benchmark's moto server (the
+    real ``RuleStore`` over ``settings.aws_endpoint_url``; moto never fires it)."""
     spec = CustomJobSpec(
         name=name,
         cron_expression="cron(0 22 * * ? *)",
         timezone="Asia/Tehran",
         message=MessageConfig.from_json({"text": text, "parse_mode": "HTML"}),
     )
-    return create_custom_job(conn, spec, actor="bench")
+    return create_job(conn, RuleStore(settings), spec, actor="bench")
 
 
 def reset_deliveries(conn: psycopg.Connection, execution_id: int) -> None:
-    """Put an execution's deliveries back to ``queued``, as the executor left them."""
+    """Put an execution's deliveries back to ``ready`` with their payloads, as the fan-out
+    wrote them before its first top-up (nothing queued, sent or claimed)."""
     conn.execute(
-        "UPDATE notification_deliveries SET status = 'queued', attempts = 0, claimed_until = NULL,"
-        " sent_at = NULL, telegram_message_id = NULL, last_error = NULL WHERE execution_id = %s",
+        "UPDATE notification_deliveries SET status = 'ready', attempts = 0, claimed_by = NULL,"
+        " claimed_until = NULL, sent_at = NULL, telegram_message_id = NULL, last_error = NULL"
+        " WHERE execution_id = %s",
         (execution_id,),
     )
     conn.execute(
-        "UPDATE job_executions SET sent_count = 0, failed_count = 0 WHERE id = %s", (execution_id,)
+        "UPDATE job_executions SET sent_count = 0, failed_count = 0, uncertain_count = 0"
+        " WHERE id = %s",
+        (execution_id,),
     )
     conn.execute("VACUUM ANALYZE notification_deliveries")
 
@@ -293,7 +309,9 @@ def queue_depth(sqs: Any, queue_url: str) -> int:
     return sum(int(value) for value in attributes.values())
 
 
-def receive_batches(sqs: Any, queue_url: str, expected: int, timeout: float = 60) -> list:
+def receive_batches(
+    sqs: Any, queue_url: str, expected: int, timeout: float = 60
+) -> list[DeliveryBatch]:
     """Receive and delete ``expected`` messages; returns them as DeliveryBatches."""
     batches: list[DeliveryBatch] = []
     deadline = Deadline(timeout)
@@ -313,6 +331,33 @@ def receive_batches(sqs: Any, queue_url: str, expected: int, timeout: float = 60
                 ],
             )
     return batches
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+
+def stubbed_sqs(aws_url: str, bodies: MutableSequence[str] | None = None) -> Any:
+    """An SQS client whose SendMessageBatch is built, signed and parsed by botocore, but
+    answered in-process ("all succeeded") instead of by moto: our side of the cost only.
+    With ``bodies`` (a list or deque), each message body sent is appended to it (the
+    outbox may call from several threads; ``extend`` on either is atomic), so a benchmark
+    can hand the messages on as the queue would."""
+    sqs = sqs_client(aws_url)
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        if bodies is not None:
+            sent = json.loads(request.body)
+            bodies.extend(entry["MessageBody"] for entry in sent["Entries"])
+        headers = {"Content-Type": "application/x-amz-json-1.0"}
+        return AWSResponse(request.url, 200, headers, _Raw(b'{"Successful":[],"Failed":[]}'))
+
+    sqs.meta.events.register("before-send.sqs.SendMessageBatch", answer)
+    return sqs
 
 
 # --- the fake Telegram, in a process of its own ---------------------------------------------
@@ -420,7 +465,7 @@ def bench_settings(
         telegram_api_url=telegram_url,
         rule_prefix="bench-jobs",
         log_level="WARNING",
-        **more,
+        **({"jobs_queue_arn": JOBS_QUEUE_ARN} | more),
     )
 
 
@@ -607,7 +652,8 @@ def _thread_group(name: str) -> str:
         return "pool"
     if name.startswith("Thread-") and "process_request" in name:
         return "server"
-    return name.split("-")[0].split(" ")[0] or "?"
+    base = name.split("-")[0].split(" ")[0]
+    return base.rstrip("0123456789").removesuffix("_") or "?"  # "send_3": the "send" pool
 
 
 def _short(file: str) -> str:

@@ -1,14 +1,19 @@
 """Does the notifier hold Telegram's limits at full speed: 30 msg/s overall, 1/s per chat?
 
-    .venv/bin/python -m bench.rate_limit [--seconds 60] [--unshared]
+    .venv/bin/python -m bench.rate_limit [--seconds 60] [--unshared] [--window 1.05]
+        [--per-message 10] [--notify-window 4]
 
 For each variant: ``30 * --seconds`` users (one chat each), a custom-message job targeting
-them, one firing through the real ``Executor`` (its deliveries queued on moto's SQS), then
-notifier *processes* draining that queue as the Lambda's event source mapping would
-(receive up to 10, ``Notifier.process`` each, delete what succeeded), with the default
-limits (``Settings``: 30/s, 1/s per chat, 8 threads). The fake Telegram runs in its own
-process with ``enforce_limits=True``: anything over 30 in a sliding second, or over 1 per
-chat, gets a 429 with retry_after 1 (which the notifier honours: pause, re-queue).
+them (made with ``admin.edits.create_job``, its rule on moto's EventBridge), one firing
+through the real ``Executor``: every delivery written to Postgres as ``ready`` with its
+payload and the execution's first window (``--notify-window`` id-only messages of
+``--per-message`` deliveries) put on moto's SQS. Then notifier *processes* drain it as the
+Lambda's event source mapping would (receive up to 10, ``Notifier.process`` each, delete
+what succeeded); each ``process`` tops the window up with the next ``ready`` rows, so the
+queue never holds more than the window (``delivery/window.py``). Default limits
+(``Settings``: 30/s, 1/s per chat, 8 threads). The fake Telegram runs in its own process
+with ``enforce_limits=True``: anything over 30 in a sliding second, or over 1 per chat,
+gets a 429 with retry_after 1 (which the notifier honours: pause, re-queue).
 
 Variants (same totals each):
 
@@ -27,7 +32,8 @@ Reported, from the fake's own receive times: rate = sent / (last - first + 1 s) 
 occupies a one-second window, so a perfect 30/s limiter scores exactly 30.0), that rate / 30
 (goal >= 0.97), the fake's 429 count (goal 0; the fake is the judge of the window, by its
 own monotonic clock), how many deliveries each notifier sent, the deliveries re-queued
-after a 429, and the wall time from the go signal to the last delivery recorded.
+after a 429, and the wall time from the go signal to the last delivery recorded (sent,
+failed, uncertain or skipped).
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ from bench.harness import (
 from job_scheduler.adapters.db import connect
 from job_scheduler.adapters.redis_client import new_redis_client
 from job_scheduler.adapters.telegram import TelegramClient
+from job_scheduler.config import Settings
 from job_scheduler.delivery.notifier import Notifier, NotifyResult
 from job_scheduler.delivery.outbox import DeliveryBatch, Outbox
 from job_scheduler.delivery.ratelimit import LocalRateLimiter, RedisRateLimiter
@@ -70,7 +77,7 @@ LIMIT = 30  # Telegram's overall limit, and Settings' default
 # A failed record comes back after the visibility timeout, and its deliveries can be claimed
 # again once their lease expired: template.yaml has 360 s and 120 s; shorter here, in the
 # same order, so a failure costs the run tens of seconds, not minutes. A receive holds at
-# most 10 x --per-message deliveries: seconds of work at 30/s.
+# most the window, --notify-window x --per-message deliveries: seconds of work at 30/s.
 LEASE_SECONDS = 20
 VISIBILITY_SECONDS = 30
 WINDOW = 1.0
@@ -92,8 +99,14 @@ def main() -> None:
         "--per-message",
         type=int,
         default=10,
-        help="deliveries per queue message (Settings default 50; 10 keeps both of two"
-        " notifiers busy even in a short run, as each receive takes up to 10 messages)",
+        help="deliveries per queue message (Settings default 50; 10 keeps the window's"
+        " messages short, so two notifiers both get some within a receive's worth)",
+    )
+    parser.add_argument(
+        "--notify-window",
+        type=int,
+        default=Settings.notify_window_messages,
+        help="messages of the execution on the queue at once (Settings.notify_window_messages)",
     )
     args = parser.parse_args()
     quiet("ERROR")  # each 429 is logged as a warning; the report counts them
@@ -103,6 +116,7 @@ def main() -> None:
         seconds=args.seconds,
         messages_per_variant=messages,
         deliveries_per_queue_message=args.per_message,
+        notify_window_messages=args.notify_window,
         limiter_window=args.window or "as shipped",
     )
     variants = [("local", 1), ("redis", 1), ("redis", 2)]
@@ -119,19 +133,15 @@ def main() -> None:
         sqs = sqs_client(aws_url)
         for number, (limiter, instances) in enumerate(variants):
             queue_url = make_queue(sqs, f"notifications-{number}", VISIBILITY_SECONDS)
-            settings = bench_settings(
-                database_url,
-                aws_url,
-                queue_url,
-                fake.url,
-                recipients_per_message=args.per_message,
-                execution_lease_seconds=LEASE_SECONDS,
+            settings = notifier_settings(
+                database_url, aws_url, queue_url, fake.url, args.per_message, args.notify_window
             )
             job = f"rate-{number}"
-            add_custom_job(conn, job)
+            add_custom_job(conn, settings, job)
             outcome = make_executor(settings, sqs).execute(manual_firing(job))
-            if outcome.status != "ran" or outcome.result.queued != messages:
-                raise RuntimeError(f"the firing did not queue {messages} deliveries: {outcome}")
+            clear_metrics()
+            if outcome.status != "ran" or outcome.result.messages != messages:
+                raise RuntimeError(f"the firing did not write {messages} deliveries: {outcome}")
             fake.reset()
             time.sleep(WINDOW)  # nothing of the last variant left in the fake's window
             spec = {
@@ -143,6 +153,7 @@ def main() -> None:
                 "prefix": f"bench:ratelimit:{uuid.uuid4().hex[:8]}",
                 "window": args.window,
                 "per_message": args.per_message,
+                "notify_window": args.notify_window,
             }
             wall, totals = drain(spec, instances, conn, outcome.execution_id, messages, args)
             rows.append(report_row(limiter, instances, fake, wall, totals, messages))
@@ -210,7 +221,7 @@ def drain(
 def final_count(conn: Any, execution_id: int) -> int:
     row = conn.execute(
         "SELECT count(*) AS n FROM notification_deliveries"
-        " WHERE execution_id = %s AND status IN ('sent', 'failed')",
+        " WHERE execution_id = %s AND status IN ('sent', 'failed', 'uncertain', 'skipped')",
         (execution_id,),
     ).fetchone()
     return row["n"]
@@ -225,13 +236,13 @@ def worker(spec: dict[str, Any], ready: Any, stop: Any, results: Any) -> None:
         job_scheduler.delivery.ratelimit.WINDOW_SECONDS = spec[
             "window"
         ]  # the what-if, this process only
-    settings = bench_settings(
+    settings = notifier_settings(
         spec["database_url"],
         spec["aws_url"],
         spec["queue_url"],
         spec["telegram_url"],
-        recipients_per_message=spec["per_message"],
-        execution_lease_seconds=LEASE_SECONDS,
+        spec["per_message"],
+        spec["notify_window"],
     )
     if spec["limiter"] == "redis":
         limiter: Any = RedisRateLimiter(
@@ -276,6 +287,26 @@ def worker(spec: dict[str, Any], ready: Any, stop: Any, results: Any) -> None:
                 )
     finally:
         results.put(totals)
+
+
+def notifier_settings(
+    database_url: str,
+    aws_url: str,
+    queue_url: str,
+    telegram_url: str,
+    per_message: int,
+    notify_window: int,
+) -> Settings:
+    """The executor's and every notifier's settings: the window must be the same for all."""
+    return bench_settings(
+        database_url,
+        aws_url,
+        queue_url,
+        telegram_url,
+        recipients_per_message=per_message,
+        notify_window_messages=notify_window,
+        execution_lease_seconds=LEASE_SECONDS,
+    )
 
 
 def handle(notifier: Notifier, message: dict[str, Any]) -> NotifyResult | None:
