@@ -1,5 +1,6 @@
 """The admin API (Chalice): jobs, their schedules and history, under /api, JSON in and out;
-and the admin site (``chalicelib/site/``) at /.
+the admin site (``chalicelib/site/``) at /; and the page where people link their Rastar
+account at /link (``chalicelib/link_page.py``).
 
 The routes are wiring only: reading and changing jobs is the shared ``job_scheduler``
 package; ``chalicelib/http.py`` holds auth, the error shape and the body limit. The admin
@@ -13,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalice import Chalice, Response
-from chalicelib import cursor, openapi, site
+from chalicelib import cursor, link_page, openapi, site
 from chalicelib.context import current
 from chalicelib.http import (
     ApiError,
@@ -53,6 +54,19 @@ def index() -> Response:
 @app.route("/assets/{name}", methods=["GET"])
 def asset(name: str) -> Response:
     return site.page(name if name != "index.html" else "")
+
+
+@app.route("/link", methods=["GET"])
+@link_page.answered
+def link_form() -> Response:
+    """The one-time Rastar link page (public: the state in the link is the credential)."""
+    return link_page.show(current.get(), dict(app.current_request.query_params or {}))
+
+
+@app.route("/link", methods=["POST"], content_types=["application/x-www-form-urlencoded"])
+@link_page.answered
+def link_submit() -> Response:
+    return link_page.submit(current.get(), app.current_request.raw_body)
 
 
 @app.route("/api/health", methods=["GET"])

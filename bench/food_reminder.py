@@ -1,30 +1,33 @@
-"""The food reminder over 10,000 linked users, Rastar answering each call after 50 ms.
+"""The food reminder over 10,000 linked people, Rastar (the fake Supabase, in its own
+process) answering each call after 50 ms: with every access token expired, as on a real
+night, against the same people with fresh tokens.
 
     .venv/bin/python -m bench.food_reminder [--users 10000] [--latency-ms 50]
-        [--concurrency 8,32,64]
+        [--concurrency 32]
 
-Set-up: ``--users`` users loaded with COPY, every one linked to Rastar (tokens sealed with
-Fernet, as ``jobsctl user link-rastar`` does); the fake Rastar in its own process with
-``--latency-ms`` on every answer; each user has five past picks and every third one has
-already picked tomorrow. No LLM: suggestions are the deterministic kind.
+Set-up: ``--users`` users loaded with COPY; an account for each in the fake (five past
+picks; every third has picked tomorrow), signed in through ``RastarClient.sign_in`` as the
+link page signs in, the sessions sealed with Fernet into ``rastar_accounts``. The sign-ins
+are made with the fake's access tokens living 2 s, and the benchmark waits them out.
 
-Measured, for each ``RASTAR_CONCURRENCY``:
+Measured, for each ``RASTAR_CONCURRENCY``, in this order:
 
-- baseline: bare ``httpx`` GETs of the same reservations, on the same number of threads,
-  nothing else (no database, no decryption, no rendering);
-- the job: ``UnselectedFoodReminder.messages`` drained, as the executor drains it: wall
-  time, users/s, the ratio to the baseline, and the most calls the fake saw at once;
-- ``Executor.execute`` of one firing with the notifications queue answered in-process:
-  the whole run, fan-out included (the reminders written as ``ready`` rows with their
-  payloads, the execution's first window queued; nothing is sent to Telegram).
+- expired: ``UnselectedFoodReminder.messages`` drained as the executor drains it, every
+  session refreshed first (GoTrue's refresh grant, the new pair sealed and stored under the
+  account's row lock) and then the picks read;
+- fresh: the same again, now that every session is fresh (the expired run refreshed them);
+- baseline: bare ``httpx`` GETs of the same picks with the fresh tokens, on as many
+  threads, nothing else (no database, no sealing, no rendering);
+- Rastar calls per person in each run, and the most calls the fake saw at once.
 
-The floor for any of them is users x latency / concurrency. Nothing here asserts on time.
+The floor of a run is people x calls per person x latency / (concurrency x stages). Nothing
+here asserts on time.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -34,7 +37,6 @@ import httpx
 
 from bench.harness import (
     bench_settings,
-    clear_metrics,
     copy_users,
     fake_process,
     footer,
@@ -42,33 +44,29 @@ from bench.harness import (
     moto_server,
     quiet,
     scratch_database,
-    stubbed_sqs,
     table,
     timed,
 )
-from infra.fakes.rastar import default_menu
+from infra.fakes.supabase import DEFAULT_ANON_KEY, FakeSupabase
 from job_scheduler.adapters.db import connect
-from job_scheduler.delivery.outbox import Outbox
-from job_scheduler.execution.executor import Executor
-from job_scheduler.execution.firing import Firing
-from job_scheduler.execution.locks import FiringLock
 from job_scheduler.execution.targeting import Targeting, iter_recipients
-from job_scheduler.jobs.catalog import register_all_jobs
 from job_scheduler.jobs.food_reminder.job import UnselectedFoodReminder
 from job_scheduler.jobs.food_reminder.run import HISTORY_DAYS, tomorrow
 from job_scheduler.model import JobContext, JobRun
-from job_scheduler.rastar import protocol
+from job_scheduler.rastar import accounts, protocol
+from job_scheduler.rastar.client import RastarClient
 from job_scheduler.rastar.crypto import SecretBox
-from job_scheduler.sync.startup import run_startup
 
 JOB = UnselectedFoodReminder.name
+PASSWORD = "bench-password"  # the fake's accounts'
+SHORT_TTL_SECONDS = 2
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.food_reminder")
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--latency-ms", type=int, default=50)
-    parser.add_argument("--concurrency", default="8,32,64")
+    parser.add_argument("--concurrency", default="32")
     args = parser.parse_args()
     levels = [int(value) for value in args.concurrency.split(",")]
     quiet("WARNING")
@@ -80,138 +78,128 @@ def main() -> None:
     with (
         scratch_database() as database_url,
         moto_server() as aws_url,
-        fake_process("infra.fakes.rastar", "--latency-ms", str(args.latency_ms)) as (_, url),
+        fake_process("infra.fakes.supabase", "--latency-ms", "0") as (_, url),
     ):
         conn = connect(database_url)
-        tokens = _load(conn, url, key, args.users, day)
         settings = replace(
             bench_settings(database_url, aws_url, "http://unused.invalid/queue", "http://x"),
-            rastar_api_url=url,
+            rastar_supabase_url=url,
+            rastar_supabase_anon_key=DEFAULT_ANON_KEY,
             rastar_encryption_keys=key,
-            jobs_queue_arn="arn:aws:sqs:us-east-1:123456789012:jobs",
         )
-        run_startup(settings)
-        floor_note = []
+        ids = _load(conn, url, args.users, day)
         for level in levels:
             level_settings = replace(settings, rastar_concurrency=level)
-            baseline = _bare_loop(url, tokens, day, level)
-            _reset_in_flight(url)
-            job_seconds, messages = _job_alone(level_settings, conn, evening)
-            most = _max_in_flight(url)
-            whole = _whole_run(level_settings, aws_url, evening, messages)
-            floor = args.users * args.latency_ms / 1000 / level
-            floor_note.append(f"{level}: {floor:.1f} s")
-            rows.append(
-                (
-                    level,
-                    baseline,
-                    job_seconds,
-                    f"{job_seconds / baseline:.2f}x",
-                    args.users / job_seconds,
-                    most,
-                    messages,
-                    whole,
-                )
-            )
-    print(f"   floor (users x latency / concurrency): {', '.join(floor_note)}")
+            _sign_in_all(conn, url, SecretBox([key]), ids, level)
+            _configure(url, latency_ms=args.latency_ms)
+            expired, expired_calls, expired_most, reminded = _job(level_settings, conn, url,
+                                                                 evening)  # fmt: skip
+            fresh, fresh_calls, fresh_most, again = _job(level_settings, conn, url, evening)
+            if reminded != again:
+                raise RuntimeError(f"the runs differ: {reminded} and {again} reminders")
+            baseline = _bare_loop(url, conn, SecretBox([key]), day, level)
+            _configure(url, latency_ms=0)
+            people = args.users
+            rows.append((level, baseline, fresh, expired, f"{expired / fresh:.2f}x",
+                         f"{fresh / baseline:.2f}x", f"{fresh_calls / people:.2f}",
+                         f"{expired_calls / people:.2f}", f"{fresh_most}/{expired_most}",
+                         reminded))  # fmt: skip
     table(
-        (
-            "concurrency",
-            "bare httpx s",
-            "job s",
-            "job vs bare",
-            "users/s",
-            "most at once",
-            "reminders",
-            "whole run s",
-        ),
+        ("concurrency", "bare httpx s", "fresh s", "expired s", "expired vs fresh",
+         "fresh vs bare", "calls/person fresh", "calls/person expired", "most at once",
+         "reminders"),
         rows,
-    )
+    )  # fmt: skip
     footer()
 
 
 def _next_evening_with_food() -> datetime:
     """22:00 Tehran (18:30 UTC) on the next day whose tomorrow has a menu (not Thursday)."""
+    fake = FakeSupabase()  # not served: its menu is computed from the date
     evening = datetime.now(UTC).replace(hour=18, minute=30, second=0, microsecond=0)
-    while not default_menu(tomorrow(JobRun(JOB, evening, "schedule"))):
+    while not fake.menu(tomorrow(JobRun(JOB, evening, "schedule"))):
         evening += timedelta(days=1)
     return evening
 
 
-def _load(conn: Any, url: str, key: str, users: int, day: date) -> list[str]:
-    """Users, their sealed tokens in Postgres, and the same tokens with picks in the fake."""
+def _configure(url: str, **knobs: Any) -> None:
+    httpx.post(f"{url}/_fake/config", json=knobs, timeout=10).raise_for_status()
+
+
+def _load(conn: Any, url: str, users: int, day: date) -> list[int]:
+    """Users in Postgres, and an account each in the fake with five past picks (every
+    third has picked tomorrow too)."""
     copy_users(conn, users)
     ids = [row["id"] for row in conn.execute("SELECT id FROM users ORDER BY id").fetchall()]
-    box = SecretBox([key])
-    tokens = [f"bench-token-{user_id}" for user_id in ids]
-    with timed() as took:
-        conn.execute(
-            "INSERT INTO rastar_accounts (user_id, sealed_token)"
-            " SELECT unnest(%s::bigint[]), unnest(%s::text[])",
-            (ids, [box.encrypt(token) for token in tokens]),
-        )
-    menu = [food["id"] for food in default_menu(day)]
-    fake_users = []
-    for position, token in enumerate(tokens):
-        picks = {
-            (day - timedelta(days=offset)).isoformat(): menu[(position + offset) % len(menu)]
-            for offset in range(2, 12, 2)
-        }
+    fake = FakeSupabase()
+    past = [d for d in (day - timedelta(days=n) for n in range(2, 20)) if fake.menu(d)][:5]
+    made = []
+    for position, user_id in enumerate(ids):
+        picks = {d.isoformat(): (position + n) % 4 for n, d in enumerate(past)}
         if position % 3 == 0:
-            picks[day.isoformat()] = menu[0]
-        fake_users.append({"token": token, "picks": picks})
-    httpx.post(f"{url}/_fake/users", json=fake_users, timeout=60).raise_for_status()
-    print(f"   set-up: {users:,} users linked (sealed in {took[0]:.2f} s)\n")
-    return tokens
+            picks[day.isoformat()] = 0
+        made.append({"email": f"user{user_id}@bench.test", "password": PASSWORD, "picks": picks})
+    with timed() as took:
+        for start in range(0, len(made), 1000):
+            chunk = made[start : start + 1000]
+            httpx.post(f"{url}/_fake/accounts", json=chunk, timeout=120).raise_for_status()
+    print(f"   set-up: {users:,} accounts in the fake in {took[0]:.1f} s")
+    return ids
 
 
-def _bare_loop(url: str, tokens: list[str], day: date, threads: int) -> float:
-    params = protocol.reservations_params(day - timedelta(days=HISTORY_DAYS), day)
-    with httpx.Client(base_url=url, limits=httpx.Limits(max_connections=threads)) as client:
+def _sign_in_all(conn: Any, url: str, box: SecretBox, ids: list[int], threads: int) -> None:
+    """Everyone signed in with access tokens living ``SHORT_TTL_SECONDS``, stored sealed; then
+    the wait that expires them all."""
+    _configure(url, latency_ms=0, access_token_ttl_seconds=SHORT_TTL_SECONDS,
+               jwt_clock_skew_seconds=0)  # fmt: skip
+    client = RastarClient(url, DEFAULT_ANON_KEY)
+    with timed() as took, ThreadPoolExecutor(max_workers=threads) as pool:
+        sessions = list(
+            pool.map(lambda user_id: client.sign_in(f"user{user_id}@bench.test", PASSWORD), ids)
+        )
+    client.close()
+    conn.execute("DELETE FROM rastar_accounts")
+    conn.execute(
+        "INSERT INTO rastar_accounts (user_id, sealed_session, access_expires_at)"
+        " SELECT unnest(%s::bigint[]), unnest(%s::text[]), unnest(%s::timestamptz[])",
+        (ids, [accounts.seal(box, s) for s in sessions], [s.expires_at for s in sessions]),
+    )
+    conn.execute("ANALYZE rastar_accounts")
+    _configure(url, access_token_ttl_seconds=3600)
+    time.sleep(SHORT_TTL_SECONDS + 1)
+    print(f"   set-up: {len(ids):,} sign-ins, sealed and stored, in {took[0]:.1f} s", flush=True)
 
-        def call(token: str) -> None:
-            answer = client.get(
-                protocol.RESERVATIONS_PATH, params=params, headers=protocol.auth_headers(token)
-            )
-            answer.raise_for_status()
 
-        with timed() as took, ThreadPoolExecutor(max_workers=threads) as pool:
-            list(pool.map(call, tokens))
-    return took[0]
-
-
-def _job_alone(settings: Any, conn: Any, evening: datetime) -> tuple[float, int]:
+def _job(settings: Any, conn: Any, url: str, evening: datetime) -> tuple[float, int, int, int]:
+    """One run of the job, drained: seconds, Rastar calls, the most at once, reminders."""
+    httpx.post(f"{url}/_fake/stats/reset", timeout=10).raise_for_status()
     run = JobRun(JOB, evening, "manual")
     job = UnselectedFoodReminder(JobContext(settings, conn))
     with timed() as took:
         count = sum(1 for _ in job.messages(run, iter_recipients(conn, Targeting())))
-    conn.execute("UPDATE rastar_accounts SET relink_notified_at = NULL")
-    return took[0], count
+    stats = httpx.get(f"{url}/_fake/stats", timeout=10).json()
+    if stats["refresh_refused"]:
+        raise RuntimeError(f"Rastar refused {stats['refresh_refused']} refreshes: {run.notes}")
+    return took[0], sum(stats["calls"].values()), stats["max_in_flight"], count
 
 
-def _whole_run(settings: Any, aws_url: str, evening: datetime, reminders: int) -> float:
-    executor = Executor(
-        settings=settings,
-        registry=register_all_jobs(),
-        lock=FiringLock(None, 120),
-        outbox=Outbox(stubbed_sqs(aws_url), "http://unused.invalid/queue"),
-    )
-    # A new minute each time: each level is its own manual execution.
-    at = evening + timedelta(minutes=settings.rastar_concurrency)
-    with timed() as took:
-        outcome = executor.execute(Firing(job_name=JOB, scheduled_for=at, trigger="manual"))
-    clear_metrics()
-    if outcome.status != "ran" or outcome.result.messages != reminders:
-        raise RuntimeError(f"the run did not write {reminders} reminders: {outcome}")
+def _bare_loop(url: str, conn: Any, box: SecretBox, day: date, threads: int) -> float:
+    """The picks of everyone, read with bare httpx and the stored (fresh) tokens."""
+    rows = conn.execute("SELECT sealed_session FROM rastar_accounts").fetchall()
+    sessions = [accounts.unseal(box, row["sealed_session"]) for row in rows]
+    path = protocol.REST_PATH + "user_menu_selections"
+    first = day - timedelta(days=HISTORY_DAYS)
+    limits = httpx.Limits(max_connections=threads, max_keepalive_connections=threads)
+    with httpx.Client(base_url=url, limits=limits) as client:
+
+        def call(session: Any) -> None:
+            params = protocol.selections_params("menu_schedule", session.user_id, first, day)
+            headers = protocol.person_headers(DEFAULT_ANON_KEY, session.access_token)
+            client.get(path, params=params, headers=headers).raise_for_status()
+
+        with timed() as took, ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(call, sessions))
     return took[0]
-
-
-def _reset_in_flight(url: str) -> None:
-    httpx.post(f"{url}/_fake/stats/reset", timeout=10).raise_for_status()
-
-
-def _max_in_flight(url: str) -> int:
-    return json.loads(httpx.get(f"{url}/_fake/stats", timeout=10).text)["max_in_flight"]
 
 
 if __name__ == "__main__":

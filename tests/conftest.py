@@ -31,7 +31,8 @@ START_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) 
 START_REDIS = "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save ''"
 TABLES = (
     "audit_log, notification_deliveries, job_executions, scheduled_jobs,"
-    " user_character_packs, character_packs, rastar_accounts, users, system_config,"
+    " user_character_packs, character_packs, rastar_pick_offers, rastar_link_states,"
+    " rastar_accounts, users, system_config,"
     " admin_tokens"
 )
 
@@ -169,10 +170,10 @@ def log_lines() -> Iterator[io.StringIO]:
 
 @pytest.fixture(scope="session")
 def rastar_server() -> Iterator[Any]:
-    """The fake Rastar food service, over HTTP on loopback."""
-    from infra.fakes.rastar import FakeRastar
+    """The fake Rastar (a Supabase project: GoTrue and PostgREST), over HTTP on loopback."""
+    from infra.fakes.supabase import FakeSupabase
 
-    fake = FakeRastar()
+    fake = FakeSupabase()
     fake.start()
     yield fake
     fake.stop()
@@ -180,7 +181,7 @@ def rastar_server() -> Iterator[Any]:
 
 @pytest.fixture
 def rastar(rastar_server: Any) -> Iterator[Any]:
-    """The fake Rastar, forgetting every user, pick and knob around each test."""
+    """The fake Rastar, forgetting every account, pick, session and knob around each test."""
     rastar_server.reset()
     yield rastar_server
     rastar_server.reset()

@@ -5,14 +5,19 @@ serve the app, from the Settings they hand to ``current.configure``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import psycopg
 
 from job_scheduler import observability
 from job_scheduler.adapters.db import get_connection
 from job_scheduler.adapters.lambda_entry import ColdStart
+from job_scheduler.adapters.telegram import TelegramClient
 from job_scheduler.admin.volume import VolumeGuard
 from job_scheduler.config import Settings
+from job_scheduler.errors import ConfigError
+from job_scheduler.rastar.client import RastarClient
+from job_scheduler.rastar.crypto import SecretBox
 from job_scheduler.sync.rules import RuleStore
 
 
@@ -35,6 +40,27 @@ class AdminContext:
     def guard(self) -> VolumeGuard:
         settings = self.settings
         return VolumeGuard(settings.telegram_rate_per_second, settings.job_send_budget_hours)
+
+    # The link page's clients: made at its first use, kept while the container is warm
+    # (cached_property fills the instance's __dict__, which a frozen dataclass still has).
+
+    @cached_property
+    def rastar(self) -> RastarClient:
+        return RastarClient.from_settings(self.settings)
+
+    @cached_property
+    def box(self) -> SecretBox:
+        return SecretBox.from_settings(self.settings)
+
+    @cached_property
+    def telegram(self) -> TelegramClient:
+        settings = self.settings
+        if not settings.telegram_bot_token:
+            raise ConfigError("TELEGRAM_BOT_TOKEN is not set: the link page tells people there")
+        return TelegramClient(
+            settings.telegram_bot_token, settings.telegram_api_url,
+            settings.telegram_timeout_seconds,
+        )  # fmt: skip
 
 
 current = ColdStart(AdminContext.from_settings)

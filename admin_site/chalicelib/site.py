@@ -11,6 +11,7 @@ FILES = {
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
+    "link.css": "text/css; charset=utf-8",  # the Rastar link page's (chalicelib/link_page.py)
 }
 HEADERS = {
     # Only this origin's files run; the token never leaves for another.

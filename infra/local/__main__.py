@@ -51,10 +51,8 @@ def _banner(runtime: LocalRuntime) -> None:
     if runtime.recovered is not None and runtime.recovered.summary() != "nothing stranded":
         print(f"  Recovered what the last run left: {runtime.recovered.summary()}")
     if runtime.seeded:
-        print(
-            "  Demo data created: 36 users, 2 packs, a custom job every minute; 24 users linked"
-            " to Rastar, every third of them with tomorrow picked"
-        )
+        print("  Demo data created: 36 users, 2 packs, a custom job every minute")
+    _rastar_banner(runtime)
     print("\nJobs:")
     now = datetime.now(UTC)
     for overview in list_jobs(get_connection(settings.database_url)):
@@ -69,9 +67,25 @@ def _banner(runtime: LocalRuntime) -> None:
     print("\nIn another terminal:")
     print("  . .local/run.env && .venv/bin/jobsctl jobs")
     print("  . .local/run.env && .venv/bin/jobsctl fire unselected-food-reminder")
+    unlinked = [account for account in runtime.demo_accounts if not account.linked]
+    if unlinked:
+        print(f"  . .local/run.env && .venv/bin/jobsctl user link-rastar {unlinked[0].user_id}"
+              "   # prints a one-time link page")  # fmt: skip
     if runtime.services.telegram_api_url.startswith("http://127.0.0.1"):
         print(f"\nMessages arrive at {runtime.services.telegram_api_url}/_fake")
     print("Ctrl-C stops everything.\n")
+
+
+def _rastar_banner(runtime: LocalRuntime) -> None:
+    """The fake Rastar's demo accounts: whom the reminder will check, and some to link."""
+    demo = runtime.demo_accounts
+    if not demo:
+        return
+    linked = sum(account.linked for account in demo)
+    print(f"  Rastar demo accounts: {len(demo)} in the fake, {linked} linked; not linked yet:")
+    for account in [account for account in demo if not account.linked][:4]:
+        print(f"    user {account.user_id:<3} {account.first_name:<10} sign in as"
+              f" {account.email} / {account.password}")  # fmt: skip
 
 
 if __name__ == "__main__":

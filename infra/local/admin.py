@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import re
 import sys
 import threading
 from pathlib import Path
@@ -16,6 +17,7 @@ from job_scheduler.config import Settings
 from job_scheduler.errors import TokenNotFound
 
 ADMIN_SITE = Path(__file__).resolve().parents[2] / "admin_site"
+_STATE = re.compile(r"(state=)[^&\s\"]+")
 TOKEN_NAME = "make-run"  # noqa: S105 - the token's name, not the token
 
 
@@ -35,12 +37,26 @@ def load_app(settings: Settings | None = None) -> Any:
     return module.app
 
 
+def _handler() -> type:
+    """chalice local's request handler, its log lines without the link page's one-time
+    state (a credential while it lasts)."""
+    from chalice.local import ChaliceRequestHandler
+
+    class Handler(ChaliceRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            scrubbed = tuple(_STATE.sub(r"\1<hidden>", str(arg)) for arg in args)
+            super().log_message(format, *scrubbed)
+
+    return Handler
+
+
 class AdminSite:
     def __init__(self, settings: Settings, port: int) -> None:
         from chalice.config import Config
-        from chalice.local import create_local_server
+        from chalice.local import LocalDevServer
 
-        self.server = create_local_server(load_app(settings), Config.create(), "127.0.0.1", port)
+        app = load_app(settings)
+        self.server = LocalDevServer(app, Config.create(), "127.0.0.1", port, _handler())
         self.url = f"http://127.0.0.1:{self.server.server.server_address[1]}"
         conn = get_connection(settings.database_url)
         with contextlib.suppress(TokenNotFound):  # none on the first run

@@ -4,14 +4,15 @@ Rastar accounts for the food reminder (the coded job, at 22:00 Tehran).
 The every-minute job makes the whole path visible within a minute of starting. Created
 through the same code admins use.
 
-Two of every three people link a Rastar account (demo tokens, sealed like real ones); on
-each start the fake Rastar learns those tokens again, with a month of past picks for each,
-and with tomorrow (and the rest of the week) already picked by every third linked person.
-So ``jobsctl fire unselected-food-reminder`` reminds the linked people without a pick.
+Every demo person has an account in the fake Rastar (``<username>@rastar.local``, password
+``<username>-demo``); two of every three are linked on the first run, signed in as the link
+page signs in. ``jobsctl fire unselected-food-reminder`` reminds the linked people without
+a pick for tomorrow; ``jobsctl user link-rastar 1`` links one who is not.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from job_scheduler.admin.edits import create_job
 from job_scheduler.admin.specs import CustomJobSpec
 from job_scheduler.messages.message_config import MessageConfig
 from job_scheduler.rastar import accounts
+from job_scheduler.rastar.client import RastarClient
 from job_scheduler.rastar.crypto import SecretBox
 from job_scheduler.schedule.zoned import load_zone
 from job_scheduler.sync.rules import RuleStore
@@ -68,12 +70,21 @@ EVERY_MINUTE = """<b>Hi {{ user.first_name }}!</b> It is {{ now.strftime('%H:%M'
 This is the <i>every-minute</i> demo job: it reaches the Sunrise Crew pack, silently."""
 
 
-DEMO_TOKEN_PREFIX = "demo-rastar-token-"  # noqa: S105 - the fake service's, not a secret
+DEMO_EMAIL_DOMAIN = "rastar.local"
 HISTORY_DAYS = 30
 PICKED_AHEAD_DAYS = 7
 
 
-def seed_if_empty(conn: psycopg.Connection, box: SecretBox, rules: RuleStore) -> bool:
+@dataclass(frozen=True)
+class DemoAccount:
+    user_id: int
+    first_name: str
+    email: str
+    password: str
+    linked: bool
+
+
+def seed_if_empty(conn: psycopg.Connection, rules: RuleStore) -> bool:
     """Insert the demo data unless there are users already; return whether it did."""
     if conn.execute("SELECT EXISTS (SELECT 1 FROM users) AS any").fetchone()["any"]:
         return False
@@ -81,7 +92,6 @@ def seed_if_empty(conn: psycopg.Connection, box: SecretBox, rules: RuleStore) ->
         user_ids = [_add_user(conn, index, name) for index, name in enumerate(FIRST_NAMES)]
         sunrise = _add_pack(conn, "sunrise-crew", "Sunrise Crew", user_ids[0::2])
         _add_pack(conn, "night-owls", "Night Owls", user_ids[1::2])
-        link_demo_accounts(conn, box)
     create_job(
         conn,
         rules,
@@ -120,45 +130,55 @@ def _add_pack(conn: psycopg.Connection, slug: str, name: str, members: list[int]
     return pack_id
 
 
-def link_demo_accounts(conn: psycopg.Connection, box: SecretBox) -> int:
-    """Link two of every three demo people to Rastar, unless anyone is linked already (a
-    database seeded before Rastar existed gets its links on the next start)."""
-    if conn.execute("SELECT EXISTS (SELECT 1 FROM rastar_accounts) AS any").fetchone()["any"]:
-        return 0
-    rows = conn.execute(
-        "SELECT id FROM users WHERE telegram_chat_id BETWEEN %s AND %s ORDER BY id",
+def demo_credentials(username: str) -> tuple[str, str]:
+    """A demo person's account in the fake Rastar: the same on every start."""
+    return f"{username}@{DEMO_EMAIL_DOMAIN}", f"{username}-demo"
+
+
+def prime_fake_rastar(
+    conn: psycopg.Connection, box: SecretBox, client: RastarClient, fake: Any, first_run: bool
+) -> list[DemoAccount]:
+    """The fake Supabase forgets everything when it stops, so on each start: an account
+    for every demo person (a month of past picks; the week ahead picked by every third
+    linked person), and their links signed in anew, as the link page would. On the first
+    run two of every three people are linked; later, whoever is linked to a demo account
+    (or was, before a restart or an upgrade emptied the session) stays linked, and people
+    without an account stay unlinked: link them with ``jobsctl user link-rastar``."""
+    people = conn.execute(
+        "SELECT u.id, u.username, u.first_name, a.user_id IS NOT NULL AS has_account,"
+        " a.sealed_session FROM users u LEFT JOIN rastar_accounts a ON a.user_id = u.id"
+        " WHERE u.telegram_chat_id BETWEEN %s AND %s ORDER BY u.id",
         (FIRST_CHAT_ID, FIRST_CHAT_ID + len(FIRST_NAMES) - 1),
     ).fetchall()
-    linked = [row["id"] for index, row in enumerate(rows) if index % 3 != 2]
-    for user_id in linked:
-        accounts.link(conn, box, user_id, f"{DEMO_TOKEN_PREFIX}{user_id}")
-    return len(linked)
-
-
-def prime_fake_rastar(conn: psycopg.Connection, box: SecretBox, fake: Any) -> int:
-    """Teach the fake Rastar every demo account's token and picks; how many accounts."""
-    linked = conn.execute(
-        "SELECT user_id, sealed_token FROM rastar_accounts ORDER BY user_id"
-    ).fetchall()
     today = datetime.now(load_zone("Asia/Tehran")).date()
-    primed = 0
-    for position, row in enumerate(linked):
-        token = box.decrypt(row["sealed_token"])
-        if not token.startswith(DEMO_TOKEN_PREFIX):
-            continue
-        fake.add_user(token, _demo_picks(fake, row["user_id"], today, position % 3 == 0))
-        primed += 1
-    return primed
+    demo: list[DemoAccount] = []
+    for index, person in enumerate(people):
+        email, password = demo_credentials(person["username"])
+        link = index % 3 != 0 if first_run else _stays_linked(box, person, email)
+        picks = _demo_picks(fake, person["id"], today, picks_ahead=index % 9 in (1, 5))
+        fake.add_account(email, password, picks)
+        if link:
+            accounts.link(conn, box, person["id"], client.sign_in(email, password))
+        demo.append(DemoAccount(person["id"], person["first_name"], email, password, link))
+    return demo
 
 
-def _demo_picks(fake: Any, user_id: int, today: date, picks_ahead: bool) -> dict[date, str]:
-    """A month of past picks (each person with a favourite), and the week ahead for some."""
-    picks: dict[date, str] = {}
+def _stays_linked(box: SecretBox, person: Any, email: str) -> bool:
+    if not person["has_account"]:
+        return False
+    if person["sealed_session"] is None:  # emptied by an upgrade: a demo account after all
+        return True
+    return accounts.unseal(box, person["sealed_session"]).email == email
+
+
+def _demo_picks(fake: Any, user_id: int, today: date, picks_ahead: bool) -> dict[date, int]:
+    """A month of past picks (each person with a favourite), and the week ahead for some:
+    by date, the index of the dish on that date's menu."""
+    picks: dict[date, int] = {}
     last = PICKED_AHEAD_DAYS if picks_ahead else 0
     for offset in range(-HISTORY_DAYS, last + 1):
         day = today + timedelta(days=offset)
         menu = fake.menu(day)
         if menu and (offset <= 0 or picks_ahead):
-            favourite = menu[user_id % len(menu)] if offset % 3 else menu[0]
-            picks[day] = favourite["id"]
+            picks[day] = user_id % len(menu) if offset % 3 else 0
     return picks

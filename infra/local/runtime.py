@@ -19,12 +19,13 @@ from job_scheduler.adapters.aws import client
 from job_scheduler.adapters.db import get_connection
 from job_scheduler.config import Settings
 from job_scheduler.jobs.sweeper import Sweeper, SweepReport
+from job_scheduler.rastar.client import RastarClient
 from job_scheduler.rastar.crypto import SecretBox
 from job_scheduler.sync.rules import RuleStore
 from job_scheduler.sync.startup import run_startup
 
 from .admin import AdminSite
-from .demo import link_demo_accounts, prime_fake_rastar, seed_if_empty
+from .demo import DemoAccount, prime_fake_rastar, seed_if_empty
 from .pollers import SqsPoller
 from .resources import create_queues
 from .services import LOCAL_DIR, Services, free_or_any, start_services
@@ -59,6 +60,8 @@ class LocalRuntime:
     seeded: bool = False
     serve_admin: bool = True
     admin: AdminSite | None = None
+    admin_port: int = 0
+    demo_accounts: list[DemoAccount] = field(default_factory=list)  # in the fake Rastar
     env_file_values: dict[str, str] = field(default_factory=dict)  # what .local/run.env says
     recovered: SweepReport | None = None  # what the start-up sweep found of a last run
     _moto: Any = None
@@ -83,19 +86,15 @@ class LocalRuntime:
         observability.configure(self.settings)
         self.sync_summary = run_startup(self.settings).as_dict()
         conn = get_connection(self.settings.database_url)
-        box = SecretBox.from_settings(self.settings)
-        if self.demo and seed_if_empty(conn, box, RuleStore(self.settings)):
+        if self.demo and seed_if_empty(conn, RuleStore(self.settings)):
             self.seeded = True
         if self.services.fake_rastar is not None:
-            if self.demo:
-                link_demo_accounts(conn, box)
-            prime_fake_rastar(conn, box, self.services.fake_rastar)
+            self.demo_accounts = self._prime_fake_rastar(conn)
         if not self.on_localstack:  # moto's queues are new: nothing of a last run is on them
             self.recovered = Sweeper.from_settings(self.settings, conn).sweep(after_restart=True)
         self._start_threads(template)
         if self.serve_admin:
-            port = int(self.environ.get("ADMIN_PORT") or free_or_any(8000))
-            self.admin = AdminSite(self.settings, port).start()
+            self.admin = AdminSite(self.settings, self._admin_port()).start()
         self.env_file_values = _write_env_file(env)
         return self
 
@@ -110,6 +109,28 @@ class LocalRuntime:
             self._moto.stop()
         if self.services is not None:
             self.services.stop()
+
+    def _prime_fake_rastar(self, conn: Any) -> list[DemoAccount]:
+        assert self.settings is not None and self.services is not None
+        box = SecretBox.from_settings(self.settings)
+        client = RastarClient.from_settings(self.settings)
+        linked = conn.execute("SELECT EXISTS (SELECT 1 FROM rastar_accounts) AS any").fetchone()
+        try:
+            return prime_fake_rastar(
+                conn, box, client, self.services.fake_rastar, first_run=not linked["any"]
+            )
+        finally:
+            client.close()
+
+    def _admin_port(self) -> int:
+        """The admin app's port, chosen once: the link page's URL names it before it serves."""
+        if not self.admin_port:
+            wanted = int(self.environ.get("ADMIN_PORT") or 0)
+            self.admin_port = wanted or free_or_any(8000) or _free_port()
+        return self.admin_port
+
+    def _admin_url(self) -> str:
+        return f"http://127.0.0.1:{self._admin_port()}"
 
     def _start_emulator(self) -> str:
         if self.on_localstack:
@@ -133,8 +154,10 @@ class LocalRuntime:
             "REDIS_URL": self.services.redis_url or "",
             "TELEGRAM_BOT_TOKEN": self.services.telegram_token,
             "TELEGRAM_API_URL": self.services.telegram_api_url,
-            "RASTAR_API_URL": self.services.rastar_api_url,
+            "RASTAR_SUPABASE_URL": self.services.rastar_url,
+            "RASTAR_SUPABASE_ANON_KEY": self.services.rastar_anon_key,
             "RASTAR_ENCRYPTION_KEYS": self.services.rastar_keys,
+            "LINK_PAGE_URL": f"{self._admin_url()}/link",
             "RULE_PREFIX": self.environ.get("RULE_PREFIX", RULE_PREFIX),
             "STAGE": self.environ.get("STAGE", "local"),
         }
@@ -176,8 +199,10 @@ def _write_env_file(env: dict[str, str]) -> dict[str, str]:
         "NOTIFICATIONS_QUEUE_URL",
         "RULE_PREFIX",
         "STAGE",
-        "RASTAR_API_URL",
+        "RASTAR_SUPABASE_URL",
+        "RASTAR_SUPABASE_ANON_KEY",
         "RASTAR_ENCRYPTION_KEYS",
+        "LINK_PAGE_URL",
     )
     values = {key: env[key] for key in keys if env.get(key)}
     lines = [f"export {key}='{value}'" for key, value in values.items()]

@@ -6,9 +6,10 @@
   lock-less, as it would with Redis down, and says so).
 - Telegram: the real Bot API when ``TELEGRAM_BOT_TOKEN`` is set; otherwise the fake server
   from ``infra/fakes`` with a fake token.
-- Rastar: ``RASTAR_API_URL`` when set; otherwise the fake service from ``infra/fakes``.
-  The key its tokens are sealed with: ``RASTAR_ENCRYPTION_KEYS``, else one made on the first
-  run and kept in ``.local/rastar.key`` (so linked accounts stay readable between runs).
+- Rastar: the Supabase project at ``RASTAR_SUPABASE_URL`` (with ``RASTAR_SUPABASE_ANON_KEY``)
+  when set; otherwise the fake Supabase from ``infra/fakes``. The key people's sessions are
+  sealed with: ``RASTAR_ENCRYPTION_KEYS``, else one made on the first run and kept in
+  ``.local/rastar.key`` (so linked accounts stay readable between runs).
 """
 
 from __future__ import annotations
@@ -33,11 +34,12 @@ class Services:
     redis_url: str | None
     telegram_api_url: str
     telegram_token: str
-    rastar_api_url: str
+    rastar_url: str
+    rastar_anon_key: str
     rastar_keys: str
     notes: list[str]
     stoppers: list[Any]
-    fake_rastar: Any = None  # infra.fakes.rastar.FakeRastar when no RASTAR_API_URL is set
+    fake_rastar: Any = None  # infra.fakes.supabase.FakeSupabase unless RASTAR_SUPABASE_URL
 
     def stop(self) -> None:
         for stopper in reversed(self.stoppers):
@@ -62,24 +64,26 @@ def start_services(environ: dict[str, str] | None = None) -> Services:
         stoppers.append(fake.stop)
         token = FAKE_TOKEN
         notes.append(f"Telegram: the fake Bot API; messages at {api_url}/_fake")
-    rastar_url, fake_rastar = _rastar(env, notes, stoppers)
+    rastar_url, anon_key, fake_rastar = _rastar(env, notes, stoppers)
     keys = env.get("RASTAR_ENCRYPTION_KEYS") or _local_key(notes)
-    return Services(
-        database_url, redis_url, api_url, token, rastar_url, keys, notes, stoppers, fake_rastar
-    )
+    return Services(database_url, redis_url, api_url, token, rastar_url, anon_key, keys, notes,
+                    stoppers, fake_rastar)  # fmt: skip
 
 
-def _rastar(env: dict[str, str], notes: list[str], stoppers: list[Any]) -> tuple[str, Any]:
-    if env.get("RASTAR_API_URL"):
-        notes.append(f"Rastar: {env['RASTAR_API_URL']}")
-        return env["RASTAR_API_URL"], None
-    from infra.fakes.rastar import FakeRastar
+def _rastar(env: dict[str, str], notes: list[str], stoppers: list[Any]) -> tuple[str, str, Any]:
+    if env.get("RASTAR_SUPABASE_URL"):
+        notes.append(f"Rastar: the Supabase project at {env['RASTAR_SUPABASE_URL']}")
+        return env["RASTAR_SUPABASE_URL"], env.get("RASTAR_SUPABASE_ANON_KEY", ""), None
+    from infra.fakes.supabase import FakeSupabase
 
-    fake = FakeRastar()
+    fake = FakeSupabase()
     url = fake.start(port=int(env.get("FAKE_RASTAR_PORT") or free_or_any(8082)))
     stoppers.append(fake.stop)
-    notes.append(f"Rastar: the fake food service at {url} (set RASTAR_API_URL for a real one)")
-    return url, fake
+    notes.append(
+        f"Rastar: the fake Supabase at {url} (set RASTAR_SUPABASE_URL and"
+        " RASTAR_SUPABASE_ANON_KEY for the real one)"
+    )
+    return url, fake.anon_key, fake
 
 
 def _local_key(notes: list[str]) -> str:
@@ -92,7 +96,7 @@ def _local_key(notes: list[str]) -> str:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as file:
             file.write(SecretBox.new_key() + "\n")
-        notes.append(f"Rastar tokens: sealed with a new local key in {path}")
+        notes.append(f"Rastar sessions: sealed with a new local key in {path}")
     return path.read_text().strip()
 
 

@@ -7,6 +7,7 @@ import contextlib
 import socket
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -17,8 +18,9 @@ from job_scheduler.config import Settings
 
 
 @contextlib.contextmanager
-def serve_admin(database_url: str, aws_url: str) -> Iterator[tuple[str, Queues]]:
-    """The admin API and site on a free loopback port; yields its URL and the queues."""
+def serve_admin(database_url: str, aws_url: str, **more: Any) -> Iterator[tuple[str, Queues]]:
+    """The admin API and site on a free loopback port; yields its URL and the queues.
+    ``more``: further settings (the link page's Rastar, keys and Telegram)."""
     from chalice.config import Config
     from chalice.local import create_local_server
 
@@ -26,7 +28,7 @@ def serve_admin(database_url: str, aws_url: str) -> Iterator[tuple[str, Queues]]
     patch.setenv("AWS_ACCESS_KEY_ID", "testing")
     patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     queues = make_queues(aws_url)
-    settings = admin_settings(database_url, aws_url, queues)
+    settings = replace(admin_settings(database_url, aws_url, queues), **more)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

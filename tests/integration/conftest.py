@@ -1,4 +1,5 @@
-"""Fixtures the integration tests share beyond tests/conftest.py: the browser."""
+"""Fixtures the integration tests share beyond tests/conftest.py: the browser, the fake
+Telegram, a Rastar client."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,3 +28,33 @@ def browser() -> Iterator[object]:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="session")
+def telegram_server() -> Iterator[tuple[Any, str]]:
+    """The fake Telegram Bot API, over HTTP on loopback, and its URL."""
+    from infra.fakes.telegram import FakeTelegram
+
+    fake = FakeTelegram()
+    url = fake.start()
+    yield fake, url
+    fake.stop()
+
+
+@pytest.fixture
+def telegram(telegram_server: tuple[Any, str]) -> Iterator[Any]:
+    """The fake Telegram, forgetting every message and knob around each test."""
+    fake, _ = telegram_server
+    fake.reset()
+    yield fake
+    fake.reset()
+
+
+@pytest.fixture
+def rastar_client(rastar: Any) -> Iterator[Any]:
+    """The package's Rastar client, aimed at the fake Rastar."""
+    from job_scheduler.rastar.client import RastarClient
+
+    client = RastarClient(rastar.base_url, rastar.anon_key, timeout_seconds=2)
+    yield client
+    client.close()

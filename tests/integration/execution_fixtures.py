@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 import pytest
 from pipeline import drain_notifications, make_queues
 
-from infra.fakes.telegram import FakeTelegram
 from job_scheduler.adapters.redis_client import new_redis_client
 from job_scheduler.adapters.telegram import TelegramClient
 from job_scheduler.config import Settings
@@ -26,22 +25,6 @@ TOKEN = "123456789:TEST-token-for-the-fake-telegram-server"
 
 def now_minute() -> datetime:
     return datetime.now(UTC).replace(second=0, microsecond=0)
-
-
-@pytest.fixture(scope="session")
-def telegram_server():
-    fake = FakeTelegram()
-    url = fake.start()
-    yield fake, url
-    fake.stop()
-
-
-@pytest.fixture
-def telegram(telegram_server):
-    fake, _ = telegram_server
-    fake.reset()
-    yield fake
-    fake.reset()
 
 
 @pytest.fixture

@@ -87,6 +87,7 @@ def test_direct_invoke_returns_the_summary(db, handler, events):
         "test-jobs-promo",
         "test-jobs-sweep-stranded-work",
         "test-jobs-unselected-food-reminder",
+        "test-jobs-weekly-food-check",
     ]
     assert handler({}, LambdaContext())["changed"] is False
 
@@ -100,11 +101,12 @@ def test_custom_resource_create_syncs_and_answers_success(db, handler, cloudform
     (answer,) = received
     assert answer["Status"] == "SUCCESS"
     assert answer["PhysicalResourceId"] == "test-jobs-startup-sync"
-    assert answer["Data"]["rules_created"] == 3  # the custom job and the two coded ones
+    assert answer["Data"]["rules_created"] == 4  # the custom job and the three coded ones
     assert [r["Name"] for r in events.list_rules(NamePrefix="test-jobs-")["Rules"]] == [
         "test-jobs-promo",
         "test-jobs-sweep-stranded-work",
         "test-jobs-unselected-food-reminder",
+        "test-jobs-weekly-food-check",
     ]
 
 
@@ -137,4 +139,5 @@ def test_custom_resource_delete_removes_our_rules(db, handler, cloudformation, e
 
     assert received[-1]["Status"] == "SUCCESS"
     assert events.list_rules(NamePrefix="test-jobs-")["Rules"] == []
-    assert db.execute("SELECT count(*) AS n FROM scheduled_jobs").fetchone()["n"] == 3
+    jobs = db.execute("SELECT count(*) AS n FROM scheduled_jobs").fetchone()["n"]
+    assert jobs == 4  # the custom job and the three coded ones: the rows stay

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from job_scheduler.jobs.catalog import register_all_jobs
+
 
 def jobsctl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -96,6 +98,7 @@ def test_sync_runs_against_the_configured_environment(db, settings, events):
         "cli-jobs-promo",
         "cli-jobs-sweep-stranded-work",
         "cli-jobs-unselected-food-reminder",
+        "cli-jobs-weekly-food-check",
     ]
     rule = events.describe_rule(Name="cli-jobs-promo")
     assert rule["ScheduleExpression"] == "cron(30 5 ? * 6 *)"
@@ -146,6 +149,7 @@ def test_job_create_then_jobs_and_fire(db, settings, events):
     assert [r["Name"] for r in events.list_rules(NamePrefix="cli-jobs-")["Rules"]] == [
         "cli-jobs-sweep-stranded-work",
         "cli-jobs-unselected-food-reminder",
+        "cli-jobs-weekly-food-check",
         "cli-jobs-weekly-hello",
     ]
 
@@ -206,10 +210,9 @@ def test_executions_lists_history_newest_first(db, settings):
     assert "failed" in lines[0] and "DatabaseError: boom" in lines[0]
 
 
-def link_rastar(user_id: int, stdin: str, **env: str) -> subprocess.CompletedProcess[str]:
+def rastar_user(action: str, user_id: int, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "job_scheduler", "user", "link-rastar", str(user_id)],
-        input=stdin,
+        [sys.executable, "-m", "job_scheduler", "user", action, str(user_id)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -217,52 +220,67 @@ def link_rastar(user_id: int, stdin: str, **env: str) -> subprocess.CompletedPro
     )
 
 
-def test_link_rastar_takes_the_token_from_stdin_and_stores_it_sealed(db, database_url):
+def test_link_rastar_prints_a_one_time_link_and_the_link_signs_in(db, database_url, rastar):
     from pipeline import add_users
 
+    from job_scheduler.rastar import accounts, linking
+    from job_scheduler.rastar.client import RastarClient
     from job_scheduler.rastar.crypto import SecretBox
 
     (user,) = add_users(db, 1)
     key = SecretBox.new_key()
+    env = {"DATABASE_URL": database_url, "RASTAR_ENCRYPTION_KEYS": key,
+           "LINK_PAGE_URL": "http://127.0.0.1:8000/link"}  # fmt: skip
 
-    result = link_rastar(
-        user, "tok-from-stdin-123\n", DATABASE_URL=database_url, RASTAR_ENCRYPTION_KEYS=key
-    )
+    first = rastar_user("link-rastar", user, **env)
+    second = rastar_user("link-rastar", user, **env)
 
-    assert result.returncode == 0, result.stderr
-    assert "tok-from-stdin-123" not in result.stdout + result.stderr
-    sealed = db.execute(
-        "SELECT sealed_token FROM rastar_accounts WHERE user_id = %s", (user,)
-    ).fetchone()["sealed_token"]
-    assert "tok-from-stdin" not in sealed
-    assert SecretBox([key]).decrypt(sealed) == "tok-from-stdin-123"
+    assert first.returncode == 0, first.stderr
+    url = second.stdout.strip()
+    assert url.startswith("http://127.0.0.1:8000/link?state=")
+    assert "one-time link" in second.stderr and "10 minutes" in second.stderr
+    with pytest.raises(Exception, match="already used"):  # the newer link replaced it
+        linking.peek(db, first.stdout.strip().split("state=")[1])
+    rastar.add_account("a@rastar.test", "pw")
+    client = RastarClient(rastar.base_url, rastar.anon_key)
+    state = url.split("state=")[1]
+    linking.sign_in(db, SecretBox([key]), client, state, "a@rastar.test", "pw")
+    client.close()
+    assert accounts.linked_as(db, SecretBox([key]), user) == "a@rastar.test"
 
     keys = f"{SecretBox.new_key()},{key}"
     rotated = jobsctl(
         "rastar", "rotate-keys", env={"DATABASE_URL": database_url, "RASTAR_ENCRYPTION_KEYS": keys}
     )
     assert rotated.returncode == 0, rotated.stderr
-    assert rotated.stdout.strip() == "re-encrypted 1 Rastar token(s) with the first key"
+    assert rotated.stdout.strip() == "re-encrypted 1 Rastar session(s) with the first key"
+
+    unlinked = rastar_user("unlink-rastar", user, DATABASE_URL=database_url)
+    again = rastar_user("unlink-rastar", user, DATABASE_URL=database_url)
+    assert unlinked.returncode == 0 and "unlinked user" in unlinked.stdout
+    assert again.returncode == 1 and "has no linked Rastar account" in again.stderr
+    assert accounts.linked_as(db, SecretBox([key]), user) is None
 
 
-def test_link_rastar_says_what_is_missing_or_wrong(db, database_url):
+def test_link_rastar_says_what_is_missing(db, database_url):
     from pipeline import add_users
 
     from job_scheduler.rastar.crypto import SecretBox
 
     (user,) = add_users(db, 1)
-    no_key = link_rastar(user, "tok\n", DATABASE_URL=database_url, RASTAR_ENCRYPTION_KEYS="")
-    bad_token = link_rastar(
-        user, "two words\n", DATABASE_URL=database_url, RASTAR_ENCRYPTION_KEYS=SecretBox.new_key()
-    )
-    no_user = link_rastar(
-        987654, "tok\n", DATABASE_URL=database_url, RASTAR_ENCRYPTION_KEYS=SecretBox.new_key()
-    )
+    key = SecretBox.new_key()
+    page = "http://127.0.0.1:8000/link"
+    no_key = rastar_user("link-rastar", user, DATABASE_URL=database_url,
+                         RASTAR_ENCRYPTION_KEYS="", LINK_PAGE_URL=page)  # fmt: skip
+    no_page = rastar_user("link-rastar", user, DATABASE_URL=database_url,
+                          RASTAR_ENCRYPTION_KEYS=key, LINK_PAGE_URL="")  # fmt: skip
+    no_user = rastar_user("link-rastar", 987654, DATABASE_URL=database_url,
+                          RASTAR_ENCRYPTION_KEYS=key, LINK_PAGE_URL=page)  # fmt: skip
 
     assert no_key.returncode == 1 and "jobsctl rastar new-key" in no_key.stderr
-    assert bad_token.returncode == 2 and "one line without spaces" in bad_token.stderr
+    assert no_page.returncode == 1 and "LINK_PAGE_URL" in no_page.stderr
     assert no_user.returncode == 2 and "no user with id 987654" in no_user.stderr
-    assert db.execute("SELECT count(*) AS n FROM rastar_accounts").fetchone()["n"] == 0
+    assert db.execute("SELECT count(*) AS n FROM rastar_link_states").fetchone()["n"] == 0
 
 
 def test_new_key_prints_a_usable_key():
@@ -355,7 +373,8 @@ def test_job_changes_refuse_what_the_admin_api_refuses(db, settings, args, says)
     result = jobsctl(*args, env=env)
     assert result.returncode == 2, result.stdout + result.stderr
     assert says in result.stderr
-    assert db.execute("SELECT count(*) AS n FROM scheduled_jobs").fetchone()["n"] == 2
+    coded = len(register_all_jobs())  # the sync's rows, and nothing more
+    assert db.execute("SELECT count(*) AS n FROM scheduled_jobs").fetchone()["n"] == coded
 
 
 def test_a_job_that_would_send_too_much_needs_confirm_audience(db, settings):

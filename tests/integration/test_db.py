@@ -13,6 +13,8 @@ from job_scheduler.errors import DatabaseError
 
 TABLES = {
     "users",
+    "rastar_link_states",
+    "rastar_pick_offers",
     "character_packs",
     "user_character_packs",
     "scheduled_jobs",
@@ -131,6 +133,44 @@ def test_rolling_back_refuses_runs_the_old_schema_cannot_hold(make_database):
             " WHERE table_name = 'job_executions' AND column_name = 'lease_until'"
         ).fetchone()["n"]
     assert (count, columns) == (2, 1)
+
+
+def test_accounts_linked_under_the_earlier_protocol_are_told_to_link_again(make_database):
+    """0007: a long-lived token cannot become a session; the account says "link again", with
+    a reason the person's notice and the admins can read, and nothing else breaks on it."""
+    url = make_database()
+    migrate(url)
+    roll_back_to(url, "0006.delivery-window")
+    with connect(url) as conn:
+        conn.execute("INSERT INTO users (telegram_chat_id) VALUES (10)")
+        conn.execute("INSERT INTO rastar_accounts (user_id, sealed_token) VALUES (1, 'sealed')")
+
+    assert migrate(url) == ["0007.rastar-sessions"]
+
+    with connect(url) as conn:
+        row = conn.execute("SELECT * FROM rastar_accounts").fetchone()
+        with pytest.raises(psycopg.errors.CheckViolation):  # linked means a session
+            conn.execute("UPDATE rastar_accounts SET status = 'linked'")
+    assert (row["status"], row["sealed_session"], row["relink_notified_at"]) == (
+        "refused",
+        None,
+        None,
+    )
+    assert "link again" in row["refused_reason"]
+
+
+def test_rolling_back_sessions_refuses_while_accounts_are_linked(make_database):
+    url = make_database()
+    migrate(url)
+    with connect(url) as conn:
+        conn.execute("INSERT INTO users (telegram_chat_id) VALUES (10)")
+        conn.execute("INSERT INTO rastar_accounts (user_id, sealed_session) VALUES (1, 's')")
+
+    with pytest.raises(Exception, match="unlink them first"):
+        roll_back_to(url, "0006.delivery-window")
+
+    with connect(url) as conn:  # nothing half-changed
+        assert conn.execute("SELECT count(*) AS n FROM rastar_link_states").fetchone()["n"] == 0
 
 
 ALL_MIGRATIONS = sorted(

@@ -19,7 +19,6 @@ import pytest
 from faults import TcpProxy, Worker, running
 from pipeline import add_custom_job, add_users, make_queues
 
-from infra.fakes.telegram import FakeTelegram
 from job_scheduler.config import Settings
 from job_scheduler.execution.firing import Firing
 from job_scheduler.jobs.sweeper import Sweeper
@@ -28,22 +27,6 @@ from job_scheduler.model import Trigger
 TOKEN = "123456789:FAULT-drill-token-for-the-fake-telegram"
 WAVE_BOUND = 2 * 8 * 2  # two waves of eight sending threads, in each of two pollers
 UNFINISHED = ("ready", "queued", "sending")
-
-
-@pytest.fixture(scope="module")
-def telegram_server():
-    fake = FakeTelegram()
-    url = fake.start()
-    yield fake, url
-    fake.stop()
-
-
-@pytest.fixture
-def telegram(telegram_server):
-    fake, _ = telegram_server
-    fake.reset()
-    yield fake
-    fake.reset()
 
 
 @pytest.fixture

@@ -89,9 +89,12 @@ def test_demo_data_and_rules_exist_after_start(runtime):
         ("demo-every-minute", [f"{prefix}-demo-every-minute"]),
         ("sweep-stranded-work", [f"{prefix}-sweep-stranded-work"]),
         ("unselected-food-reminder", [f"{prefix}-unselected-food-reminder"]),
+        ("weekly-food-check", [f"{prefix}-weekly-food-check"]),
     ]
     linked = conn.execute("SELECT count(*) AS n FROM rastar_accounts").fetchone()["n"]
     assert linked == len(FIRST_NAMES) * 2 // 3
+    assert sum(account.linked for account in runtime.demo_accounts) == linked
+    assert len(runtime.demo_accounts) == len(FIRST_NAMES)  # each has an account in the fake
 
 
 def test_a_rule_firing_reaches_the_fake_telegram_through_the_real_handlers(runtime):
@@ -118,29 +121,50 @@ def test_a_rule_firing_reaches_the_fake_telegram_through_the_real_handlers(runti
     assert all(m["disable_notification"] and m["parse_mode"] == "HTML" for m in messages)
 
 
+def chat_of(runtime: LocalRuntime, user_id: int) -> int:
+    conn = get_connection(runtime.settings.database_url)
+    row = conn.execute("SELECT telegram_chat_id FROM users WHERE id = %s", (user_id,)).fetchone()
+    return row["telegram_chat_id"]
+
+
 def test_jobsctl_fire_reminds_the_demo_people_without_a_pick(runtime):
     conn = get_connection(runtime.settings.database_url)
-    linked = conn.execute(
-        "SELECT u.telegram_chat_id AS chat FROM rastar_accounts a JOIN users u ON u.id = a.user_id"
-        " ORDER BY a.user_id"
-    ).fetchall()
     day = tomorrow(JobRun("x", datetime.now(UTC), "manual"))
-    has_food = bool(runtime.services.fake_rastar.menu(day))
-    # The demo's every third linked person has picked the week ahead (demo.py).
-    expected = [row["chat"] for index, row in enumerate(linked) if index % 3 != 0]
+    dishes = [row["menu_item"]["name"] for row in runtime.services.fake_rastar.menu(day)]
+    # Every third linked person has picked the week ahead (demo.py: index % 9 in (1, 5)).
+    expected = [
+        chat_of(runtime, account.user_id)
+        for index, account in enumerate(runtime.demo_accounts)
+        if account.linked and index % 9 not in (1, 5)
+    ]
 
     os.environ.update(runtime.env_file_values)  # as `. .local/run.env` would
     assert cli.main(["fire", "unselected-food-reminder"]) == 0
 
-    if has_food:
+    if dishes:
         messages = fake_messages(runtime, len(expected))
         assert sorted(int(m["chat_id"]) for m in messages) == sorted(expected)
-        assert all(f"reserve?date={day.isoformat()}" in m["text"] for m in messages)
+        for message in messages:
+            rows = message["reply_markup"]["inline_keyboard"]
+            assert [button["text"] for row in rows for button in row][: len(dishes)] == dishes
     else:  # tomorrow is a Friday: nothing is sent, and the execution says why
         time.sleep(5)
         assert fake_messages(runtime, 1, timeout=1) == []
     detail = wait_for_detail(conn)
     assert detail.startswith(day.isoformat())
+
+
+def messages_to(runtime: LocalRuntime, chat: int, wait: bool, timeout: float = 30) -> list[dict]:
+    """The fake Telegram's messages to ``chat``: once one has come, if ``wait``."""
+    import httpx
+
+    deadline = time.monotonic() + (timeout if wait else 2)
+    while True:
+        messages = httpx.get(f"{runtime.services.telegram_api_url}/_fake/messages").json()
+        mine = [m for m in messages if int(m["chat_id"]) == chat]
+        if (mine and wait) or time.monotonic() > deadline:
+            return mine
+        time.sleep(0.2)
 
 
 def wait_for_detail(conn, timeout: float = 30) -> str:
@@ -201,7 +225,6 @@ def test_one_long_run_does_not_hold_up_the_other_firings(runtime):
     from job_scheduler.execution.firing import Firing
 
     conn = get_connection(runtime.settings.database_url)
-    conn.execute("UPDATE rastar_accounts SET status = 'linked'")
     runtime.services.fake_rastar.configure(latency_ms=2000)  # the reminder: seconds of checks
     sqs = client(runtime.settings, "sqs")
     minute = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -220,3 +243,65 @@ def test_one_long_run_does_not_hold_up_the_other_firings(runtime):
         time.sleep(0.2)
     assert states.get("demo-every-minute") == "succeeded"
     assert states.get("unselected-food-reminder") == "running"  # still checking Rastar
+
+
+def jobsctl(runtime: LocalRuntime, *args: str) -> str:
+    """jobsctl in its own process, as `. .local/run.env && jobsctl ...` runs it; its stdout."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "job_scheduler", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **runtime.env_file_values},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_person_links_through_the_page_and_is_reminded_after_their_token_expired(runtime, capfd):
+    """The issue's walk-through: ``jobsctl user link-rastar`` prints a link; signing in there
+    with a demo account links the person (Telegram says so); with access tokens living 5 s,
+    and the session's long expired, the reminder still reaches them, a button per dish."""
+    from urllib.parse import parse_qs, urlsplit
+
+    import httpx
+
+    account = next(account for account in runtime.demo_accounts if not account.linked)
+    chat = chat_of(runtime, account.user_id)
+    url = jobsctl(runtime, "user", "link-rastar", str(account.user_id)).strip()
+    assert url.startswith(f"{runtime.admin.url}/link?state=")
+    state = parse_qs(urlsplit(url).query)["state"][0]
+
+    page = httpx.get(url)
+    form = {"state": state, "email": account.email, "password": account.password}
+    done = httpx.post(f"{runtime.admin.url}/link", data=form)
+
+    assert page.status_code == 200 and 'type="password"' in page.text
+    assert done.status_code == 200 and account.email in done.text
+    printed = capfd.readouterr()
+    assert "GET /link?state=<hidden>" in printed.err  # the request log keeps no state
+    assert state not in printed.out + printed.err and account.password not in printed.err
+    (linked,) = fake_messages(runtime, 1)
+    assert int(linked["chat_id"]) == chat and account.email in linked["text"]
+
+    fake = runtime.services.fake_rastar
+    fake.configure(access_token_ttl_seconds=5, jwt_clock_skew_seconds=0)
+    fake.expire_access_tokens()  # the session linked above is past its 5 seconds
+    time.sleep(1)
+    day = tomorrow(JobRun("x", datetime.now(UTC), "manual"))
+    dishes = [row["menu_item"]["name"] for row in fake.menu(day)]
+    httpx.delete(f"{runtime.services.telegram_api_url}/_fake/messages")
+    jobsctl(runtime, "fire", "unselected-food-reminder")
+    wait_for_detail(get_connection(runtime.settings.database_url))
+
+    mine = messages_to(runtime, chat, wait=bool(dishes))
+    if dishes:
+        (reminder,) = mine
+        labels = [b["text"] for row in reminder["reply_markup"]["inline_keyboard"] for b in row]
+        assert labels[: len(dishes)] == dishes
+    else:  # tomorrow is a Friday: no one is reminded
+        assert mine == []
+    assert fake.stats()["refresh_refused"] == 0

@@ -7,6 +7,7 @@ test starts from ``reset()``.
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import pytest
 import requests
 import telebot
 from telebot import apihelper
+from telebot.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from infra.fakes import telegram as fakes
 
@@ -632,6 +634,76 @@ def test_the_page_lists_messages_newest_first_and_escapes_them(
     assert 'name="viewport"' in page
     assert "src=" not in page
     assert "<link" not in page
+
+
+# --- inline keyboards ------------------------------------------------------------------------
+
+
+KEYBOARD = {
+    "inline_keyboard": [
+        [
+            {"text": "قیمه", "callback_data": "p:abc:0:0"},
+            {"text": "Kabab", "callback_data": "p:abc:0:1"},
+        ],
+        [{"text": "Open Rastar", "url": "https://rastar.example/reserve"}],
+    ]
+}
+
+
+def test_an_inline_keyboard_is_recorded_echoed_and_drawn(fake: Any, http: httpx.Client) -> None:
+    answer = send(http, chat_id=7, text="pick", reply_markup=json.dumps(KEYBOARD))
+
+    assert answer.status_code == 200
+    assert answer.json()["result"]["reply_markup"] == KEYBOARD
+    assert recorded(http)[0]["reply_markup"] == KEYBOARD
+    page = http.get("/_fake").text
+    assert 'data-callback="p:abc:0:1">Kabab</span>' in page
+    assert 'href="https://rastar.example/reserve"' in page and "Open Rastar ↗" in page
+
+
+def test_telebot_sends_an_inline_keyboard(fake: Any, bot: Any) -> None:
+    markup = InlineKeyboardMarkup()
+    markup.row(InlineKeyboardButton("A", callback_data="d:x:1"))
+    message = bot.send_message(5, "days", reply_markup=markup)
+
+    assert message.reply_markup.keyboard[0][0].callback_data == "d:x:1"
+    assert fake.messages()[0]["reply_markup"]["inline_keyboard"][0][0]["text"] == "A"
+
+
+@pytest.mark.parametrize(
+    ("markup", "description"),
+    [
+        ("{not json", "Bad Request: can't parse reply keyboard markup JSON object"),
+        ('{"inline_keyboard": [{"text": "a"}]}', "Bad Request: field \"inline_keyboard\" of"
+         " the InlineKeyboardMarkup must be an Array of Arrays"),
+        ('{"inline_keyboard": [[{"text": "a"}]]}',
+         "Bad Request: text buttons are unallowed in the inline keyboard"),
+        ('{"inline_keyboard": [[{"text": "a", "callback_data": "%s"}]]}' % ("x" * 65),
+         "Bad Request: BUTTON_DATA_INVALID"),
+        ('{"inline_keyboard": [[{"text": "a", "callback_data": ""}]]}',
+         "Bad Request: BUTTON_DATA_INVALID"),
+        ('{"inline_keyboard": [[{"text": "a", "url": "ftp://x"}]]}',
+         "Bad Request: inline keyboard button URL 'ftp://x' is invalid: Wrong HTTP URL"),
+        ('{"inline_keyboard": [[{"callback_data": "a"}]]}', "Bad Request: can't parse inline"
+         ' keyboard button: Field "text" must be of type String'),
+    ],
+)  # fmt: skip
+def test_a_bad_keyboard_is_refused_in_telegram_s_words(
+    fake: Any, http: httpx.Client, markup: str, description: str
+) -> None:
+    answer = send(http, chat_id=7, text="pick", reply_markup=markup)
+
+    assert answer.status_code == 400
+    assert answer.json() == error(400, description)
+    assert recorded(http) == []
+
+
+def test_callback_data_is_counted_in_bytes(fake: Any, http: httpx.Client) -> None:
+    fits = {"inline_keyboard": [[{"text": "a", "callback_data": "ж" * 32}]]}  # 64 bytes
+    too_long = {"inline_keyboard": [[{"text": "a", "callback_data": "ж" * 33}]]}
+
+    assert send(http, chat_id=7, text="x", reply_markup=json.dumps(fits)).status_code == 200
+    assert send(http, chat_id=7, text="x", reply_markup=json.dumps(too_long)).status_code == 400
 
 
 # --- standalone --------------------------------------------------------------------------------

@@ -21,11 +21,13 @@ The modules:
   ``fix_formatted_text``: ``parse_html``, ``visible_text``, ``HtmlParseError``.
 - ``server``: ``FakeTelegram``, the HTTP server and handler, request parsing, getMe and
   sendMessage, the sliding-window flood limits, the ``/_fake`` inspection routes and ``main``.
-- ``page``: the ``GET /_fake`` page, rendering the messages with their entities.
+- ``keyboard``: an inline keyboard (``reply_markup``) checked as the Bot API checks it.
+- ``page``: the ``GET /_fake`` page, rendering the messages with their entities and buttons.
 - ``__main__``: ``python -m infra.fakes.telegram``.
 
 What it does not fake: updates (getUpdates, webhooks), every method but getMe and sendMessage,
-files and multipart bodies, reply markup and link previews (accepted, ignored), Markdown parsing
+files and multipart bodies, reply keyboards (kept unchecked) and link previews (ignored),
+pressing a button (no callback queries reach the bot), Markdown parsing
 (MarkdownV2 and Markdown are accepted and kept as sent), automatic entities (URLs, mentions,
 hashtags), which chats exist (any chat id is a reachable user unless a Behaviour says otherwise),
 the URL checks behind ``<a href>`` (approximated), TLS and IPv6. A request line (URL) over 64 KiB

@@ -35,8 +35,12 @@ padding:.5rem .75rem;box-shadow:0 1px 2px #0002}.meta{color:#667;font-size:.8rem
 .spoiler:hover{color:inherit}.link{color:#2a7ab0}pre,code{font-family:ui-monospace,monospace;
 background:#f1f3f5;white-space:pre-wrap}blockquote{border-left:3px solid #2a7ab0;margin:.2rem 0;
 padding-left:.5rem}
+.keyboard{margin-top:.4rem}.row{display:flex;gap:.3rem;margin-top:.3rem}
+.button{flex:1;text-align:center;padding:.35rem .5rem;border-radius:.4rem;background:#dfe8f1;
+color:#2a6ca8;font-size:.9rem;text-decoration:none;overflow:hidden;text-overflow:ellipsis;
+white-space:nowrap}
 @media (prefers-color-scheme:dark){body{background:#0e1621;color:#eee}li{background:#182533}
-.meta,.stats{color:#8a9aa9}pre,code{background:#0e1621}}
+.meta,.stats{color:#8a9aa9}pre,code{background:#0e1621}.button{background:#22364a;color:#7cb7f0}}
 """
 
 
@@ -92,7 +96,31 @@ def _render_message(message: dict[str, Any]) -> str:
         )
     )
     text = render_text(message["visible_text"], message["entities"])
-    return f'<li><div class="meta">{meta}</div><div class="text">{text}</div></li>'
+    buttons = render_keyboard(message.get("reply_markup"))
+    body = f'<div class="text" dir="auto">{text}</div>{buttons}'
+    return f'<li><div class="meta">{meta}</div>{body}</li>'
+
+
+def render_keyboard(markup: Mapping[str, Any] | None) -> str:
+    """An inline keyboard under its message, as Telegram draws it: rows of buttons; a URL
+    button is a link (marked ↗), a callback button shows its data on hover."""
+    if not markup or "inline_keyboard" not in markup:
+        return ""
+    rows = []
+    for row in markup["inline_keyboard"]:
+        cells = []
+        for button in row:
+            label = html.escape(button.get("text", ""))
+            if "url" in button:
+                href = html.escape(button["url"], quote=True)
+                cells.append(f'<a class="button" href="{href}" rel="noopener noreferrer">'
+                             f"{label} ↗</a>")  # fmt: skip
+            else:
+                data = html.escape(str(button.get("callback_data", "")), quote=True)
+                cells.append(f'<span class="button" title="{data}" data-callback="{data}">'
+                             f"{label}</span>")  # fmt: skip
+        rows.append(f'<div class="row">{"".join(cells)}</div>')
+    return f'<div class="keyboard">{"".join(rows)}</div>'
 
 
 def render_page(messages: list[dict[str, Any]], stats: Mapping[str, int]) -> str:

@@ -7,7 +7,8 @@ What it serves:
   case-insensitive. A token not shaped ``<digits>:<20+ of [A-Za-z0-9_-]>`` gets 401, an unknown
   method 404.
 - ``getMe`` and ``sendMessage``. sendMessage checks what the real Bot API checks, in its order
-  (text present, at most 32 KiB, parse_mode, entities, chat_id, chat state, visible length),
+  (text present, at most 32 KiB, parse_mode, entities, chat_id, chat state, visible length,
+  an inline keyboard's buttons: ``keyboard``),
   parsing ``parse_mode=HTML`` with the port of tdlib's parser in ``html_parser``, and counts the
   4096-character limit on the visible text in UTF-16 code units. The answer is a Message that
   ``telebot.types.Message.de_json`` reads, with ``entities``; message ids count per chat.
@@ -60,6 +61,7 @@ from infra.fakes.telegram.behaviour import (
     _username_id,
 )
 from infra.fakes.telegram.html_parser import _utf16_len, visible_text
+from infra.fakes.telegram.keyboard import parse_markup
 from infra.fakes.telegram.page import PAGE_MESSAGES, render_page
 
 MAX_BODY_BYTES = 1 << 20
@@ -327,6 +329,7 @@ class FakeTelegram:
             raise ApiError(400, "Bad Request: text must be non-empty")
         if len(shown) > MAX_MESSAGE_LENGTH // 2 and _utf16_len(shown) > MAX_MESSAGE_LENGTH:
             raise ApiError(400, "Bad Request: message is too long")
+        markup = parse_markup(params.get("reply_markup"))
         if chat_id in behaviour.blocked_chat_ids:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         now = time.time()
@@ -339,6 +342,7 @@ class FakeTelegram:
             "time": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
             "visible_text": shown,
             "entities": entities,
+            "reply_markup": markup,
         }
         message_id = self._record(behaviour, record)
         result = {
@@ -350,6 +354,8 @@ class FakeTelegram:
         }
         if entities:
             result["entities"] = entities
+        if markup is not None and "inline_keyboard" in markup:
+            result["reply_markup"] = markup  # Telegram echoes an inline keyboard only
         return result
 
     def _inject_faults(self, behaviour: Behaviour) -> None:

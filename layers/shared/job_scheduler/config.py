@@ -21,6 +21,7 @@ from job_scheduler.schedule.zoned import load_zone
 
 LOCAL_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 _STAGE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
+_TABLE_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 
 
@@ -54,10 +55,17 @@ class Settings:
     notifier_concurrency: int = 8
     job_send_budget_hours: int = 4  # of the bot's sending a day one job may take unconfirmed
     log_format: str = "text"  # "json" inside Lambda, chosen by from_env
-    # The Rastar food service (rastar/protocol.py) and the keys its tokens are encrypted with.
-    rastar_api_url: str | None = None
-    rastar_pick_url: str | None = None  # where a reminder's link points; default: the API's
+    # The Rastar food service, a Supabase project (rastar/protocol.py): its URL and public
+    # anon key, its two tables, and the keys people's sessions are sealed with.
+    rastar_supabase_url: str | None = None
+    rastar_supabase_anon_key: str | None = field(default=None, repr=False)
+    rastar_menu_table: str = "menu_schedule"
+    rastar_selections_table: str = "user_menu_selections"
+    rastar_pick_url: str | None = None  # Rastar's site, for a reminder's "open Rastar" button
     rastar_encryption_keys: str | None = field(default=None, repr=False)  # Fernet, newest first
+    # The one-time page where a person links their Rastar account (served by the admin app).
+    link_page_url: str | None = None
+    link_ttl_seconds: int = 600
     rastar_concurrency: int = 32  # users checked at once by the food reminder
     rastar_timeout_seconds: int = 10
     # An OpenAI-compatible chat completions endpoint for dish suggestions (optional).
@@ -96,6 +104,7 @@ class Settings:
             _password(self.redis_url),
             self.llm_api_key,
             *(self.rastar_encryption_keys or "").split(","),
+            self.rastar_supabase_anon_key,
         ]
         return [value.strip() for value in found if value and len(value.strip()) >= 4]
 
@@ -113,6 +122,7 @@ _NUMBERS = {
     "job_send_budget_hours": (1, 24),
     "rastar_concurrency": (1, 256),
     "rastar_timeout_seconds": (1, 60),
+    "link_ttl_seconds": (60, 86_400),
     "llm_timeout_seconds": (1, 60),
 }
 
@@ -137,6 +147,12 @@ def _check(settings: Settings) -> None:
             f"EventBridge rule name), not {settings.rule_prefix!r}"
         )
     _check_urls(settings)
+    for name in ("rastar_menu_table", "rastar_selections_table"):
+        if not _TABLE_RE.fullmatch(getattr(settings, name)):
+            raise ConfigError(
+                f"{name.upper()} must be a table name (lowercase letters, digits and '_'),"
+                f" not {getattr(settings, name)!r}"
+            )
     if settings.log_format not in ("json", "text"):
         raise ConfigError(f"LOG_FORMAT must be json or text, not {settings.log_format!r}")
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -157,7 +173,8 @@ def _check_urls(settings: Settings) -> None:
         raise ConfigError("DATABASE_URL must be a postgresql:// URL")
     if settings.redis_url and urlsplit(settings.redis_url).scheme not in ("redis", "rediss"):
         raise ConfigError("REDIS_URL must be a redis:// or rediss:// URL")
-    for name in ("aws_endpoint_url", "telegram_api_url", "rastar_api_url", "rastar_pick_url"):
+    for name in ("aws_endpoint_url", "telegram_api_url", "rastar_supabase_url",
+                 "rastar_pick_url", "link_page_url"):  # fmt: skip
         value = getattr(settings, name)
         if value and urlsplit(value).scheme not in ("http", "https"):
             raise ConfigError(f"{name.upper()} must be an http(s):// URL, not {value!r}")
@@ -178,6 +195,7 @@ def _resolve_secrets(settings: Settings, env: Mapping[str, str]) -> Settings:
         ("database_url", "DATABASE_URL_SECRET_ARN"),
         ("telegram_bot_token", "TELEGRAM_BOT_TOKEN_SECRET_ARN"),
         ("rastar_encryption_keys", "RASTAR_ENCRYPTION_KEYS_SECRET_ARN"),
+        ("rastar_supabase_anon_key", "RASTAR_SUPABASE_ANON_KEY_SECRET_ARN"),
         ("llm_api_key", "LLM_API_KEY_SECRET_ARN"),
     ):
         arn = env.get(variable)

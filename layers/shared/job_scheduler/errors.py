@@ -14,20 +14,22 @@ the CLI map each root: ``admin_site/chalicelib/http.py`` and ``cli.py``)::
     │   ├── InvalidFiring        a jobs-queue message the executor cannot read
     │   ├── InvalidBatch         a notifications-queue message the notifier cannot read
     │   ├── InvalidTokenName     an admin token's name
-    │   ├── InvalidRastarToken   a token given to link a Rastar account
     │   ├── Rejected *           Telegram refused this message for good
-    │   └── CredentialsRefused † Rastar refused the person's credentials
+    │   ├── CredentialsRefused † Rastar refused the person's credentials (link again)
+    │   └── PickRefused          a pick button that is stale, someone else's, or for a past day
     ├── NotFound             what was asked for does not exist      API 404 · CLI exit 2
     │   ├── JobNotFound
     │   ├── ExecutionNotFound
     │   ├── UserNotFound
-    │   └── TokenNotFound
+    │   ├── TokenNotFound
+    │   └── LinkNotFound         no one-time link has that state
     ├── Conflict             the state changed or is in the way     API 409 · CLI exit 2
     │   ├── JobExists
     │   ├── TokenExists
     │   ├── EditConflict         the job changed since the version edited
     │   ├── ChatGone *           the person blocked the bot or the chat is gone
-    │   └── ChatMigrated *       the chat moved to a new id
+    │   ├── ChatMigrated *       the chat moved to a new id
+    │   └── LinkUnusable         a one-time link that expired, was used, or ran out of tries
     ├── Unavailable          a service failed or a quota was reached: try later
     │   │                                                           API 503 · CLI exit 1
     │   ├── DatabaseError        Postgres refused a statement
@@ -36,7 +38,9 @@ the CLI map each root: ``admin_site/chalicelib/http.py`` and ``cli.py``)::
     │   │   └── RulesNotUpdated  EventBridge refused an edit's rule change (row undone)
     │   ├── RuleQuotaExceeded    the rules would pass the event bus's quota
     │   ├── RastarUnavailable †  Rastar could not answer usefully, even after retries
-    │   │   └── UnexpectedAnswer † an answer whose shape rastar/protocol.py does not know
+    │   │   ├── UnexpectedAnswer † an answer whose shape rastar/protocol.py does not know
+    │   │   └── AccessTokenExpired † Rastar refused an access token as expired: refresh it
+    │   ├── PickFailed           Rastar did not take a pick (the message says what stayed)
     │   ├── RetryLater           another executor runs this firing; the queue redelivers
     │   ├── DeliveriesFailed     some deliveries hit transient errors; the queue redelivers
     │   ├── RateLimited *        Telegram's 429: wait ``retry_after``
@@ -132,12 +136,12 @@ class InvalidBatch(InputError):
     """The queue message is not a delivery batch this notifier understands."""
 
 
+class PickRefused(InputError):
+    """A pick button that cannot be honoured: stale, someone else's, or for a past day."""
+
+
 class InvalidTokenName(InputError):
     """An admin token's name is not 1-64 letters, digits or . _ @ -."""
-
-
-class InvalidRastarToken(InputError):
-    """The token given to link is empty, too long or not one line."""
 
 
 # -- not found -----------------------------------------------------------------------------------
@@ -159,6 +163,10 @@ class TokenNotFound(NotFound):
     """No live admin token has that name."""
 
 
+class LinkNotFound(NotFound):
+    """No one-time link has that state (mistyped, or from another deployment)."""
+
+
 # -- conflicts -----------------------------------------------------------------------------------
 
 
@@ -168,6 +176,14 @@ class JobExists(Conflict):
 
 class TokenExists(Conflict):
     """A live admin token has that name; revoke it first."""
+
+
+class LinkUnusable(Conflict):
+    """A one-time link that can no longer be used; ``reason`` is expired, used or tries."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class EditConflict(Conflict):
@@ -299,3 +315,12 @@ class RastarUnavailable(RastarError, Unavailable):
 class UnexpectedAnswer(RastarUnavailable):
     """Rastar answered with a shape ``rastar/protocol.py`` does not know: its assumptions
     are off."""
+
+
+class AccessTokenExpired(RastarUnavailable):
+    """Rastar refused an access token as expired (or no longer valid): the session layer
+    refreshes it once and tries again (``rastar/sessions.py``)."""
+
+
+class PickFailed(Unavailable):
+    """Rastar did not take a pick; the message says whether the earlier pick stayed."""

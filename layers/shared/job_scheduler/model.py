@@ -244,6 +244,8 @@ class OutgoingMessage:
     text: str
     parse_mode: str | None = "HTML"
     disable_notification: bool = False
+    # Telegram's reply_markup (an inline keyboard: rows of buttons), as JSON-ready data.
+    reply_markup: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

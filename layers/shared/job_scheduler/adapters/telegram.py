@@ -25,7 +25,9 @@ Every client of one process talks to the same API URL, which is all a deployment
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import requests
@@ -93,12 +95,22 @@ class TelegramClient:
         configure_api(api_url, read_timeout)
         self._bot = telebot.TeleBot(token, threaded=False, parse_mode=None)
 
-    def send(self, chat_id: int, text: str, parse_mode: str | None, silent: bool) -> int:
-        """Send and return Telegram's message_id; raise a SendError subclass on failure."""
+    def send(
+        self,
+        chat_id: int,
+        text: str,
+        parse_mode: str | None,
+        silent: bool,
+        reply_markup: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Send and return Telegram's message_id; raise a SendError subclass on failure.
+        ``reply_markup`` (an inline keyboard as JSON-ready data) goes as Telegram's JSON."""
+        markup = json.dumps(reply_markup, ensure_ascii=False) if reply_markup else None
         try:
             message = self._bot.send_message(
-                chat_id, text, parse_mode=parse_mode, disable_notification=silent
-            )
+                chat_id, text, parse_mode=parse_mode, disable_notification=silent,
+                reply_markup=markup,
+            )  # fmt: skip
         except apihelper.ApiTelegramException as exc:
             raise classify(exc.error_code, exc.description, exc.result_json) from None
         except apihelper.ApiHTTPException as exc:

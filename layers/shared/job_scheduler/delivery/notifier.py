@@ -96,7 +96,7 @@ class _Batch:
 @dataclass
 class Notifier:
     settings: Settings
-    send: Callable[[int, str, str | None, bool], int]  # TelegramClient.send
+    send: Callable[..., int]  # TelegramClient.send(chat_id, text, parse_mode, silent, markup)
     limiter: RateLimiter
     outbox: Outbox
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
@@ -317,7 +317,9 @@ class Notifier:
         if grant is None:
             raise Deferred("waiting for the rate limit would pass the invocation's deadline")
         try:
-            message_id = self.send(chat_id, delivery.text, delivery.parse_mode, delivery.silent)
+            message_id = self.send(
+                chat_id, delivery.text, delivery.parse_mode, delivery.silent, delivery.reply_markup
+            )
         except BaseException:
             self.limiter.settle([grant])  # now, before any retry's wait
             raise

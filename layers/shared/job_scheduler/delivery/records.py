@@ -32,6 +32,7 @@ class Delivery:
     parse_mode: str | None
     silent: bool
     attempts: int = 1
+    reply_markup: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -176,4 +177,5 @@ def _delivery(row: Mapping[str, Any], payload: Mapping[str, Any]) -> Delivery:
         parse_mode=payload.get("parse_mode"),
         silent=bool(payload.get("silent")),
         attempts=row["attempts"],
+        reply_markup=payload.get("reply_markup"),
     )

@@ -45,11 +45,14 @@ class FanoutResult:
 def payload_of(message: OutgoingMessage) -> dict[str, Any]:
     """What a delivery row keeps of its message: all the notifier needs but the chat id,
     which it reads from the person's row at send time (a chat that moved is followed)."""
-    return {
+    payload: dict[str, Any] = {
         "text": message.text,
         "parse_mode": message.parse_mode,
         "silent": message.disable_notification,
     }
+    if message.reply_markup is not None:
+        payload["reply_markup"] = dict(message.reply_markup)
+    return payload
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,15 @@ production is exactly what this list says.
 
 from __future__ import annotations
 
-from job_scheduler.jobs.food_reminder.job import UnselectedFoodReminder
+from job_scheduler.jobs.food_reminder.job import UnselectedFoodReminder, WeeklyFoodCheck
 from job_scheduler.jobs.registry import CodedJob, JobRegistry
 from job_scheduler.jobs.sweeper import StrandedWorkSweeper
 
-CODED_JOBS: tuple[type[CodedJob], ...] = (UnselectedFoodReminder, StrandedWorkSweeper)
+CODED_JOBS: tuple[type[CodedJob], ...] = (
+    UnselectedFoodReminder,
+    WeeklyFoodCheck,
+    StrandedWorkSweeper,
+)
 
 
 def register_all_jobs(registry: JobRegistry | None = None) -> JobRegistry:

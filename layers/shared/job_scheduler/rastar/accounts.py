@@ -1,86 +1,121 @@
-"""Users' linked Rastar accounts: tokens sealed at rest, refusals remembered.
+"""People's linked Rastar accounts: their sessions sealed at rest, refusals remembered.
 
-A refused token (``CredentialsRefused``) marks the account ``refused``; the user is told
-once to link again (``relink_notified_at``) and is not checked again until they do.
-Linking again resets all of that.
+An account holds a sealed ``Session`` (``protocol.Session``: both tokens, the expiry, the
+Rastar user id and email) and, in the clear, when its access token expires. A refused
+session (``CredentialsRefused``: the refresh token was spent or revoked) marks the account
+``refused``; the person is told once to link again (``relink_notified_at``) and is not
+checked again until they do. Linking again resets all of that.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg
 
 from job_scheduler.adapters.db import database_errors
-from job_scheduler.errors import InvalidRastarToken, UserNotFound
+from job_scheduler.errors import UserNotFound
 from job_scheduler.rastar.crypto import SecretBox
-
-MAX_TOKEN_LENGTH = 4096
+from job_scheduler.rastar.protocol import Session
 
 
 @dataclass(frozen=True)
 class Account:
     user_id: int
-    sealed_token: str
+    sealed_session: str | None
+    access_expires_at: datetime | None
     refused: bool
     relink_notified: bool
+    refused_reason: str | None = None
 
 
-def check_token(token: str) -> str:
-    token = token.strip()
-    if not token:
-        raise InvalidRastarToken("the Rastar token is empty")
-    if len(token) > MAX_TOKEN_LENGTH or any(ch.isspace() for ch in token):
-        raise InvalidRastarToken(
-            f"a Rastar token is one line without spaces, at most {MAX_TOKEN_LENGTH} characters"
-        )
-    return token
+def seal(box: SecretBox, session: Session) -> str:
+    return box.encrypt(json.dumps(session.to_json()))
 
 
-def link(conn: psycopg.Connection, box: SecretBox, user_id: int, token: str) -> None:
-    """Store (or replace) the user's token, sealed; a refused account is linked again."""
-    sealed = box.encrypt(check_token(token))
+def unseal(box: SecretBox, sealed: str) -> Session:
+    return Session.from_json(json.loads(box.decrypt(sealed)))
+
+
+def link(conn: psycopg.Connection, box: SecretBox, user_id: int, session: Session) -> None:
+    """Store (or replace) the person's session, sealed; a refused account is linked again."""
     with database_errors("linking a Rastar account"):
         found = conn.execute("SELECT 1 FROM users WHERE id = %s", (user_id,)).fetchone()
         if found is None:
             raise UserNotFound(f"there is no user with id {user_id}", "user_id")
-        conn.execute(
-            "INSERT INTO rastar_accounts (user_id, sealed_token) VALUES (%s, %s)"
-            " ON CONFLICT (user_id) DO UPDATE SET sealed_token = EXCLUDED.sealed_token,"
-            " status = 'linked', refused_at = NULL, refused_reason = NULL,"
-            " relink_notified_at = NULL, linked_at = now(), updated_at = now()",
-            (user_id, sealed),
-        )
+        store_session(conn, box, user_id, session, fresh_link=True)
+
+
+def store_session(
+    conn: psycopg.Connection, box: SecretBox, user_id: int, session: Session, fresh_link: bool
+) -> None:
+    """Write the session (a link, or a refresh's new pair: stored before it is used)."""
+    relinked = (
+        ", status = 'linked', refused_at = NULL, refused_reason = NULL,"
+        " relink_notified_at = NULL, linked_at = now()"
+    )
+    conn.execute(
+        "INSERT INTO rastar_accounts (user_id, sealed_session, access_expires_at)"
+        " VALUES (%s, %s, %s)"
+        " ON CONFLICT (user_id) DO UPDATE SET sealed_session = EXCLUDED.sealed_session,"
+        " access_expires_at = EXCLUDED.access_expires_at, updated_at = now()"
+        + (relinked if fresh_link else ""),
+        (user_id, seal(box, session), session.expires_at),
+    )
+
+
+def unlink(conn: psycopg.Connection, user_id: int) -> bool:
+    """Forget the person's account; whether there was one."""
+    with database_errors("unlinking a Rastar account"):
+        row = conn.execute(
+            "DELETE FROM rastar_accounts WHERE user_id = %s RETURNING user_id", (user_id,)
+        ).fetchone()
+    return row is not None
 
 
 def accounts_of(conn: psycopg.Connection, user_ids: Sequence[int]) -> dict[int, Account]:
-    """The accounts of these users, by user id (users without one are absent)."""
+    """The accounts of these people, by user id (people without one are absent)."""
     with database_errors("reading Rastar accounts"):
         rows = conn.execute(
-            "SELECT user_id, sealed_token, status, relink_notified_at FROM rastar_accounts"
-            " WHERE user_id = ANY(%s)",
+            "SELECT user_id, sealed_session, access_expires_at, status, relink_notified_at,"
+            " refused_reason FROM rastar_accounts WHERE user_id = ANY(%s)",
             (list(user_ids),),
         ).fetchall()
     return {
         row["user_id"]: Account(
             row["user_id"],
-            row["sealed_token"],
+            row["sealed_session"],
+            row["access_expires_at"],
             row["status"] == "refused",
             row["relink_notified_at"] is not None,
+            row["refused_reason"],
         )
         for row in rows
     }
 
 
-def mark_refused(conn: psycopg.Connection, user_id: int, reason: str, sealed_token: str) -> None:
-    """Record that Rastar refused this token; a token linked since then stays linked."""
-    with database_errors("recording a refused Rastar token"):
+def linked_as(conn: psycopg.Connection, box: SecretBox, user_id: int) -> str | None:
+    """The email the person is linked as, or None (not linked, or to link again)."""
+    account = accounts_of(conn, [user_id]).get(user_id)
+    if account is None or account.refused or account.sealed_session is None:
+        return None
+    return unseal(box, account.sealed_session).email
+
+
+def mark_refused(
+    conn: psycopg.Connection, user_id: int, reason: str, sealed_session: str | None = None
+) -> None:
+    """Record that Rastar refused this session; one linked since then stays linked."""
+    with database_errors("recording a refused Rastar session"):
         conn.execute(
             "UPDATE rastar_accounts SET status = 'refused', refused_at = now(),"
             " refused_reason = %s, updated_at = now()"
-            " WHERE user_id = %s AND status = 'linked' AND sealed_token = %s",
-            (reason, user_id, sealed_token),
+            " WHERE user_id = %s AND status = 'linked'"
+            " AND (%s::text IS NULL OR sealed_session = %s)",
+            (reason, user_id, sealed_session, sealed_session),
         )
 
 
@@ -94,14 +129,15 @@ def mark_relink_notified(conn: psycopg.Connection, user_ids: Sequence[int]) -> N
 
 
 def reseal_all(conn: psycopg.Connection, box: SecretBox) -> int:
-    """Re-encrypt every stored token with the newest key (key rotation); how many."""
-    with database_errors("re-encrypting Rastar tokens"), conn.transaction():
+    """Re-encrypt every stored session with the newest key (key rotation); how many."""
+    with database_errors("re-encrypting Rastar sessions"), conn.transaction():
         rows = conn.execute(
-            "SELECT user_id, sealed_token FROM rastar_accounts ORDER BY user_id FOR UPDATE"
+            "SELECT user_id, sealed_session FROM rastar_accounts"
+            " WHERE sealed_session IS NOT NULL ORDER BY user_id FOR UPDATE"
         ).fetchall()
         for row in rows:
             conn.execute(
-                "UPDATE rastar_accounts SET sealed_token = %s WHERE user_id = %s",
-                (box.rotate(row["sealed_token"]), row["user_id"]),
+                "UPDATE rastar_accounts SET sealed_session = %s WHERE user_id = %s",
+                (box.rotate(row["sealed_session"]), row["user_id"]),
             )
     return len(rows)

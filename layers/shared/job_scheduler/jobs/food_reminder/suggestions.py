@@ -18,13 +18,13 @@ import httpx
 
 from job_scheduler.config import Settings
 from job_scheduler.observability import logger, metrics
-from job_scheduler.rastar.protocol import Food, Reservation
+from job_scheduler.rastar.protocol import Food, Selection
 
 BREAKER_FAILURES = 3
 MAX_ANSWER_TOKENS = 20
 
 
-def most_frequent_pick(menu: Sequence[Food], past: Sequence[Reservation]) -> Food | None:
+def most_frequent_pick(menu: Sequence[Food], past: Sequence[Selection]) -> Food | None:
     """The user's most frequent past pick that is on ``menu``; the latest of a tie."""
     on_menu = {food.id: food for food in menu}
     counts = Counter(r.food.id for r in past if r.food.id in on_menu)
@@ -77,7 +77,7 @@ class Suggester:
         if self._http is not None:
             self._http.close()
 
-    def suggest(self, menu: Sequence[Food], past: Sequence[Reservation]) -> Food | None:
+    def suggest(self, menu: Sequence[Food], past: Sequence[Selection]) -> Food | None:
         if not menu:
             return None
         if self.uses_llm and past:
@@ -86,7 +86,7 @@ class Suggester:
                 return chosen
         return most_frequent_pick(menu, past)
 
-    def _ask(self, menu: Sequence[Food], past: Sequence[Reservation]) -> Food | None:
+    def _ask(self, menu: Sequence[Food], past: Sequence[Selection]) -> Food | None:
         assert self._http is not None
         try:
             answer = self._http.post("/chat/completions", json=self._request(menu, past))
@@ -103,7 +103,7 @@ class Suggester:
             self._failures_in_a_row = 0
         return chosen
 
-    def _request(self, menu: Sequence[Food], past: Sequence[Reservation]) -> dict:
+    def _request(self, menu: Sequence[Food], past: Sequence[Selection]) -> dict:
         dishes = "\n".join(f"{food.id}: {food.name}" for food in menu)
         history = "\n".join(f"{r.date.isoformat()}: {r.food.name}" for r in past[-30:])
         return {
