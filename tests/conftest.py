@@ -33,7 +33,7 @@ TABLES = (
     "audit_log, notification_deliveries, job_executions, scheduled_jobs,"
     " user_character_packs, character_packs, rastar_pick_offers, rastar_link_states,"
     " rastar_accounts, users, system_config,"
-    " admin_tokens"
+    " admin_tokens, bot_updates"
 )
 
 

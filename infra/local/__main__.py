@@ -62,6 +62,9 @@ def _banner(runtime: LocalRuntime) -> None:
         state = "enabled" if job.enabled else "disabled"
         when = upcoming.astimezone(schedule.zone).strftime("%Y-%m-%d %H:%M %Z") if upcoming else "-"
         print(f"  {job.name:<28} {describe(schedule)} [{state}], next {when}")
+    if runtime.webhook is not None:
+        how = "long-polling getUpdates" if runtime.update_poller else "webhook set"
+        print(f"\nBot webhook: {runtime.webhook.url}  ({how})")
     if runtime.admin is not None:
         print(f"\nAdmin site: {runtime.admin.url}  (token, new this run: {runtime.admin.token})")
     print("\nIn another terminal:")
@@ -72,7 +75,10 @@ def _banner(runtime: LocalRuntime) -> None:
         print(f"  . .local/run.env && .venv/bin/jobsctl user link-rastar {unlinked[0].user_id}"
               "   # prints a one-time link page")  # fmt: skip
     if runtime.services.telegram_api_url.startswith("http://127.0.0.1"):
-        print(f"\nMessages arrive at {runtime.services.telegram_api_url}/_fake")
+        print(
+            f"\nChats (act as a person, see what the bot sends): "
+            f"{runtime.services.telegram_api_url}/_fake"
+        )
     print("Ctrl-C stops everything.\n")
 
 

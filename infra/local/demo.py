@@ -121,7 +121,8 @@ def _add_user(conn: psycopg.Connection, index: int, name: str) -> int:
 
 def _add_pack(conn: psycopg.Connection, slug: str, name: str, members: list[int]) -> int:
     pack_id = conn.execute(
-        "INSERT INTO character_packs (slug, name) VALUES (%s, %s) RETURNING id", (slug, name)
+        "INSERT INTO character_packs (slug, name, open_to_join) VALUES (%s, %s, true) RETURNING id",
+        (slug, name),
     ).fetchone()["id"]
     conn.execute(
         "INSERT INTO user_character_packs (pack_id, user_id) SELECT %s, unnest(%s::bigint[])",

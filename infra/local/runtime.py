@@ -22,15 +22,18 @@ from job_scheduler.jobs.sweeper import Sweeper, SweepReport
 from job_scheduler.rastar.client import RastarClient
 from job_scheduler.rastar.crypto import SecretBox
 from job_scheduler.sync.rules import RuleStore
-from job_scheduler.sync.startup import run_startup
+from job_scheduler.sync.startup import run_startup, set_up_bot
 
 from .admin import AdminSite
 from .demo import DemoAccount, prime_fake_rastar, seed_if_empty
+from .function_urls import FunctionUrl
+from .lambdas import load_function
 from .pollers import SqsPoller
 from .resources import create_queues
 from .services import LOCAL_DIR, Services, free_or_any, start_services
-from .template import function_environment, load_template, sqs_sources
+from .template import function_environment, load_template, sqs_sources, url_functions
 from .ticker import RuleTicker
+from .updates import UpdatePoller
 
 STACK = "telegram-jobs-local"
 RULE_PREFIX = "telegram-jobs-local"
@@ -64,6 +67,10 @@ class LocalRuntime:
     demo_accounts: list[DemoAccount] = field(default_factory=list)  # in the fake Rastar
     env_file_values: dict[str, str] = field(default_factory=dict)  # what .local/run.env says
     recovered: SweepReport | None = None  # what the start-up sweep found of a last run
+    serve_webhook: bool = True
+    webhook: FunctionUrl | None = None  # the bot's function URL, served here
+    webhook_port: int = 0
+    update_poller: UpdatePoller | None = None  # a real bot without a public URL
     _moto: Any = None
 
     @property
@@ -93,6 +100,8 @@ class LocalRuntime:
         if not self.on_localstack:  # moto's queues are new: nothing of a last run is on them
             self.recovered = Sweeper.from_settings(self.settings, conn).sweep(after_restart=True)
         self._start_threads(template)
+        if self.serve_webhook:
+            self._start_bot(template)
         if self.serve_admin:
             self.admin = AdminSite(self.settings, self._admin_port()).start()
         self.env_file_values = _write_env_file(env)
@@ -102,7 +111,9 @@ class LocalRuntime:
         self.stop_event.set()
         if self.admin is not None:
             self.admin.stop()
-        for thread in [*self.pollers, self.ticker]:
+        if self.webhook is not None:
+            self.webhook.stop()
+        for thread in [*self.pollers, self.ticker, self.update_poller]:
             if thread is not None and thread.is_alive():
                 thread.join(timeout=5)
         if self._moto is not None:
@@ -121,6 +132,26 @@ class LocalRuntime:
             )
         finally:
             client.close()
+
+    def _start_bot(self, template: dict[str, Any]) -> None:
+        """Serve the bot's function URL and point Telegram at it, as bot_startup does in
+        AWS; a real bot with no public URL long-polls instead (``updates``)."""
+        assert self.settings is not None and self.services is not None
+        function = next(f for f in url_functions(template) if f.function == "BotWebhookFunction")
+        self.webhook = FunctionUrl(function, self.settings, self._webhook_port()).start()
+        public = self.environ.get("BOT_WEBHOOK_URL")
+        if self.services.fake_telegram is not None or public:
+            set_up_bot(self.settings, public or self.webhook.url)
+        else:
+            handler = load_function(function.code_uri, function.handler, self.settings)
+            self.update_poller = UpdatePoller(self.settings, handler, self.stop_event)
+            self.update_poller.start()
+
+    def _webhook_port(self) -> int:
+        if not self.webhook_port:
+            wanted = int(self.environ.get("BOT_WEBHOOK_PORT") or 0)
+            self.webhook_port = wanted or free_or_any(8090) or _free_port()
+        return self.webhook_port
 
     def _admin_port(self) -> int:
         """The admin app's port, chosen once: the link page's URL names it before it serves."""

@@ -40,6 +40,7 @@ class Services:
     notes: list[str]
     stoppers: list[Any]
     fake_rastar: Any = None  # infra.fakes.supabase.FakeSupabase unless RASTAR_SUPABASE_URL
+    fake_telegram: Any = None  # infra.fakes.telegram.FakeTelegram unless TELEGRAM_BOT_TOKEN
 
     def stop(self) -> None:
         for stopper in reversed(self.stoppers):
@@ -53,6 +54,7 @@ def start_services(environ: dict[str, str] | None = None) -> Services:
     database_url = env.get("DATABASE_URL") or _embedded_postgres(notes, stoppers)
     redis_url = _answering_redis(env.get("REDIS_URL"), notes)
     token = env.get("TELEGRAM_BOT_TOKEN")
+    fake = None
     if token:
         api_url = env.get("TELEGRAM_API_URL", "https://api.telegram.org")
         notes.append(f"Telegram: the real Bot API at {api_url}")
@@ -63,11 +65,11 @@ def start_services(environ: dict[str, str] | None = None) -> Services:
         api_url = fake.start(port=int(env.get("FAKE_TELEGRAM_PORT") or free_or_any(8081)))
         stoppers.append(fake.stop)
         token = FAKE_TOKEN
-        notes.append(f"Telegram: the fake Bot API; messages at {api_url}/_fake")
+        notes.append(f"Telegram: the fake Bot API; chats at {api_url}/_fake")
     rastar_url, anon_key, fake_rastar = _rastar(env, notes, stoppers)
     keys = env.get("RASTAR_ENCRYPTION_KEYS") or _local_key(notes)
     return Services(database_url, redis_url, api_url, token, rastar_url, anon_key, keys, notes,
-                    stoppers, fake_rastar)  # fmt: skip
+                    stoppers, fake_rastar, fake)  # fmt: skip
 
 
 def _rastar(env: dict[str, str], notes: list[str], stoppers: list[Any]) -> tuple[str, str, Any]:

@@ -144,3 +144,26 @@ def sqs_sources(template: dict[str, Any]) -> list[SqsSource]:
                 )
             )
     return sources
+
+
+@dataclass(frozen=True)
+class UrlFunction:
+    """A function behind a Lambda function URL, as template.yaml declares it."""
+
+    function: str
+    code_uri: str
+    handler: str
+    timeout: int
+
+
+def url_functions(template: dict[str, Any]) -> list[UrlFunction]:
+    """The functions with a ``FunctionUrlConfig`` (the URLs the local runtime serves)."""
+    defaults = template.get("Globals", {}).get("Function", {})
+    return [
+        UrlFunction(logical_id, resource["Properties"]["CodeUri"],
+                    resource["Properties"]["Handler"],
+                    int(resource["Properties"].get("Timeout", defaults.get("Timeout", 3))))
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+        and "FunctionUrlConfig" in resource["Properties"]
+    ]  # fmt: skip

@@ -24,6 +24,7 @@ TABLES = {
     "system_config",
     "rastar_accounts",
     "admin_tokens",
+    "bot_updates",
 }
 
 
@@ -145,7 +146,7 @@ def test_accounts_linked_under_the_earlier_protocol_are_told_to_link_again(make_
         conn.execute("INSERT INTO users (telegram_chat_id) VALUES (10)")
         conn.execute("INSERT INTO rastar_accounts (user_id, sealed_token) VALUES (1, 'sealed')")
 
-    assert migrate(url) == ["0007.rastar-sessions"]
+    assert migrate(url) == ["0007.rastar-sessions", "0008.bot"]
 
     with connect(url) as conn:
         row = conn.execute("SELECT * FROM rastar_accounts").fetchone()
@@ -245,3 +246,27 @@ def test_a_finished_threads_connection_is_closed_when_another_is_opened(database
     later.join()
 
     assert opened[0].closed
+
+
+def test_rolling_back_the_bot_keeps_opted_out_people_from_being_messaged(make_database):
+    """0008's rollback loses the opted-out column: those people become inactive instead."""
+    url = make_database()
+    migrate(url)
+    with connect(url) as conn:
+        conn.execute(
+            "INSERT INTO users (telegram_chat_id, opted_out_at) VALUES (10, now()), (11, NULL)"
+        )
+        conn.execute("INSERT INTO bot_updates (update_id, kind) VALUES (1, 'message')")
+
+    roll_back_to(url, "0007.rastar-sessions")
+
+    with connect(url) as conn:
+        rows = conn.execute(
+            "SELECT telegram_chat_id, is_active, inactive_reason FROM users ORDER BY 1"
+        ).fetchall()
+    assert rows == [
+        {"telegram_chat_id": 10, "is_active": False, "inactive_reason": "opted out"},
+        {"telegram_chat_id": 11, "is_active": True, "inactive_reason": None},
+    ]
+    assert "bot_updates" not in tables(url)
+    assert migrate(url) == ["0008.bot"]

@@ -305,3 +305,106 @@ def test_a_person_links_through_the_page_and_is_reminded_after_their_token_expir
     else:  # tomorrow is a Friday: no one is reminded
         assert mine == []
     assert fake.stats()["refresh_refused"] == 0
+
+
+def test_a_new_person_joins_stops_resumes_links_and_picks_in_the_fake_s_chat(runtime):
+    """The bot issue's walk-through, through the fake Telegram's person routes: /start, the
+    pack's deep link, the every-minute message, /stop (the next firing and a "run now" skip
+    them), /resume, blocked and back, /link and the page, a dish tapped on the reminder."""
+    from urllib.parse import parse_qs, urlsplit
+
+    import httpx
+
+    base, person = runtime.services.telegram_api_url, 777_001
+    chat = runtime.services.fake_telegram
+    ticker = RuleTicker(
+        client(runtime.settings, "events"),
+        client(runtime.settings, "sqs"),
+        runtime.settings.rule_prefix,
+        runtime.settings.aws_region,
+        runtime.stop_event,
+    )
+    minutes = iter(range(0, 6))
+
+    def write(text: str) -> dict:
+        before = len(chat.messages(person))
+        httpx.post(
+            f"{base}/_fake/users/{person}/messages",
+            json={"text": text, "first_name": "Nima", "language_code": "en"},
+        )
+        deadline = time.monotonic() + 20
+        while len(mine := chat.messages(person)) <= before:
+            assert time.monotonic() < deadline, f"no answer to {text!r}"
+            time.sleep(0.1)
+        return mine[-1]
+
+    def demo_minute_reaches_them() -> bool:
+        """Fire the every-minute demo for one of the last few minutes (within the misfire
+        grace, each once, never 22:00 Tehran); did it reach them?"""
+        minute = datetime.now(UTC).replace(second=0, microsecond=0)
+        minute -= timedelta(minutes=next(minutes))
+        if (minute.hour, minute.minute) == (18, 30):
+            minute -= timedelta(minutes=next(minutes))
+        before = len(chat.messages(person))
+        ticker.fire(minute)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if len(chat.messages(person)) > before:
+                return True
+            time.sleep(0.2)
+        return False
+
+    assert write("/start")["text"].startswith("Hi Nima!")
+    assert "You joined “Sunrise Crew”" in write("/start pack_sunrise-crew")["text"]
+    assert demo_minute_reaches_them()
+    assert write("/stop")["text"].startswith("Scheduled messages are stopped")
+    assert not demo_minute_reaches_them()
+    jobsctl(runtime, "fire", "demo-every-minute")  # "run now"
+    time.sleep(3)
+    assert chat.messages(person)[-1]["text"].startswith("Scheduled messages are stopped")
+    assert write("/resume")["text"] == "You will get scheduled messages again."
+    httpx.post(f"{base}/_fake/users/{person}/block")
+    time.sleep(1)
+    assert not demo_minute_reaches_them()
+    httpx.post(f"{base}/_fake/users/{person}/unblock")
+    time.sleep(1)
+    assert demo_minute_reaches_them()
+
+    link = write("/link")
+    url = link["reply_markup"]["inline_keyboard"][0][0]["url"]
+    state = parse_qs(urlsplit(url).query)["state"][0]
+    fake = runtime.services.fake_rastar
+    fake.add_account("nima@rastar.local", "nima-demo", {})
+    done = httpx.post(
+        f"{runtime.admin.url}/link",
+        data={"state": state, "email": "nima@rastar.local", "password": "nima-demo"},
+    )
+    assert done.status_code == 200
+    day = tomorrow(JobRun("x", datetime.now(UTC), "manual"))
+    dishes = [row["menu_item"]["name"] for row in fake.menu(day)]
+    if not dishes:  # tomorrow is a Friday: no reminder to tap
+        return
+    jobsctl(runtime, "fire", "unselected-food-reminder")
+    wait_for_detail(get_connection(runtime.settings.database_url))
+    deadline = time.monotonic() + 30
+    while not (
+        reminders := [
+            m for m in chat.messages(person) if m.get("reply_markup") and "menu" in m["text"]
+        ]
+    ):
+        assert time.monotonic() < deadline, "no reminder came"
+        time.sleep(0.2)
+    reminder = reminders[-1]
+    tapped = httpx.post(
+        f"{base}/_fake/users/{person}/press",
+        json={"message_id": reminder["message_id"], "button": dishes[0]},
+    ).json()
+    deadline = time.monotonic() + 20
+    while not (tap := runtime.services.fake_telegram.chats.taps[tapped["callback_query_id"]])[
+        "answered"
+    ]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert tap["toast"] == f"✅ {dishes[0]} picked"
+    picked = [r["menu_schedule"]["menu_item"]["name"] for r in fake.selections("nima@rastar.local")]
+    assert picked == [dishes[0]]

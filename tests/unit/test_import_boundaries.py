@@ -40,6 +40,11 @@ def loaded(modules: set[str], prefix: str) -> list[str]:
         ("job_executor", ["telebot", "job_scheduler.delivery.notifier", "job_scheduler.admin"]),
         ("job_executor", ["job_scheduler.rastar", "httpx"]),  # the reminder loads them to run
         ("bot_startup", ["job_scheduler.admin", "job_scheduler.delivery.notifier", "telebot"]),
+        # The bot must answer with Redis down: it has no Redis client (pyTelegramBotAPI
+        # imports the redis package for a storage the bot does not use).
+        ("bot_webhook", ["job_scheduler.adapters.redis_client", "job_scheduler.execution"]),
+        ("bot_webhook", ["job_scheduler.delivery"]),
+        ("bot_webhook", ["job_scheduler.admin", "job_scheduler.sync", "boto3"]),
     ],
 )
 def test_a_function_never_loads_another_functions_path(function, never):
@@ -51,3 +56,4 @@ def test_each_function_loads_its_own_path():
     assert loaded(modules_loaded_by("notifier"), "job_scheduler.delivery.notifier")
     assert loaded(modules_loaded_by("job_executor"), "job_scheduler.execution.executor")
     assert loaded(modules_loaded_by("bot_startup"), "job_scheduler.sync.converge")
+    assert loaded(modules_loaded_by("bot_webhook"), "job_scheduler.bot.conversation")

@@ -60,9 +60,10 @@ from infra.fakes.telegram.behaviour import (
     _truthy,
     _username_id,
 )
+from infra.fakes.telegram.chats import Chats
 from infra.fakes.telegram.html_parser import _utf16_len, visible_text
 from infra.fakes.telegram.keyboard import parse_markup
-from infra.fakes.telegram.page import PAGE_MESSAGES, render_page
+from infra.fakes.telegram.page import PAGE_MESSAGES, render_chat, render_page
 
 MAX_BODY_BYTES = 1 << 20
 KEPT_MESSAGES = 200_000  # the newest messages kept (~150 MB); stats count every one
@@ -185,6 +186,7 @@ class FakeTelegram:
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
         self.base_url: str | None = None
+        self.chats = Chats(self)
 
     # lifecycle -------------------------------------------------------------------------------
 
@@ -209,6 +211,7 @@ class FakeTelegram:
     def stop(self) -> None:
         """Stop serving and close the connections clients keep alive. Recorded state stays."""
         server, thread, self._server, self._thread = self._server, self._thread, None, None
+        self.chats.stop()
         if server is None:
             return
         server.shutdown()
@@ -265,6 +268,7 @@ class FakeTelegram:
             self._stats = dict.fromkeys(OUTCOMES, 0)
             self._counters = dict.fromkeys(_FAULT_KINDS, 0)
             self._window.clear()
+            self.chats.reset()
 
     def clear_messages(self) -> None:
         with self._lock:
@@ -305,7 +309,28 @@ class FakeTelegram:
                 "supports_inline_queries": False,
             }
             return _dumps({"ok": True, "result": bot})
-        return _dumps({"ok": True, "result": self._send_message(bot_id, params)})
+        if method == "sendmessage":
+            return _dumps({"ok": True, "result": self._send_message(bot_id, params)})
+        return _dumps({"ok": True, "result": self._bot_side(method, params)})
+
+    def _bot_side(self, method: str, params: Mapping[str, str]) -> Any:
+        """The methods of a bot's conversation and set-up (``chats``)."""
+        chats = self.chats
+        if method == "answercallbackquery":
+            return chats.answer_callback(params)
+        if method == "editmessagetext":
+            return chats.edit_text(params)
+        if method == "setmycommands":
+            return chats.set_commands(params)
+        if method == "getmycommands":
+            return chats.get_commands(params)
+        if method == "setwebhook":
+            return chats.set_webhook(params)
+        if method == "deletewebhook":
+            return chats.delete_webhook(params)
+        if method == "getwebhookinfo":
+            return chats.webhook_info()
+        return chats.get_updates(params)  # getupdates: the last of _API_METHODS
 
     def _count(self, outcome: str) -> None:
         with self._lock:
@@ -397,13 +422,25 @@ class FakeTelegram:
                 limited = True
             else:
                 limited = False
-                message_id = record["message_id"] = self._last_ids.get(chat_id, 0) + 1
-                self._last_ids[chat_id] = message_id
+                message_id = record["message_id"] = self._next_message_id(chat_id)
                 self._messages.append(record)
                 self._stats["sent"] += 1
         if limited:
             raise _too_many_requests(1)
         return message_id
+
+    # the chat's messages, for ``chats`` (the caller holds the lock) ---------------------------
+
+    def _next_message_id(self, chat_id: int) -> int:
+        """Message ids count per chat, the person's and the bot's messages alike."""
+        message_id = self._last_ids[chat_id] = self._last_ids.get(chat_id, 0) + 1
+        return message_id
+
+    def _find(self, chat_id: int, message_id: int) -> dict[str, Any] | None:
+        for record in reversed(self._messages):
+            if record["chat_id"] == chat_id and record["message_id"] == message_id:
+                return record
+        return None
 
     # plumbing for the handler ----------------------------------------------------------------
 
@@ -476,7 +513,10 @@ _REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
 _JSON = b"application/json"
 _UNAUTHORIZED = ApiError(401, "Unauthorized").body()
 _NOT_FOUND = ApiError(404, "Not Found").body()
-_API_METHODS = frozenset({"getme", "sendmessage"})
+_API_METHODS = frozenset({
+    "getme", "sendmessage", "answercallbackquery", "editmessagetext", "setmycommands",
+    "getmycommands", "setwebhook", "deletewebhook", "getwebhookinfo", "getupdates",
+})  # fmt: skip
 
 
 class _Server(ThreadingHTTPServer):
@@ -638,6 +678,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _control(self, verb: str, path: str, query: str, body: bytes) -> None:
         route = _CONTROL_ROUTES.get((verb, path))
+        person = _PERSON_ROUTE.fullmatch(path)
+        if route is None and verb == "POST" and person and person["action"] in _PERSON_ACTIONS:
+            action, user_id = _PERSON_ACTIONS[person["action"]], int(person["id"])
+            route = lambda fake, query, body: _act(fake, action, user_id, body)  # noqa: E731
         if route is None:
             self._send(404, _NOT_FOUND)
             return
@@ -708,10 +752,46 @@ def _reset(fake: FakeTelegram, query: str, body: bytes) -> tuple[int, bytes, byt
 
 
 def _page(fake: FakeTelegram, query: str, body: bytes) -> tuple[int, bytes, bytes]:
-    page = render_page(fake._newest(PAGE_MESSAGES), fake.stats())
+    chat = dict(parse_qsl(query)).get("chat")
+    if chat:
+        try:
+            chat_id = int(chat)
+        except ValueError:
+            raise ValueError("chat: a person's id, an integer") from None
+        found = {**fake.chats.chat(chat_id), "messages": fake.messages(chat_id)}
+        page = render_chat(found, fake.chats.people_list(), chat_id)
+    else:
+        page = render_page(fake._newest(PAGE_MESSAGES), fake.stats(), fake.chats.people_list())
     return 200, page.encode("utf-8"), b"text/html; charset=utf-8"
 
 
+def _act(fake: FakeTelegram, action: str, user_id: int, body: bytes) -> tuple[int, bytes, bytes]:
+    """A person writes, taps, blocks or unblocks (``chats``)."""
+    try:
+        params = json.loads(body or b"{}")
+    except ValueError:
+        raise ValueError("the body must be a JSON object") from None
+    if not isinstance(params, dict):
+        raise ValueError("the body must be a JSON object")
+    done = getattr(fake.chats, action)(user_id, params)
+    return _json_answer({"ok": True, **done})
+
+
+def _show_chat(fake: FakeTelegram, query: str, body: bytes) -> tuple[int, bytes, bytes]:
+    """``?user_id=``: the person, the bot's messages and theirs, the toasts of their taps."""
+    try:
+        user_id = int(dict(parse_qsl(query))["user_id"])
+    except (KeyError, ValueError):
+        raise ValueError("user_id: the person's id, an integer") from None
+    return _json_answer({**fake.chats.chat(user_id), "messages": fake.messages(user_id)})
+
+
+def _list_people(fake: FakeTelegram, query: str, body: bytes) -> tuple[int, bytes, bytes]:
+    return _json_answer(fake.chats.people_list())
+
+
+_PERSON_ROUTE = re.compile(r"/_fake/users/(?P<id>[0-9]{1,15})/(?P<action>[a-z]+)")
+_PERSON_ACTIONS = {"messages": "write", "press": "press", "block": "block", "unblock": "unblock"}
 _Route = Callable[[FakeTelegram, str, bytes], tuple[int, bytes, bytes]]
 _CONTROL_ROUTES: dict[tuple[str, str], _Route] = {
     ("GET", "/_fake"): _page,
@@ -721,6 +801,8 @@ _CONTROL_ROUTES: dict[tuple[str, str], _Route] = {
     ("GET", "/_fake/config"): _show_config,
     ("POST", "/_fake/config"): _change_config,
     ("POST", "/_fake/reset"): _reset,
+    ("GET", "/_fake/chat"): _show_chat,
+    ("GET", "/_fake/users"): _list_people,
 }
 
 

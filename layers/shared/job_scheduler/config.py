@@ -22,6 +22,7 @@ from job_scheduler.schedule.zoned import load_zone
 LOCAL_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 _STAGE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
 _TABLE_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what setWebhook accepts
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 
 
@@ -65,6 +66,8 @@ class Settings:
     rastar_encryption_keys: str | None = field(default=None, repr=False)  # Fernet, newest first
     # The one-time page where a person links their Rastar account (served by the admin app).
     link_page_url: str | None = None
+    bot_webhook_url: str | None = None  # where Telegram sends updates; set by bot_startup
+    bot_webhook_secret: str | None = field(default=None, repr=False)  # unset: from the token
     link_ttl_seconds: int = 600
     rastar_concurrency: int = 32  # users checked at once by the food reminder
     rastar_timeout_seconds: int = 10
@@ -105,6 +108,7 @@ class Settings:
             self.llm_api_key,
             *(self.rastar_encryption_keys or "").split(","),
             self.rastar_supabase_anon_key,
+            self.bot_webhook_secret,
         ]
         return [value.strip() for value in found if value and len(value.strip()) >= 4]
 
@@ -147,12 +151,7 @@ def _check(settings: Settings) -> None:
             f"EventBridge rule name), not {settings.rule_prefix!r}"
         )
     _check_urls(settings)
-    for name in ("rastar_menu_table", "rastar_selections_table"):
-        if not _TABLE_RE.fullmatch(getattr(settings, name)):
-            raise ConfigError(
-                f"{name.upper()} must be a table name (lowercase letters, digits and '_'),"
-                f" not {getattr(settings, name)!r}"
-            )
+    _check_names(settings)
     if settings.log_format not in ("json", "text"):
         raise ConfigError(f"LOG_FORMAT must be json or text, not {settings.log_format!r}")
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -168,13 +167,24 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"DEFAULT_TIMEZONE: {exc}") from exc
 
 
+def _check_names(settings: Settings) -> None:
+    for name in ("rastar_menu_table", "rastar_selections_table"):
+        if not _TABLE_RE.fullmatch(getattr(settings, name)):
+            raise ConfigError(
+                f"{name.upper()} must be a table name (lowercase letters, digits and '_'),"
+                f" not {getattr(settings, name)!r}"
+            )
+    if settings.bot_webhook_secret and not _SECRET_TOKEN_RE.fullmatch(settings.bot_webhook_secret):
+        raise ConfigError("BOT_WEBHOOK_SECRET must be 1-256 letters, digits, '_' or '-'")
+
+
 def _check_urls(settings: Settings) -> None:
     if not urlsplit(settings.database_url).scheme.startswith("postgres"):
         raise ConfigError("DATABASE_URL must be a postgresql:// URL")
     if settings.redis_url and urlsplit(settings.redis_url).scheme not in ("redis", "rediss"):
         raise ConfigError("REDIS_URL must be a redis:// or rediss:// URL")
     for name in ("aws_endpoint_url", "telegram_api_url", "rastar_supabase_url",
-                 "rastar_pick_url", "link_page_url"):  # fmt: skip
+                 "rastar_pick_url", "link_page_url", "bot_webhook_url"):  # fmt: skip
         value = getattr(settings, name)
         if value and urlsplit(value).scheme not in ("http", "https"):
             raise ConfigError(f"{name.upper()} must be an http(s):// URL, not {value!r}")
@@ -194,6 +204,7 @@ def _resolve_secrets(settings: Settings, env: Mapping[str, str]) -> Settings:
     for name, variable in (
         ("database_url", "DATABASE_URL_SECRET_ARN"),
         ("telegram_bot_token", "TELEGRAM_BOT_TOKEN_SECRET_ARN"),
+        ("bot_webhook_secret", "BOT_WEBHOOK_SECRET_ARN"),
         ("rastar_encryption_keys", "RASTAR_ENCRYPTION_KEYS_SECRET_ARN"),
         ("rastar_supabase_anon_key", "RASTAR_SUPABASE_ANON_KEY_SECRET_ARN"),
         ("llm_api_key", "LLM_API_KEY_SECRET_ARN"),

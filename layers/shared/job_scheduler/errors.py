@@ -137,7 +137,13 @@ class InvalidBatch(InputError):
 
 
 class PickRefused(InputError):
-    """A pick button that cannot be honoured: stale, someone else's, or for a past day."""
+    """A pick button that cannot be honoured: stale, someone else's, or for a past day;
+    ``reason`` (not_ours, not_yours, over, mismatch, past, not_linked) picks the words the
+    person is told."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class InvalidTokenName(InputError):
@@ -323,4 +329,10 @@ class AccessTokenExpired(RastarUnavailable):
 
 
 class PickFailed(Unavailable):
-    """Rastar did not take a pick; the message says whether the earlier pick stayed."""
+    """Rastar did not take a pick; the message says whether the earlier pick stayed:
+    ``kept`` names it when it did; ``lost`` says it was taken away and not put back."""
+
+    def __init__(self, message: str, kept: str | None = None, lost: bool = False) -> None:
+        super().__init__(message)
+        self.kept = kept
+        self.lost = lost

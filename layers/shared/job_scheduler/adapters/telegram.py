@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import requests
@@ -106,18 +107,81 @@ class TelegramClient:
         """Send and return Telegram's message_id; raise a SendError subclass on failure.
         ``reply_markup`` (an inline keyboard as JSON-ready data) goes as Telegram's JSON."""
         markup = json.dumps(reply_markup, ensure_ascii=False) if reply_markup else None
-        try:
+        with _classified():
             message = self._bot.send_message(
                 chat_id, text, parse_mode=parse_mode, disable_notification=silent,
                 reply_markup=markup,
             )  # fmt: skip
-        except apihelper.ApiTelegramException as exc:
-            raise classify(exc.error_code, exc.description, exc.result_json) from None
-        except apihelper.ApiHTTPException as exc:
-            raise Transient(scrub(f"HTTP error from Telegram: {exc}")) from None
-        except (requests.RequestException, OSError) as exc:
-            raise network_error(exc) from None
         return message.message_id
+
+    # The bot's side of a conversation, and its set-up: pyTelegramBotAPI's own methods,
+    # their failures classified as ``send``'s are.
+
+    def edit(
+        self, chat_id: int, message_id: int, text: str, reply_markup: Mapping[str, Any] | None
+    ) -> None:
+        """Change a message the bot sent (HTML); one that is already so is not an error."""
+        markup = json.dumps(reply_markup, ensure_ascii=False) if reply_markup else None
+        try:
+            with _classified():
+                self._bot.edit_message_text(
+                    text, chat_id, message_id, parse_mode="HTML", reply_markup=markup
+                )
+        except Rejected as exc:
+            if "message is not modified" not in str(exc):
+                raise
+
+    def answer_callback(self, callback_id: str, text: str, alert: bool = False) -> None:
+        """The toast a tap on an inline button shows (an alert box with ``alert``)."""
+        with _classified():
+            self._bot.answer_callback_query(callback_id, text[:200], show_alert=alert)
+
+    def set_webhook(self, url: str, secret: str, allowed_updates: list[str]) -> None:
+        with _classified():
+            self._bot.set_webhook(url, secret_token=secret, allowed_updates=allowed_updates)
+
+    def delete_webhook(self) -> None:
+        with _classified():
+            self._bot.delete_webhook()
+
+    def webhook_info(self) -> dict[str, Any]:
+        """getWebhookInfo as Telegram words it (url, pending_update_count, last_error_*)."""
+        with _classified():
+            info = self._bot.get_webhook_info()
+        return {name: value for name, value in vars(info).items() if value not in (None, "")}
+
+    def set_commands(self, commands: list[tuple[str, str]], language: str | None) -> None:
+        """The command menu shown to people whose app speaks ``language`` (None: the rest)."""
+        listed = [telebot.types.BotCommand(name, about) for name, about in commands]
+        with _classified():
+            self._bot.set_my_commands(listed, language_code=language)
+
+    def updates(self, offset: int | None, wait_seconds: int) -> list[dict[str, Any]]:
+        """getUpdates (long polling), each update as Telegram's JSON."""
+        with _classified():
+            found = apihelper.get_updates(
+                self._bot.token, offset=offset, timeout=wait_seconds + 5,
+                long_polling_timeout=wait_seconds,
+            )  # fmt: skip
+        return list(found)
+
+    def username(self) -> str:
+        """The bot's @username (without the @), for t.me links."""
+        with _classified():
+            return self._bot.get_me().username
+
+
+@contextmanager
+def _classified() -> Iterator[None]:
+    """pyTelegramBotAPI's exceptions as the package's SendError classes."""
+    try:
+        yield
+    except apihelper.ApiTelegramException as exc:
+        raise classify(exc.error_code, exc.description, exc.result_json) from None
+    except apihelper.ApiHTTPException as exc:
+        raise Transient(scrub(f"HTTP error from Telegram: {exc}")) from None
+    except (requests.RequestException, OSError) as exc:
+        raise network_error(exc) from None
 
 
 def network_error(exc: BaseException) -> SendError:

@@ -51,7 +51,7 @@ FROM users AS u
 WHERE d.id = ANY(%(ids)s) AND u.id = d.user_id AND d.status = 'queued'
   AND (d.claimed_until IS NULL OR d.claimed_until < now())
 RETURNING d.id, d.user_id, d.attempts, d.payload, u.telegram_chat_id AS chat_id, u.is_active,
-          u.inactive_reason
+          u.inactive_reason, u.opted_out_at
 """
 
 
@@ -75,6 +75,8 @@ class DeliveryRecords:
             if not row["is_active"]:
                 why = f"the person can no longer be reached ({row['inactive_reason']})"
                 unreachable.append((row["id"], why))
+            elif row["opted_out_at"] is not None:  # said /stop after the message was queued
+                unreachable.append((row["id"], "the person opted out of messages (/stop)"))
             elif payload is None:
                 unreachable.append((row["id"], "nothing to send: the row has no payload"))
             else:

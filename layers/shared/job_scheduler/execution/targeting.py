@@ -1,8 +1,9 @@
 """Who a job reaches, resolved by one SQL query and streamed.
 
 Rules: the included users plus the members of the selected character packs; when neither is
-set, every user. Excluded users are then removed (exclusion always wins), and only active
-users are ever returned. The query runs on a server-side cursor so a run over 100k users
+set, every user. Excluded users are then removed (exclusion always wins), and only people
+who can be reached (active) and want to be (not opted out with /stop) are ever returned,
+whoever fires the job. The query runs on a server-side cursor so a run over 100k users
 never holds them all in memory.
 """
 
@@ -14,13 +15,14 @@ from dataclasses import dataclass
 import psycopg
 
 from job_scheduler.adapters.db import database_errors
+from job_scheduler.messages.languages import LANGUAGE
 from job_scheduler.model import Job, Recipient
 
 STREAM_BATCH = 2000
 
 _TARGETED = """
     FROM users AS u
-    WHERE u.is_active
+    WHERE u.is_active AND u.opted_out_at IS NULL
       AND NOT (u.id = ANY(%(exclude)s::bigint[]))
       AND (
             (cardinality(%(include)s::bigint[]) = 0 AND cardinality(%(packs)s::bigint[]) = 0)
@@ -59,7 +61,7 @@ def iter_recipients(
     """The targeted active users in id order, one page of ``page_size`` per query."""
     query = (
         "SELECT u.id AS user_id, u.telegram_chat_id AS chat_id, u.first_name, u.last_name,"
-        " u.username, u.language_code" + _TARGETED + " AND u.id > %(after)s"
+        " u.username, " + LANGUAGE + " AS language_code" + _TARGETED + " AND u.id > %(after)s"
         " ORDER BY u.id LIMIT %(limit)s"
     )
     after = 0

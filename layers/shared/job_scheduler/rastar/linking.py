@@ -27,6 +27,7 @@ from job_scheduler.errors import (
     RastarUnavailable,
     UserNotFound,
 )
+from job_scheduler.messages.languages import LANGUAGE, language_of
 from job_scheduler.rastar import accounts
 from job_scheduler.rastar.client import RastarClient
 from job_scheduler.rastar.crypto import SecretBox
@@ -83,7 +84,7 @@ def peek(conn: psycopg.Connection, state: str) -> LinkState:
     Changes nothing (a GET of the page)."""
     with database_errors("reading a link"):
         row = conn.execute(
-            "SELECT s.user_id, s.expires_at, s.used_at, s.tries, u.language_code"
+            "SELECT s.user_id, s.expires_at, s.used_at, s.tries, " + LANGUAGE + " AS language"
             " FROM rastar_link_states s JOIN users u ON u.id = s.user_id"
             " WHERE s.state_sha256 = %s",
             (digest(state),),
@@ -92,7 +93,7 @@ def peek(conn: psycopg.Connection, state: str) -> LinkState:
         raise LinkNotFound("this link is not known; ask the bot for a new one with /link")
     _check_usable(row["used_at"], row["expires_at"], row["tries"])
     return LinkState(row["user_id"], row["expires_at"], MOST_TRIES - row["tries"],
-                     row["language_code"] or "")  # fmt: skip
+                     row["language"] or "")  # fmt: skip
 
 
 def sign_in(
@@ -123,10 +124,11 @@ def sign_in(
             raise LinkUnusable("this link has just been used; the account is linked", "used")
         accounts.link(conn, box, user_id, session)
         person = conn.execute(
-            "SELECT telegram_chat_id, language_code FROM users WHERE id = %s", (user_id,)
+            "SELECT u.telegram_chat_id, " + LANGUAGE + " AS language FROM users u WHERE u.id = %s",
+            (user_id,),
         ).fetchone()
     return Linked(user_id, person["telegram_chat_id"], session.email or email.strip(),
-                  person["language_code"] or "")  # fmt: skip
+                  person["language"] or "")  # fmt: skip
 
 
 def _spend_a_try(conn: psycopg.Connection, state: str) -> int:
@@ -173,5 +175,4 @@ LINKED = {
 
 def linked_text(linked: Linked) -> str:
     """The Telegram message that tells the person which account they linked (HTML)."""
-    lang = "en" if linked.language.lower().startswith("en") else "fa"
-    return LINKED[lang].format(email=html.escape(linked.email))
+    return LINKED[language_of(linked.language)].format(email=html.escape(linked.email))

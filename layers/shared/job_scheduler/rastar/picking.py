@@ -90,9 +90,9 @@ def load_offer(conn: psycopg.Connection, token: str, chat_id: int) -> Offer:
             (_digest(token),),
         ).fetchone()
     if row is None or row["telegram_chat_id"] != chat_id:
-        raise PickRefused("this button is not yours, or no longer exists")
+        raise PickRefused("this button is not yours, or no longer exists", "not_yours")
     if row["expires_at"] <= datetime.now(UTC):
-        raise PickRefused("the days of this reminder are over")
+        raise PickRefused("the days of this reminder are over", "over")
     days = tuple(_day_of(item) for item in row["days"])
     return Offer(token, row["user_id"], days)
 
@@ -100,13 +100,13 @@ def load_offer(conn: psycopg.Connection, token: str, chat_id: int) -> Offer:
 def pick(conn: psycopg.Connection, sessions: Sessions, offer: Offer, day: int, dish: int) -> Picked:
     """Pick that dish for the person in Rastar (changing that day's earlier pick, if any)."""
     if not (0 <= day < len(offer.days) and 0 <= dish < len(offer.days[day].dishes)):
-        raise PickRefused("this button does not match its reminder")
+        raise PickRefused("this button does not match its reminder", "mismatch")
     offered = offer.days[day]
     if offered.date < datetime.now(load_zone(RASTAR_ZONE)).date():
-        raise PickRefused(f"{offered.date.isoformat()} is past; it can no longer be picked")
+        raise PickRefused(f"{offered.date.isoformat()} is past; it can no longer be picked", "past")
     account = accounts.accounts_of(conn, [offer.user_id]).get(offer.user_id)
     if account is None or account.refused or account.sealed_session is None:
-        raise PickRefused("your Rastar account is not linked; link it with /link")
+        raise PickRefused("your Rastar account is not linked; link it with /link", "not_linked")
     choice = offered.dishes[dish]
 
     def change(session: Session) -> Picked:
@@ -153,9 +153,13 @@ def _failed(
     except RastarError:
         return PickFailed(
             f"Rastar took away {earlier.food.name} but did not take the new pick; nothing is"
-            " picked for that day now: pick again"
+            " picked for that day now: pick again",
+            lost=True,
         )
-    return PickFailed(f"Rastar did not take the new pick; {earlier.food.name} stays picked")
+    return PickFailed(
+        f"Rastar did not take the new pick; {earlier.food.name} stays picked",
+        kept=earlier.food.name,
+    )
 
 
 def parse_callback(data: str) -> tuple[str, str, int, int | None]:
@@ -168,7 +172,7 @@ def parse_callback(data: str) -> tuple[str, str, int, int | None]:
             return DAY, parts[1], int(parts[2]), None
     except ValueError:
         pass
-    raise PickRefused("this button is not one of the reminder's")
+    raise PickRefused("this button is not one of the reminder's", "not_ours")
 
 
 def _digest(token: str) -> str:

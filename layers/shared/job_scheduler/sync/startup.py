@@ -54,7 +54,11 @@ class StartupHandler:
 
     def __call__(self, event: dict[str, Any], context: object) -> dict[str, Any]:
         def sync() -> dict[str, Any]:
-            return run_startup(self.settings).as_dict()
+            summary = run_startup(self.settings).as_dict()
+            url = _webhook_url(event) or self.settings.bot_webhook_url
+            if url:
+                summary["bot"] = set_up_bot(self.settings, url)
+            return summary
 
         def remove() -> dict[str, Any]:
             return {"rules_deleted": remove_all_rules(self.settings)}
@@ -63,3 +67,21 @@ class StartupHandler:
             prefix = self.settings.rule_prefix
             return custom_resource.handle(event, context, sync, remove, prefix)
         return sync()
+
+
+def _webhook_url(event: dict[str, Any]) -> str | None:
+    """The bot webhook's URL as the stack hands it to the custom resource (its function URL)."""
+    return (event.get("ResourceProperties") or {}).get("BotWebhookUrl") or None
+
+
+def set_up_bot(settings: Settings, url: str) -> dict[str, Any]:
+    """Point Telegram at the webhook (the bot package only when there is one to set)."""
+    from job_scheduler.adapters.telegram import TelegramClient
+    from job_scheduler.bot.setup import set_up
+    from job_scheduler.errors import ConfigError
+
+    if not settings.telegram_bot_token:
+        raise ConfigError("TELEGRAM_BOT_TOKEN is not set: the webhook cannot be registered")
+    telegram = TelegramClient(settings.telegram_bot_token, settings.telegram_api_url,
+                              settings.telegram_timeout_seconds)  # fmt: skip
+    return set_up(settings, telegram, url)

@@ -16,6 +16,7 @@ import jdatetime
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
+from job_scheduler.messages.languages import language_of
 from job_scheduler.model import Recipient
 from job_scheduler.rastar.picking import Offer, OfferedDay, day_data, pick_data
 from job_scheduler.rastar.protocol import Food
@@ -71,7 +72,7 @@ RELINK = {
 
 
 def language(recipient: Recipient) -> str:
-    return "en" if (recipient.language_code or "").lower().startswith("en") else "fa"
+    return language_of(recipient.language_code)
 
 
 def day_label(day: date, lang: str) -> str:
@@ -98,13 +99,17 @@ def reminder_text(
     return template.render(name=name, days=shown, count=count, suggestion=suggestion)
 
 
-def keyboard(offer: Offer, day: int, lang: str, site_url: str | None) -> dict[str, Any]:
-    """One button per dish of the offer's ``day`` (two to a row), the next day, Rastar."""
+def keyboard(
+    offer: Offer, day: int, lang: str, site_url: str | None, picked: int | None = None
+) -> dict[str, Any]:
+    """One button per dish of the offer's ``day`` (two to a row, the ``picked`` one ticked),
+    the next day, Rastar."""
     dishes = offer.days[day].dishes
     buttons = [
-        {"text": dish.food.name, "callback_data": pick_data(offer, day, index)}
+        {"text": ("✅ " if index == picked else "") + dish.food.name,
+         "callback_data": pick_data(offer, day, index)}
         for index, dish in enumerate(dishes)
-    ]
+    ]  # fmt: skip
     rows = [buttons[start : start + 2] for start in range(0, len(buttons), 2)]
     extra = []
     if day + 1 < len(offer.days):
