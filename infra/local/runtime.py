@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,7 +141,15 @@ class LocalRuntime:
         function = next(f for f in url_functions(template) if f.function == "BotWebhookFunction")
         self.webhook = FunctionUrl(function, self.settings, self._webhook_port()).start()
         public = self.environ.get("BOT_WEBHOOK_URL")
-        if self.services.fake_telegram is not None or public:
+        fake = self.services.fake_telegram
+        if fake is not None:  # the people already in the database are known to the fake
+            rows = get_connection(self.settings.database_url).execute(
+                "SELECT telegram_chat_id, first_name, last_name, username, language_code"
+                " FROM users WHERE telegram_chat_id > 0 ORDER BY id"
+            )
+            for row in rows:
+                fake.chats.know(row.pop("telegram_chat_id"), **row)
+        if fake is not None or public:
             set_up_bot(self.settings, public or self.webhook.url)
         else:
             handler = load_function(function.code_uri, function.handler, self.settings)
@@ -171,6 +180,7 @@ class LocalRuntime:
         port = int(self.environ.get("MOTO_PORT") or _free_port())
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self._moto.start()
+        _wait_for_port(port)  # start() can return before the server listens
         return f"http://127.0.0.1:{port}"
 
     def _function_environment(self, template: dict[str, Any]) -> dict[str, str]:
@@ -213,6 +223,18 @@ class LocalRuntime:
                 )
                 poller.start()
                 self.pollers.append(poller)
+
+
+def _wait_for_port(port: int, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _write_env_file(env: dict[str, str]) -> dict[str, str]:

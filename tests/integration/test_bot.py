@@ -454,3 +454,31 @@ def test_rastar_not_answering_is_a_toast_and_nothing_changes(
     assert tap["toast"] == "Rastar is not answering; nothing changed. Try again in a minute."
     assert telegram.messages(PERSON)[-1]["visible_text"] == "pick"  # not edited
     assert rastar.selections(email_of(user)) == []
+
+
+# -- the fake's chat view, in Chromium ------------------------------------------------------------
+
+
+def test_the_chat_view_is_clicked_through_in_chromium(db, telegram, webhook, browser):
+    add_pack(db, "owls", "Night Owls")
+    page = browser.new_page()
+    page.goto(f"{telegram.base_url}/_fake")
+    page.get_by_role("link", name="A new person ▸").click()
+    page.get_by_label("Telegram id").fill(str(PERSON))
+    page.get_by_label("First name").fill("Sara")
+    page.get_by_role("button", name="Start the bot").click()  # writes /start as them
+    page.get_by_text("سلام Sara!").wait_for(timeout=10_000)
+    page.get_by_placeholder("Write to the bot").fill("/packs")
+    page.get_by_role("button", name="Send").click()
+    page.get_by_role("button", name="Night Owls").click()
+    page.get_by_text("به «Night Owls» پیوستی.").wait_for(timeout=10_000)
+    assert members(db, add_pack_id(db, "owls")) == [PERSON]
+    page.get_by_role("button", name="Block the bot").click()
+    page.get_by_text("blocked the bot").wait_for(timeout=10_000)
+    settled(telegram)
+    assert users(db)[0]["inactive_reason"] == "blocked"
+    page.close()
+
+
+def add_pack_id(db, slug: str) -> int:
+    return db.execute("SELECT id FROM character_packs WHERE slug = %s", (slug,)).fetchone()["id"]

@@ -164,6 +164,11 @@ class Chats:
             update_id = self._queue({"my_chat_member": change})
         return {"update_id": update_id}
 
+    def know(self, user_id: int, **about: str | None) -> None:
+        """Someone the bot already has (``make run``'s demo people): Telegram knows their
+        name and language, so taps and messages made as them carry those."""
+        self._person(user_id, {name: value for name, value in about.items() if value})
+
     def _person(self, user_id: int, params: Mapping[str, Any]) -> dict[str, Any]:
         if user_id <= 0:
             raise ValueError("a person's id is a positive integer")

@@ -45,7 +45,8 @@ padding-left:.5rem}
 color:#2a6ca8;font-size:.9rem;text-decoration:none;overflow:hidden;text-overflow:ellipsis;
 white-space:nowrap}
 button.button{border:0;cursor:pointer;font:inherit;font-size:.9rem}
-.layout{display:flex;gap:1rem;align-items:flex-start}.people{flex:0 0 12rem;font-size:.9rem}
+.layout{display:flex;gap:1rem;align-items:flex-start}.people{flex:0 0 12rem;font-size:.9rem;
+position:sticky;top:.5rem}.compose .button{flex:0 0 6rem}
 .people a{display:block;padding:.3rem .5rem;border-radius:.4rem;color:inherit;
 text-decoration:none}.people a.on{background:#2a7ab0;color:#fff}.chat{flex:1;min-width:0}
 .people form,.compose{display:flex;flex-wrap:wrap;gap:.3rem;margin-top:.5rem}
@@ -223,7 +224,7 @@ def _their_message(message: dict[str, Any], toast: str | None) -> str:
     when = html.escape(message["time"][11:19])
     text = render_text(message["visible_text"], message["entities"])
     buttons = render_keyboard(message.get("reply_markup"), message["message_id"])
-    bubble = f'<div class="toast">{html.escape(toast)}</div>' if toast else ""
+    bubble = f'<div class="toast" dir="auto">{html.escape(toast)}</div>' if toast else ""
     return (f'<li class="theirs"><div class="meta">bot · {when}{silent}{edited}</div>'
             f'<div class="text" dir="auto">{text}</div>{buttons}{bubble}</li>')  # fmt: skip
 
