@@ -156,6 +156,14 @@ class LocalRuntime:
             self.update_poller = UpdatePoller(self.settings, handler, self.stop_event)
             self.update_poller.start()
 
+    def _webhook_url(self) -> str:
+        """Where Telegram sends updates: a public URL given, else (the fake Telegram) the
+        local function URL; none when a real bot long-polls from this machine."""
+        assert self.services is not None
+        if self.environ.get("BOT_WEBHOOK_URL") or self.services.fake_telegram is None:
+            return self.environ.get("BOT_WEBHOOK_URL", "")
+        return f"http://127.0.0.1:{self._webhook_port()}/"
+
     def _webhook_port(self) -> int:
         if not self.webhook_port:
             wanted = int(self.environ.get("BOT_WEBHOOK_PORT") or 0)
@@ -199,6 +207,7 @@ class LocalRuntime:
             "RASTAR_SUPABASE_ANON_KEY": self.services.rastar_anon_key,
             "RASTAR_ENCRYPTION_KEYS": self.services.rastar_keys,
             "LINK_PAGE_URL": f"{self._admin_url()}/link",
+            "BOT_WEBHOOK_URL": self._webhook_url(),
             "RULE_PREFIX": self.environ.get("RULE_PREFIX", RULE_PREFIX),
             "STAGE": self.environ.get("STAGE", "local"),
         }
@@ -256,6 +265,9 @@ def _write_env_file(env: dict[str, str]) -> dict[str, str]:
         "RASTAR_SUPABASE_ANON_KEY",
         "RASTAR_ENCRYPTION_KEYS",
         "LINK_PAGE_URL",
+        "TELEGRAM_BOT_TOKEN",
+        "TELEGRAM_API_URL",
+        "BOT_WEBHOOK_URL",
     )
     values = {key: env[key] for key in keys if env.get(key)}
     lines = [f"export {key}='{value}'" for key, value in values.items()]

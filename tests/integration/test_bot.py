@@ -482,3 +482,35 @@ def test_the_chat_view_is_clicked_through_in_chromium(db, telegram, webhook, bro
 
 def add_pack_id(db, slug: str) -> int:
     return db.execute("SELECT id FROM character_packs WHERE slug = %s", (slug,)).fetchone()["id"]
+
+
+# -- jobsctl bot ---------------------------------------------------------------------------------
+
+
+def test_jobsctl_bot_set_up_and_status_show_the_webhook_as_telegram_sees_it(
+    telegram, webhook, bot_settings, monkeypatch, capfd
+):
+    from job_scheduler.cli import main as cli
+
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("TELEGRAM_API_URL", telegram.base_url)
+    monkeypatch.setenv("DATABASE_URL", bot_settings.database_url)
+    assert cli.main(["bot", "set-up", "--url", webhook.url]) == 0
+    webhook.stop()  # Telegram can no longer deliver
+    httpx.post(f"{telegram.base_url}/_fake/users/{PERSON}/messages", json={"text": "/start"})
+    wait_for(lambda: telegram.chats.webhook_info().get("last_error_message"))
+    capfd.readouterr()
+    assert cli.main(["bot", "status"]) == 0
+    printed = capfd.readouterr().out
+    assert f"webhook          {webhook.url}" in printed
+    assert "pending updates  1" in printed and "Connection failed" in printed
+    assert "message, callback_query, my_chat_member" in printed
+
+
+def test_jobsctl_bot_without_a_token_says_what_to_set(monkeypatch, capfd, database_url):
+    from job_scheduler.cli import main as cli
+
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    assert cli.main(["bot", "status"]) == 1
+    assert "TELEGRAM_BOT_TOKEN is not set" in capfd.readouterr().err

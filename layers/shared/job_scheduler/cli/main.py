@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from job_scheduler.cli import accounts, jobs, schedules
+from job_scheduler.cli import accounts, bot, jobs, schedules
 from job_scheduler.errors import (
     Conflict,
     InputError,
@@ -55,4 +55,5 @@ def parser() -> argparse.ArgumentParser:
     schedules.add_commands(commands)
     jobs.add_commands(commands)
     accounts.add_commands(commands)
+    bot.add_commands(commands)
     return root
