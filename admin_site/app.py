@@ -29,6 +29,7 @@ from chalicelib.http import (
 )
 
 from job_scheduler.admin import edits as job_edits
+from job_scheduler.admin import packs, people
 from job_scheduler.admin import queries as history
 from job_scheduler.admin.specs import CustomJobSpec
 from job_scheduler.admin.views import (
@@ -183,7 +184,84 @@ def run_now(name: str, actor: str) -> Any:
 @app.route("/api/character-packs", methods=["GET"])
 @endpoint(app)
 def list_packs(actor: str) -> dict[str, Any]:
-    return {"packs": history.list_packs(connection())}
+    link = current.get().deep_link
+    return {"packs": [{**pack, "deep_link": link(pack["slug"])}
+                      for pack in packs.list_packs(connection())]}  # fmt: skip
+
+
+@app.route("/api/character-packs", methods=["POST"])
+@endpoint(app)
+def create_pack(actor: str) -> Response:
+    pack = packs.create_pack(connection(), actor, json_body(app.current_request))
+    return json_response(_pack_view(pack), 201)
+
+
+@app.route("/api/character-packs/{pack_id}", methods=["PATCH"])
+@endpoint(app)
+def update_pack(pack_id: str, actor: str) -> dict[str, Any]:
+    changes = json_body(app.current_request)
+    return _pack_view(packs.update_pack(connection(), actor, _id(pack_id, "pack_id"), changes))
+
+
+@app.route("/api/character-packs/{pack_id}/members", methods=["GET"])
+@endpoint(app)
+def pack_members(pack_id: str, actor: str) -> dict[str, Any]:
+    request = app.current_request
+    pack = packs.get_pack(connection(), _id(pack_id, "pack_id"))
+    found = people.list_people(connection(), pack_id=pack["id"],
+                               limit=int_param(request, "limit", 50, 1, people.MAX_PAGE),
+                               after_id=int_param(request, "after", 0, 0, 2**62))  # fmt: skip
+    return {"members": found}
+
+
+@app.route("/api/character-packs/{pack_id}/members", methods=["POST"])
+@endpoint(app)
+def add_pack_members(pack_id: str, actor: str) -> dict[str, Any]:
+    body = json_body(app.current_request)
+    user_ids = body.get("user_ids")
+    if not isinstance(user_ids, list) or not all(
+        isinstance(item, int) and not isinstance(item, bool) for item in user_ids
+    ):
+        raise ApiError(422, "invalid", "user_ids must be a list of user ids", "user_ids")
+    pack = packs.add_members(connection(), actor, _id(pack_id, "pack_id"), user_ids)
+    return _pack_view(pack)
+
+
+@app.route("/api/character-packs/{pack_id}/members/{user_id}", methods=["DELETE"])
+@endpoint(app)
+def remove_pack_member(pack_id: str, user_id: str, actor: str) -> dict[str, Any]:
+    pack = packs.remove_member(connection(), actor, _id(pack_id, "pack_id"),
+                               _id(user_id, "user_id"))  # fmt: skip
+    return _pack_view(pack)
+
+
+def _pack_view(pack: dict[str, Any]) -> dict[str, Any]:
+    return {**pack, "deep_link": current.get().deep_link(pack["slug"])}
+
+
+def _id(raw: str, field: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,18}", raw):
+        raise ApiError(404, "not_found", f"{field} must be a whole number", field)
+    return int(raw)
+
+
+@app.route("/api/people", methods=["GET"])
+@endpoint(app)
+def list_people(actor: str) -> dict[str, Any]:
+    """People by name, username or id, and state (active, blocked, opted_out), in id order;
+    ``after`` pages on."""
+    request = app.current_request
+    query = (query_param(request, "q") or "").strip()
+    state = query_param(request, "state") or None
+    if len(query) > 100:
+        raise ApiError(400, "bad_request", "q must be at most 100 characters", "q")
+    if state not in (None, *people.STATES):
+        raise ApiError(400, "bad_request", f"state must be one of {', '.join(people.STATES)}",
+                       "state")  # fmt: skip
+    found = people.list_people(connection(), query or None, state,
+                               int_param(request, "limit", 50, 1, people.MAX_PAGE),
+                               int_param(request, "after", 0, 0, 2**62))  # fmt: skip
+    return {"people": found, "counts": people.counts(connection())}
 
 
 @app.route("/api/users", methods=["GET"])

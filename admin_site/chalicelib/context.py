@@ -14,8 +14,9 @@ from job_scheduler.adapters.db import get_connection
 from job_scheduler.adapters.lambda_entry import ColdStart
 from job_scheduler.adapters.telegram import TelegramClient
 from job_scheduler.admin.volume import VolumeGuard
+from job_scheduler.bot.packs import deep_link
 from job_scheduler.config import Settings
-from job_scheduler.errors import ConfigError
+from job_scheduler.errors import ConfigError, SendError
 from job_scheduler.rastar.client import RastarClient
 from job_scheduler.rastar.crypto import SecretBox
 from job_scheduler.sync.rules import RuleStore
@@ -61,6 +62,17 @@ class AdminContext:
             settings.telegram_bot_token, settings.telegram_api_url,
             settings.telegram_timeout_seconds,
         )  # fmt: skip
+
+    def deep_link(self, slug: str) -> str | None:
+        """A pack's t.me link, once the bot's @username is known (getMe, asked once and
+        kept; None while Telegram cannot say)."""
+        username = self.__dict__.get("bot_username")
+        if username is None:
+            try:
+                username = self.__dict__["bot_username"] = self.telegram.username()
+            except (ConfigError, SendError):
+                return None
+        return deep_link(username, slug)
 
 
 current = ColdStart(AdminContext.from_settings)

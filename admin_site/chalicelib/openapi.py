@@ -169,6 +169,52 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
+PACK_FIELDS = {
+    "slug": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,58}$"},
+    "name": {"type": "string", "minLength": 1, "maxLength": 100},
+    "description": {"type": "string", "maxLength": 500},
+    "open_to_join": {"type": "boolean"},
+}
+PACK_ID = {"name": "pack_id", "in": "path", "required": True, "schema": {"type": "string"}}
+USER_ID = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "string"}}
+PAGE = [
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+    {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+]
+SCHEMAS["Pack"] = {
+    "type": "object",
+    "required": ["id", "slug", "name", "open_to_join", "members", "deep_link"],
+    "properties": {
+        "id": {"type": "integer"},
+        **PACK_FIELDS,
+        "members": {"type": "integer"},
+        "deep_link": _nullable("string"),
+        "created_at": {"type": "string"},
+        "updated_at": {"type": "string"},
+    },
+}
+SCHEMAS["Person"] = {
+    "type": "object",
+    "required": ["id", "telegram_chat_id", "state", "since", "rastar", "packs"],
+    "properties": {
+        "id": {"type": "integer"},
+        "telegram_chat_id": {"type": "integer"},
+        "first_name": _nullable("string"),
+        "last_name": _nullable("string"),
+        "username": _nullable("string"),
+        "language": _nullable("string"),
+        "language_code": _nullable("string"),
+        "state": {"type": "string", "enum": ["active", "blocked", "opted_out"]},
+        "since": _nullable("string"),
+        "inactive_reason": _nullable("string"),
+        "rastar": {"type": "string", "enum": ["linked", "refused", "not_linked"]},
+        "packs": {"type": "array", "items": {"type": "string"}},
+        "last_seen_at": _nullable("string"),
+        "created_at": {"type": "string"},
+    },
+}
+
+
 def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
     return {"type": "object", "required": required, "properties": properties}
 
@@ -203,6 +249,18 @@ def document() -> dict[str, Any]:
             "sample": {"type": "object", "nullable": True},
         },
         ["recipients", "sample"],
+    )
+    pack_create = _object(PACK_FIELDS, ["slug", "name"])
+    members = _object(
+        {
+            "user_ids": {
+                "type": "array",
+                "items": {"type": "integer"},
+                "minItems": 1,
+                "maxItems": 1000,
+            }
+        },
+        ["user_ids"],
     )
     paths: dict[str, Any] = {
         "/api/health": {
@@ -303,7 +361,65 @@ def document() -> dict[str, Any]:
             }
         },
         "/api/character-packs": {
-            "get": {"responses": _responses("200", _array_of("packs", {"type": "object"}), READ)}
+            "get": {"responses": _responses("200", _array_of("packs", _ref("Pack")), READ)},
+            "post": {
+                "description": "A new pack; `open_to_join` lets people join it themselves"
+                " (/packs, or its deep link `t.me/<bot>?start=pack_<slug>`).",
+                "requestBody": {"required": True, **_json(pack_create)},
+                "responses": _responses("201", _ref("Pack"), (*READ, "409", "422")),
+            },
+        },
+        "/api/character-packs/{pack_id}": {
+            "parameters": [PACK_ID],
+            "patch": {
+                "description": "Change the fields given; a new slug changes the deep link.",
+                "requestBody": {"required": True, **_json(_object(PACK_FIELDS, []))},
+                "responses": _responses("200", _ref("Pack"), (*READ, "404", "409", "422")),
+            },
+        },
+        "/api/character-packs/{pack_id}/members": {
+            "parameters": [PACK_ID],
+            "get": {
+                "parameters": PAGE,
+                "responses": _responses(
+                    "200", _array_of("members", _ref("Person")), (*READ, "404")
+                ),
+            },
+            "post": {
+                "requestBody": {"required": True, **_json(members)},
+                "responses": _responses("200", _ref("Pack"), (*READ, "404", "422")),
+            },
+        },
+        "/api/character-packs/{pack_id}/members/{user_id}": {
+            "parameters": [PACK_ID, USER_ID],
+            "delete": {"responses": _responses("200", _ref("Pack"), (*READ, "404"))},
+        },
+        "/api/people": {
+            "get": {
+                "description": "People in id order: whether they can be reached (`active`,"
+                " `blocked`: Telegram cannot reach them, `inactive_reason` says why) or opted"
+                " out with /stop, and since when; language; packs; Rastar link; last seen.",
+                "parameters": [
+                    {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 100}},
+                    {
+                        "name": "state",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["active", "blocked", "opted_out"]},
+                    },
+                    *PAGE,
+                ],
+                "responses": _responses(
+                    "200",
+                    _object(
+                        {
+                            "people": {"type": "array", "items": _ref("Person")},
+                            "counts": {"type": "object"},
+                        },
+                        ["people", "counts"],
+                    ),
+                    READ,
+                ),
+            }
         },
         "/api/users": {
             "get": {

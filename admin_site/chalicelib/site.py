@@ -1,4 +1,4 @@
-"""The admin site's three files, served by the API's own app (no build step)."""
+"""The admin site's files, served by the API's own app (no build step)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ SITE = Path(__file__).parent / "site"
 FILES = {
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
+    "people.js": "text/javascript; charset=utf-8",  # the people and packs views
     "style.css": "text/css; charset=utf-8",
     "link.css": "text/css; charset=utf-8",  # the Rastar link page's (chalicelib/link_page.py)
 }

@@ -1,5 +1,6 @@
 // The admin site: plain JavaScript over the admin API (no build step). Views by hash:
-// #/jobs, #/jobs/<name>, #/executions/<id>, #/new, #/audit. The token lives in
+// #/jobs, #/jobs/<name>, #/executions/<id>, #/new, #/audit; #/people, #/packs and
+// #/packs/<id> are in people.js. The token lives in
 // sessionStorage for this tab only.
 "use strict";
 
@@ -38,7 +39,9 @@ function toast(text) {
 
 function when(iso) {
   if (!iso) return "—";
-  return iso.replace("T", " ").replace(/:00(\.\d+)?(?=[+-Z])/, "").replace("+00:00", " UTC");
+  // To the second (to the minute when the seconds are 00), in UTC as the API gives it.
+  return iso.replace("T", " ").replace(/(:\d\d)\.\d+/, "$1").replace(/:00(?=[+-]|Z)/, "")
+    .replace("+00:00", " UTC");
 }
 
 function badge(text) { return h("span", { class: `badge ${text}` }, STATE_WORDS[text] || text); }
@@ -491,6 +494,9 @@ async function route() {
     } else if (view === "executions" && argument) await showExecution(argument);
     else if (view === "new") showNew();
     else if (view === "audit") await showAudit();
+    else if (view === "people") await showPeople();
+    else if (view === "packs" && argument) await showPack(argument);
+    else if (view === "packs") await showPacks();
     else await showJobs();
   } catch (error) {
     if (error.status === 401) signOut(`${error.message}; sign in again.`);

@@ -14,6 +14,7 @@ the CLI map each root: ``admin_site/chalicelib/http.py`` and ``cli.py``)::
     │   ├── InvalidFiring        a jobs-queue message the executor cannot read
     │   ├── InvalidBatch         a notifications-queue message the notifier cannot read
     │   ├── InvalidTokenName     an admin token's name
+    │   ├── InvalidPack          a pack's slug, name or description
     │   ├── Rejected *           Telegram refused this message for good
     │   ├── CredentialsRefused † Rastar refused the person's credentials (link again)
     │   └── PickRefused          a pick button that is stale, someone else's, or for a past day
@@ -22,10 +23,12 @@ the CLI map each root: ``admin_site/chalicelib/http.py`` and ``cli.py``)::
     │   ├── ExecutionNotFound
     │   ├── UserNotFound
     │   ├── TokenNotFound
+    │   ├── PackNotFound
     │   └── LinkNotFound         no one-time link has that state
     ├── Conflict             the state changed or is in the way     API 409 · CLI exit 2
     │   ├── JobExists
     │   ├── TokenExists
+    │   ├── PackExists           another pack has that slug
     │   ├── EditConflict         the job changed since the version edited
     │   ├── ChatGone *           the person blocked the bot or the chat is gone
     │   ├── ChatMigrated *       the chat moved to a new id
@@ -150,6 +153,10 @@ class InvalidTokenName(InputError):
     """An admin token's name is not 1-64 letters, digits or . _ @ -."""
 
 
+class InvalidPack(InputError):
+    """A pack's slug, name or description is not what it may be (``field`` says which)."""
+
+
 # -- not found -----------------------------------------------------------------------------------
 
 
@@ -163,6 +170,10 @@ class ExecutionNotFound(NotFound):
 
 class UserNotFound(NotFound):
     """No user has that id."""
+
+
+class PackNotFound(NotFound):
+    """No character pack has that id."""
 
 
 class TokenNotFound(NotFound):
@@ -182,6 +193,10 @@ class JobExists(Conflict):
 
 class TokenExists(Conflict):
     """A live admin token has that name; revoke it first."""
+
+
+class PackExists(Conflict):
+    """Another character pack has that slug (its deep link would be ambiguous)."""
 
 
 class LinkUnusable(Conflict):

@@ -137,15 +137,6 @@ def users_by_id(conn: psycopg.Connection, ids: list[int]) -> list[dict[str, Any]
         ).fetchall()
 
 
-def list_packs(conn: psycopg.Connection) -> list[dict[str, Any]]:
-    with database_errors("listing character packs"):
-        return conn.execute(
-            "SELECT p.id, p.slug, p.name, p.description, count(m.user_id) AS members"
-            " FROM character_packs p LEFT JOIN user_character_packs m ON m.pack_id = p.id"
-            " GROUP BY p.id ORDER BY p.name"
-        ).fetchall()
-
-
 def list_audit(
     conn: psycopg.Connection, job_name: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
