@@ -27,11 +27,14 @@ WAIT_SECONDS = 25
 
 
 class UpdatePoller(threading.Thread):
-    def __init__(self, settings: Settings, handler: Any, stop: threading.Event) -> None:
+    def __init__(
+        self, settings: Settings, handler: Any, stop: threading.Event, wait: int = WAIT_SECONDS
+    ) -> None:
         super().__init__(name="telegram-updates", daemon=True)
         assert settings.telegram_bot_token
+        self.wait = wait  # each getUpdates waits this long for an update (Ctrl-C waits it out)
         self.telegram = TelegramClient(settings.telegram_bot_token, settings.telegram_api_url,
-                                       read_timeout=WAIT_SECONDS + 10)  # fmt: skip
+                                       read_timeout=wait + 10)  # fmt: skip
         self.handler, self.stop = handler, stop
         self.headers = {SECRET_HEADER: webhook_secret(settings), "Content-Type": "application/json"}
         self.telegram.delete_webhook()
@@ -40,7 +43,7 @@ class UpdatePoller(threading.Thread):
         offset: int | None = None
         while not self.stop.is_set():
             try:
-                updates = self.telegram.updates(offset, WAIT_SECONDS)
+                updates = self.telegram.updates(offset, self.wait)
             except SendError as exc:
                 logger.warning("getUpdates failed; trying again", extra={"error": str(exc)})
                 self.stop.wait(3)

@@ -487,30 +487,82 @@ def add_pack_id(db, slug: str) -> int:
 # -- jobsctl bot ---------------------------------------------------------------------------------
 
 
-def test_jobsctl_bot_set_up_and_status_show_the_webhook_as_telegram_sees_it(
-    telegram, webhook, bot_settings, monkeypatch, capfd
-):
-    from job_scheduler.cli import main as cli
+def jobsctl(*args: str, **env: str):
+    """jobsctl in its own process, as a person runs it."""
+    import os
+    import subprocess
+    import sys
 
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
-    monkeypatch.setenv("TELEGRAM_API_URL", telegram.base_url)
-    monkeypatch.setenv("DATABASE_URL", bot_settings.database_url)
-    assert cli.main(["bot", "set-up", "--url", webhook.url]) == 0
+    return subprocess.run(
+        [sys.executable, "-m", "job_scheduler", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
+
+
+def test_jobsctl_bot_set_up_and_status_show_the_webhook_as_telegram_sees_it(
+    telegram, webhook, bot_settings
+):
+    env = {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": telegram.base_url,
+        "DATABASE_URL": bot_settings.database_url,
+    }
+    assert jobsctl("bot", "set-up", "--url", webhook.url, **env).returncode == 0
     webhook.stop()  # Telegram can no longer deliver
     httpx.post(f"{telegram.base_url}/_fake/users/{PERSON}/messages", json={"text": "/start"})
     wait_for(lambda: telegram.chats.webhook_info().get("last_error_message"))
-    capfd.readouterr()
-    assert cli.main(["bot", "status"]) == 0
-    printed = capfd.readouterr().out
-    assert f"webhook          {webhook.url}" in printed
-    assert "pending updates  1" in printed and "Connection failed" in printed
-    assert "message, callback_query, my_chat_member" in printed
+    done = jobsctl("bot", "status", **env)
+    assert done.returncode == 0, done.stderr
+    assert f"webhook          {webhook.url}" in done.stdout
+    assert "pending updates  1" in done.stdout and "Connection failed" in done.stdout
+    assert "message, callback_query, my_chat_member" in done.stdout
 
 
-def test_jobsctl_bot_without_a_token_says_what_to_set(monkeypatch, capfd, database_url):
-    from job_scheduler.cli import main as cli
+def test_jobsctl_bot_without_a_token_says_what_to_set(database_url):
+    done = jobsctl("bot", "status", TELEGRAM_BOT_TOKEN="", DATABASE_URL=database_url)
+    assert done.returncode == 1 and "TELEGRAM_BOT_TOKEN is not set" in done.stderr
 
-    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    assert cli.main(["bot", "status"]) == 1
-    assert "TELEGRAM_BOT_TOKEN is not set" in capfd.readouterr().err
+
+# -- a real bot on a laptop: long polling ------------------------------------------------------
+
+
+def test_without_a_webhook_make_run_long_polls_and_feeds_the_same_function(
+    db, telegram, bot_settings, monkeypatch
+):
+    """What ``make run`` does with a real token and no public URL (``infra/local/updates``):
+    deleteWebhook, then getUpdates, each update handed to the webhook function as the
+    request Telegram would make (secret header included), confirmed by the next offset."""
+    import threading
+
+    from infra.local.lambdas import load_function
+    from infra.local.updates import UpdatePoller
+
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    telegram.chats.set_webhook({"url": "http://127.0.0.1:9/nowhere"})  # left from a deploy
+    function = webhook_function()
+    handler = load_function(function.code_uri, function.handler, bot_settings)
+    stop = threading.Event()
+    poller = UpdatePoller(bot_settings, handler, stop, wait=1)
+    poller.start()
+    try:
+        assert telegram.chats.webhook is None  # deleted first
+        assert write(telegram, "/start", language_code="en")["visible_text"].startswith("Hi ")
+        assert write(telegram, "/stop")["visible_text"].startswith("Scheduled messages are stopped")
+        assert users(db)[0]["opted_out_at"] is not None
+        wait_for(lambda: not telegram.chats.get_updates({"offset": "0"}) or None)
+    finally:
+        stop.set()
+        poller.join(timeout=10)
+    assert not poller.is_alive()
+
+
+def test_an_update_pytelegrambotapi_cannot_read_is_recorded_failed_not_redelivered(
+    db, webhook, bot_settings
+):
+    broken = {"update_id": 77, "message": {"message_id": "not a number", "chat": "nope"}}
+    answer = post_update(webhook, broken, webhook_secret(bot_settings))
+    assert (answer.status_code, answer.json()["outcome"]) == (200, "failed")
+    assert db.execute("SELECT outcome FROM bot_updates").fetchall() == [{"outcome": "failed"}]

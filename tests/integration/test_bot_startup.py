@@ -141,3 +141,41 @@ def test_custom_resource_delete_removes_our_rules(db, handler, cloudformation, e
     assert events.list_rules(NamePrefix="test-jobs-")["Rules"] == []
     jobs = db.execute("SELECT count(*) AS n FROM scheduled_jobs").fetchone()["n"]
     assert jobs == 4  # the custom job and the three coded ones: the rows stay
+
+
+def test_a_deploy_points_telegram_at_the_stack_s_webhook(
+    db, settings, cloudformation, events, monkeypatch, telegram
+):
+    """The custom resource's BotWebhookUrl (the function URL) is set with setWebhook, the
+    secret and the updates the bot handles, with the command menus; again, the same."""
+    from job_scheduler.bot.webhook import webhook_secret
+    from job_scheduler.config import Settings
+
+    token = "424242:bot-token-for-the-fake-telegram-0001"
+    for name, value in {
+        "TELEGRAM_BOT_TOKEN": token,
+        "TELEGRAM_API_URL": telegram.base_url,
+        "DATABASE_URL": settings.database_url,
+        "AWS_ENDPOINT_URL": settings.aws_endpoint_url,
+        "JOBS_QUEUE_ARN": settings.jobs_queue_arn,
+        "RULE_PREFIX": "test-jobs",
+    }.items():
+        monkeypatch.setenv(name, value)
+    spec = importlib.util.spec_from_file_location("bot_startup_app_webhook", APP)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    url, received = cloudformation
+    event = custom_resource_event(url, "Create")
+    event["ResourceProperties"] = {"BotWebhookUrl": "https://abc.lambda-url.us-east-1.on.aws/"}
+
+    module.handler(event, LambdaContext())
+    module.handler({**event, "RequestType": "Update"}, LambdaContext())
+
+    assert [answer["Status"] for answer in received] == ["SUCCESS", "SUCCESS"]
+    assert received[0]["Data"]["bot_webhook"] == "https://abc.lambda-url.us-east-1.on.aws/"
+    hook = telegram.chats.webhook
+    assert hook["url"] == "https://abc.lambda-url.us-east-1.on.aws/"
+    assert hook["secret_token"] == webhook_secret(Settings(telegram_bot_token=token))
+    assert hook["allowed_updates"] == ["message", "callback_query", "my_chat_member"]
+    assert len(telegram.chats.get_commands({"language_code": "en"})) == 9
+    telegram.chats.delete_webhook({})

@@ -324,6 +324,7 @@ def test_a_new_person_joins_stops_resumes_links_and_picks_in_the_fake_s_chat(run
         runtime.settings.aws_region,
         runtime.stop_event,
     )
+    first_minute = datetime.now(UTC).replace(second=0, microsecond=0)  # each fired once
     minutes = iter(range(0, 6))
 
     def write(text: str) -> dict:
@@ -341,8 +342,7 @@ def test_a_new_person_joins_stops_resumes_links_and_picks_in_the_fake_s_chat(run
     def demo_minute_reaches_them() -> bool:
         """Fire the every-minute demo for one of the last few minutes (within the misfire
         grace, each once, never 22:00 Tehran); did it reach them?"""
-        minute = datetime.now(UTC).replace(second=0, microsecond=0)
-        minute -= timedelta(minutes=next(minutes))
+        minute = first_minute - timedelta(minutes=next(minutes))
         if (minute.hour, minute.minute) == (18, 30):
             minute -= timedelta(minutes=next(minutes))
         before = len(chat.messages(person))

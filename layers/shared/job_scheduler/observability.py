@@ -90,12 +90,8 @@ def configure(settings: Any, stream: IO[str] | None = None) -> Logger:
     register_secrets(*settings.secret_values())
     formatter = TextFormatter() if settings.log_format == "text" else JsonFormatter()
     logger.registered_handler.setFormatter(formatter)
-    handler = logger.registered_handler
-    if stream is not None and isinstance(handler, logging.StreamHandler):
-        if getattr(handler.stream, "closed", False):  # setStream would flush a closed one
-            handler.stream = stream  # (a CLI run in-process after its stderr was closed)
-        else:
-            handler.setStream(stream)
+    if stream is not None and isinstance(logger.registered_handler, logging.StreamHandler):
+        logger.registered_handler.setStream(stream)
     logger.setLevel(settings.log_level)
     # httpx logs every request at INFO: ten thousand lines per food-reminder run.
     logging.getLogger("httpx").setLevel(logging.WARNING)

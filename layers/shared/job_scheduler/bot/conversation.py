@@ -74,12 +74,14 @@ class Bot:
         if not ledger.claim(self.conn, update_id, kind):
             logger.info("update already applied; dropped", extra={"update_id": update_id})
             return "duplicate"
-        parsed = types.Update.de_json(update)
+        parsed = None
         try:
+            parsed = types.Update.de_json(update)
             outcome = getattr(self, f"_on_{kind}")(getattr(parsed, kind))
         except Exception:
             logger.exception("update failed", extra={"update_id": update_id, "kind": kind})
-            self._apologize(parsed, kind)
+            if parsed is not None:
+                self._apologize(parsed, kind)
             outcome = "failed"
         try:
             ledger.finish(self.conn, update_id, outcome)

@@ -56,8 +56,8 @@ class StartupHandler:
         def sync() -> dict[str, Any]:
             summary = run_startup(self.settings).as_dict()
             url = _webhook_url(event) or self.settings.bot_webhook_url
-            if url:
-                summary["bot"] = set_up_bot(self.settings, url)
+            if url:  # a flat string: CloudFormation's Data is a map of strings
+                summary["bot_webhook"] = set_up_bot(self.settings, url)["webhook_url"]
             return summary
 
         def remove() -> dict[str, Any]:
