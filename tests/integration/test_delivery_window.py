@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 
+import pytest
 from execution_fixtures import *  # noqa: F403 - the fixtures
 from execution_fixtures import Flaky, chats, deliver, now_minute
 from pipeline import add_custom_job, add_users, execution_rows, firing, receive_all
@@ -147,3 +149,32 @@ def _firing_fields(body: str) -> dict:
     message = json.loads(body)
     at = datetime.fromisoformat(message["time"].replace("Z", "+00:00"))
     return {"job": message["job"], "at": at, "trigger": message["source"]}
+
+
+def test_a_message_whose_deliveries_a_dead_claim_holds_comes_back_instead_of_being_lost(
+    db, settings, executor, notifier, queues, telegram
+):
+    """Postgres went away after a claim and before its release: the redelivered message
+    finds the rows still held. It is not deleted (its rows would wait for the sweeper); it
+    comes back after the visibility timeout, and then the claim has expired."""
+    from job_scheduler.errors import RetryLater
+
+    add_users(db, 5)
+    add_custom_job(db)
+    executor.execute(firing("promo", now_minute()))
+    (message,) = receive_all(queues, queues.notifications)
+    batch = DeliveryBatch.from_json(message["Body"])
+    db.execute(
+        "UPDATE notification_deliveries SET claimed_by = 'dead', claimed_until ="
+        " now() + interval '2 seconds', attempts = 1 WHERE user_id <= 2"
+    )
+
+    with pytest.raises(RetryLater, match="2 deliveries are held by another claim"):
+        notifier.process(batch)
+    assert chats(telegram) == [5002, 5003, 5004]
+    time.sleep(2.1)
+    notifier.process(batch)  # the queue's redelivery, after the claim expired
+
+    assert chats(telegram) == [5000, 5001, 5002, 5003, 5004]  # everyone, once
+    statuses = db.execute("SELECT DISTINCT status FROM notification_deliveries").fetchall()
+    assert statuses == [{"status": "sent"}]

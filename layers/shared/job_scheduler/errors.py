@@ -44,7 +44,7 @@ the CLI map each root: ``admin_site/chalicelib/http.py`` and ``cli.py``)::
     │   │   ├── UnexpectedAnswer † an answer whose shape rastar/protocol.py does not know
     │   │   └── AccessTokenExpired † Rastar refused an access token as expired: refresh it
     │   ├── PickFailed           Rastar did not take a pick (the message says what stayed)
-    │   ├── RetryLater           another executor runs this firing; the queue redelivers
+    │   ├── RetryLater           another executor or claim holds it; the queue redelivers
     │   ├── DeliveriesFailed     some deliveries hit transient errors; the queue redelivers
     │   ├── RateLimited *        Telegram's 429: wait ``retry_after``
     │   ├── Transient *          5xx, or the request never reached Telegram
@@ -240,7 +240,8 @@ class RuleQuotaExceeded(Unavailable):
 
 
 class RetryLater(Unavailable):
-    """Another executor is running this firing now; try again after the visibility timeout."""
+    """Another executor is running this firing now, or another claim holds deliveries this
+    message names; try again after the visibility timeout."""
 
 
 class DeliveriesFailed(Unavailable):

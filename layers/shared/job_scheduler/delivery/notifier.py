@@ -54,6 +54,7 @@ from job_scheduler.errors import (
     JobSchedulerError,
     RateLimited,
     Rejected,
+    RetryLater,
     SendError,
     Transient,
     Uncertain,
@@ -134,6 +135,10 @@ class Notifier:
             self._recount(batch.execution_id)
         if work.result.retry:
             raise DeliveriesFailed(f"{len(work.result.retry)} deliveries hit transient errors")
+        if len(claimed.deliveries) + len(claimed.unreachable) < len(batch.delivery_ids):
+            held = self.records().held_elsewhere(batch.delivery_ids, work.token)
+            if held:  # deleting the message now would leave them to the sweeper
+                raise RetryLater(f"{held} deliveries are held by another claim until it expires")
         self.window.top_up(self.conn, batch.execution_id, batch.job_name)
         return work.result
 

@@ -93,6 +93,18 @@ class DeliveryRecords:
             ).fetchall()
         return {row["id"] for row in rows}
 
+    def held_elsewhere(self, ids: Sequence[int], token: str) -> int:
+        """How many of ``ids`` are still to send but claimed by another, unexpired claim
+        (a duplicate message being sent now, or a claim whose holder died before it could
+        release it)."""
+        with database_errors("reading claims"):
+            row = self.conn.execute(
+                "SELECT count(*) AS n FROM notification_deliveries WHERE id = ANY(%s)"
+                " AND status = %s AND claimed_by IS DISTINCT FROM %s AND claimed_until >= now()",
+                (list(ids), DeliveryStatus.QUEUED, token),
+            ).fetchone()
+        return row["n"]
+
     def release(self, ids: Sequence[int], token: str) -> None:
         """Give up this claim on rows that never left: a redelivery may claim them at once."""
         with database_errors("releasing claims"):
