@@ -85,6 +85,7 @@ def test_direct_invoke_returns_the_summary(db, handler, events):
     # The coded jobs of this deployment, and the custom one.
     assert summary["rules_created"] == [
         "test-jobs-promo",
+        "test-jobs-prune-history",
         "test-jobs-sweep-stranded-work",
         "test-jobs-unselected-food-reminder",
         "test-jobs-weekly-food-check",
@@ -101,9 +102,10 @@ def test_custom_resource_create_syncs_and_answers_success(db, handler, cloudform
     (answer,) = received
     assert answer["Status"] == "SUCCESS"
     assert answer["PhysicalResourceId"] == "test-jobs-startup-sync"
-    assert answer["Data"]["rules_created"] == 4  # the custom job and the three coded ones
+    assert answer["Data"]["rules_created"] == 5  # the custom job and the four coded ones
     assert [r["Name"] for r in events.list_rules(NamePrefix="test-jobs-")["Rules"]] == [
         "test-jobs-promo",
+        "test-jobs-prune-history",
         "test-jobs-sweep-stranded-work",
         "test-jobs-unselected-food-reminder",
         "test-jobs-weekly-food-check",
@@ -140,7 +142,7 @@ def test_custom_resource_delete_removes_our_rules(db, handler, cloudformation, e
     assert received[-1]["Status"] == "SUCCESS"
     assert events.list_rules(NamePrefix="test-jobs-")["Rules"] == []
     jobs = db.execute("SELECT count(*) AS n FROM scheduled_jobs").fetchone()["n"]
-    assert jobs == 4  # the custom job and the three coded ones: the rows stay
+    assert jobs == 5  # the custom job and the four coded ones: the rows stay
 
 
 def test_a_deploy_points_telegram_at_the_stack_s_webhook(

@@ -96,6 +96,7 @@ def test_sync_runs_against_the_configured_environment(db, settings, events):
     summary = json.loads(result.stdout)
     assert summary["rules_created"] == [
         "cli-jobs-promo",
+        "cli-jobs-prune-history",
         "cli-jobs-sweep-stranded-work",
         "cli-jobs-unselected-food-reminder",
         "cli-jobs-weekly-food-check",
@@ -147,6 +148,7 @@ def test_job_create_then_jobs_and_fire(db, settings, events):
     }
     assert row["include_user_ids"] == [1, 2]
     assert [r["Name"] for r in events.list_rules(NamePrefix="cli-jobs-")["Rules"]] == [
+        "cli-jobs-prune-history",
         "cli-jobs-sweep-stranded-work",
         "cli-jobs-unselected-food-reminder",
         "cli-jobs-weekly-food-check",

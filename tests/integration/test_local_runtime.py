@@ -87,6 +87,7 @@ def test_demo_data_and_rules_exist_after_start(runtime):
     prefix = runtime.settings.rule_prefix
     assert [(j["name"], j["rule_names"]) for j in jobs] == [
         ("demo-every-minute", [f"{prefix}-demo-every-minute"]),
+        ("prune-history", [f"{prefix}-prune-history"]),
         ("sweep-stranded-work", [f"{prefix}-sweep-stranded-work"]),
         ("unselected-food-reminder", [f"{prefix}-unselected-food-reminder"]),
         ("weekly-food-check", [f"{prefix}-weekly-food-check"]),

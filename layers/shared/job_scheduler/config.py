@@ -72,6 +72,7 @@ class Settings:
     rastar_concurrency: int = 32  # users checked at once by the food reminder
     rastar_timeout_seconds: int = 10
     # An OpenAI-compatible chat completions endpoint for dish suggestions (optional).
+    history_days: int = 90  # executions, deliveries and audit rows kept (prune-history)
     llm_api_url: str | None = None
     llm_api_key: str | None = field(default=None, repr=False)
     llm_model: str = "gpt-4o-mini"
@@ -128,6 +129,7 @@ _NUMBERS = {
     "rastar_timeout_seconds": (1, 60),
     "link_ttl_seconds": (60, 86_400),
     "llm_timeout_seconds": (1, 60),
+    "history_days": (1, 3650),
 }
 
 

@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from job_scheduler.cli import accounts, bot, jobs, schedules
+from job_scheduler.cli import accounts, bot, jobs, maintenance, schedules
 from job_scheduler.errors import (
     Conflict,
     InputError,
@@ -56,4 +56,5 @@ def parser() -> argparse.ArgumentParser:
     jobs.add_commands(commands)
     accounts.add_commands(commands)
     bot.add_commands(commands)
+    maintenance.add_commands(commands)
     return root

@@ -7,6 +7,7 @@ production is exactly what this list says.
 from __future__ import annotations
 
 from job_scheduler.jobs.food_reminder.job import UnselectedFoodReminder, WeeklyFoodCheck
+from job_scheduler.jobs.pruning import PruneHistory
 from job_scheduler.jobs.registry import CodedJob, JobRegistry
 from job_scheduler.jobs.sweeper import StrandedWorkSweeper
 
@@ -14,6 +15,7 @@ CODED_JOBS: tuple[type[CodedJob], ...] = (
     UnselectedFoodReminder,
     WeeklyFoodCheck,
     StrandedWorkSweeper,
+    PruneHistory,
 )
 
 
