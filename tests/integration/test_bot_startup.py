@@ -181,3 +181,38 @@ def test_a_deploy_points_telegram_at_the_stack_s_webhook(
     assert hook["allowed_updates"] == ["message", "callback_query", "my_chat_member"]
     assert len(telegram.chats.get_commands({"language_code": "en"})) == 9
     telegram.chats.delete_webhook({})
+
+
+def test_a_deleted_secret_answers_failed_at_once_with_the_reason(
+    settings, cloudformation, monkeypatch
+):
+    """The settings are read inside the answer: a secret that is gone (here, one moto's
+    Secrets Manager never had) sends FAILED to the response URL within seconds, naming the
+    variable, instead of leaving CloudFormation waiting."""
+    import time
+
+    missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:gone-AbCdEf"
+    for name, value in {
+        "DATABASE_URL": settings.database_url,
+        "AWS_ENDPOINT_URL": settings.aws_endpoint_url,
+        "TELEGRAM_BOT_TOKEN_SECRET_ARN": missing,
+        "RULE_PREFIX": "test-jobs",
+    }.items():
+        monkeypatch.setenv(name, value)
+    spec = importlib.util.spec_from_file_location("bot_startup_app_gone", APP)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    url, received = cloudformation
+    event = custom_resource_event(url, "Create")
+    event["ResourceProperties"] = {"RulePrefix": "test-jobs"}
+
+    started = time.monotonic()
+    module.handler(event, LambdaContext())
+
+    assert time.monotonic() - started < 10
+    (answer,) = received
+    assert answer["Status"] == "FAILED"
+    assert "TELEGRAM_BOT_TOKEN_SECRET_ARN" in answer["Reason"]
+    assert answer["PhysicalResourceId"] == "test-jobs-startup-sync"
+    module.handler({**event, "RequestType": "Delete"}, LambdaContext())
+    assert received[1]["Status"] == "SUCCESS"  # a broken setting never wedges a delete

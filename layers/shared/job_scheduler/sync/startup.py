@@ -7,6 +7,7 @@ from typing import Any
 
 from job_scheduler import observability
 from job_scheduler.adapters.db import get_connection, migrate
+from job_scheduler.adapters.lambda_entry import ColdStart
 from job_scheduler.config import Settings
 from job_scheduler.jobs.catalog import register_all_jobs
 from job_scheduler.jobs.registry import JobRegistry
@@ -85,3 +86,22 @@ def set_up_bot(settings: Settings, url: str) -> dict[str, Any]:
     telegram = TelegramClient(settings.telegram_bot_token, settings.telegram_api_url,
                               settings.telegram_timeout_seconds)  # fmt: skip
     return set_up(settings, telegram, url)
+
+
+def startup(entry: ColdStart[StartupHandler], event: dict[str, Any], context: object) -> Any:
+    """bot_startup's entry: the handler object built (settings, secrets) inside the answer
+    to CloudFormation, so a setting that cannot be read (a deleted secret, a bad value)
+    answers FAILED with the reason at once instead of leaving the stack waiting."""
+    try:
+        handler = entry.get()
+    except Exception as exc:
+        if not custom_resource.is_custom_resource_event(event):
+            raise
+        failure = exc
+
+        def cannot_start() -> dict[str, Any]:
+            raise failure
+
+        prefix = (event.get("ResourceProperties") or {}).get("RulePrefix") or "telegram-jobs"
+        return custom_resource.handle(event, context, cannot_start, cannot_start, prefix)
+    return handler(event, context)
