@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from job_scheduler.errors import ConfigError, UnknownTimezone
 from job_scheduler.schedule.zoned import load_zone
@@ -78,6 +78,10 @@ class Settings:
     llm_model: str = "gpt-4o-mini"
     llm_timeout_seconds: int = 5
 
+    # Where the database and Redis URLs came from, when not from their own variables: said
+    # once at start-up (observability.configure), never with a password.
+    sources: tuple[str, ...] = field(default=(), repr=False, compare=False)
+
     def __post_init__(self) -> None:
         _check(self)
 
@@ -87,6 +91,8 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for spec in fields(cls):
+            if spec.name == "sources":
+                continue
             raw = env.get(spec.name.upper())
             if raw is None or raw == "":
                 continue
@@ -97,6 +103,7 @@ class Settings:
             values["log_format"] = "json" if env.get("AWS_LAMBDA_FUNCTION_NAME") else "text"
         if "aws_region" not in values and env.get("AWS_DEFAULT_REGION"):
             values["aws_region"] = env["AWS_DEFAULT_REGION"]
+        values["sources"] = _from_parts(env, values)
         settings = cls(**values)
         return _resolve_secrets(settings, env)
 
@@ -111,6 +118,7 @@ class Settings:
             self.rastar_supabase_anon_key,
             self.bot_webhook_secret,
         ]
+        found += [unquote(value) for value in found if value and "%" in value]  # as typed too
         return [value.strip() for value in found if value and len(value.strip()) >= 4]
 
 
@@ -131,6 +139,35 @@ _NUMBERS = {
     "llm_timeout_seconds": (1, 60),
     "history_days": (1, 3650),
 }
+
+
+def _from_parts(env: Mapping[str, str], values: dict[str, object]) -> tuple[str, ...]:
+    """The URLs from the separate variables the system this one replaces used
+    (POSTGRES_USER/PASSWORD/DB/PORT/HOST, REDIS_HOST/PORT/PASSWORD), when the URL itself
+    is not set; a URL set as well wins. What was used, in words."""
+    said = []
+    postgres = [name for name in ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB",
+                                  "POSTGRES_PORT", "POSTGRES_HOST") if env.get(name)]  # fmt: skip
+    if postgres and "database_url" in values:
+        said.append(f"DATABASE_URL is set: {', '.join(postgres)} not used")
+    elif postgres:  # (DATABASE_URL_SECRET_ARN, in Lambda, still replaces it)
+        user = quote(env.get("POSTGRES_USER", "postgres"), safe="")
+        password = env.get("POSTGRES_PASSWORD")
+        login = f"{user}:{quote(password, safe='')}" if password else user
+        host, port = env.get("POSTGRES_HOST", "127.0.0.1"), env.get("POSTGRES_PORT", "5432")
+        database = quote(env.get("POSTGRES_DB", "postgres"), safe="")
+        values["database_url"] = f"postgresql://{login}@{host}:{port}/{database}"
+        said.append(f"database from {', '.join(postgres)} (DATABASE_URL is not set)")
+    redis = [name for name in ("REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD") if env.get(name)]
+    if redis and "redis_url" in values:
+        said.append(f"REDIS_URL is set: {', '.join(redis)} not used")
+    elif redis:
+        password = env.get("REDIS_PASSWORD")
+        login = f":{quote(password, safe='')}@" if password else ""
+        host, port = env.get("REDIS_HOST", "127.0.0.1"), env.get("REDIS_PORT", "6379")
+        values["redis_url"] = f"redis://{login}{host}:{port}/0"
+        said.append(f"Redis from {', '.join(redis)} (REDIS_URL is not set)")
+    return tuple(said)
 
 
 def _convert(name: str, raw: str) -> object:

@@ -8,6 +8,7 @@ a message or an exception still never reaches a log.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from typing import IO, Any
 
@@ -15,8 +16,9 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
 
-SERVICE = "telegram-jobs"
-NAMESPACE = "TelegramJobs"
+# Powertools' own variables, as Powertools reads them (at import); these are the defaults.
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "telegram-jobs"
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "TelegramJobs"
 MASK = "***"
 _PATTERNS = [
     # Telegram bot tokens, also inside an API URL (".../bot123456:AAH.../sendMessage": no
@@ -95,6 +97,8 @@ def configure(settings: Any, stream: IO[str] | None = None) -> Logger:
     logger.setLevel(settings.log_level)
     # httpx logs every request at INFO: ten thousand lines per food-reminder run.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    for source in getattr(settings, "sources", ()):  # where the URLs came from, once
+        logger.info(f"settings: {source}")
     return logger
 
 
