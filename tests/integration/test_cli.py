@@ -391,3 +391,40 @@ def test_a_job_that_would_send_too_much_needs_confirm_audience(db, settings):
     assert refused.returncode == 2 and "about 57,600 messages a day" in refused.stderr
     assert "jobsctl --confirm-audience" in refused.stderr
     assert confirmed.returncode == 0, confirmed.stderr
+
+
+def in_directory(directory, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """jobsctl run from ``directory``, DATABASE_URL unset unless given."""
+    clean = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    return subprocess.run(
+        [sys.executable, "-m", "job_scheduler", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=directory,
+        env={**clean, **env},
+    )
+
+
+def test_a_second_terminal_finds_the_running_make_run_by_itself(db, database_url, tmp_path):
+    """Nothing sourced: jobsctl reads .local/run.env (what make run writes), and says so."""
+    db.execute(
+        "INSERT INTO scheduled_jobs (name, kind, cron_expression, timezone, created_by,"
+        " updated_by) VALUES ('promo', 'custom_message', 'cron(0 9 * * ? *)', 'UTC',"
+        " 'a', 'a')"
+    )
+    (tmp_path / ".local").mkdir()
+    (tmp_path / ".local" / "run.env").write_text(f"export DATABASE_URL='{database_url}'\n")
+
+    done = in_directory(tmp_path, "jobs")
+
+    assert done.returncode == 0, done.stderr
+    assert "promo" in done.stdout
+    assert f"jobsctl: using {tmp_path / '.local' / 'run.env'}" in done.stderr
+
+
+def test_a_database_without_the_schema_says_what_to_do(make_database, tmp_path):
+    done = in_directory(tmp_path, "jobs", DATABASE_URL=make_database())
+    assert done.returncode == 1
+    assert "not migrated. Run `jobsctl sync` against it" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -36,7 +36,8 @@ the CLI map each root: ``admin_site/chalicelib/http.py`` and ``cli.py``)::
     ├── Unavailable          a service failed or a quota was reached: try later
     │   │                                                           API 503 · CLI exit 1
     │   ├── DatabaseError        Postgres refused a statement
-    │   │   └── ConnectionLost   Postgres could not be reached, or the connection broke
+    │   │   ├── ConnectionLost   Postgres could not be reached, or the connection broke
+    │   │   └── SchemaMissing    the database is not migrated (the wrong one, or never synced)
     │   ├── AwsError             an AWS call failed
     │   │   └── RulesNotUpdated  EventBridge refused an edit's rule change (row undone)
     │   ├── RuleQuotaExceeded    the rules would pass the event bus's quota
@@ -220,6 +221,11 @@ class EditConflict(Conflict):
 
 class DatabaseError(Unavailable):
     """Postgres failed; the original psycopg error is the cause."""
+
+
+class SchemaMissing(DatabaseError):
+    """A table the package needs is not there: the database was never migrated, or it is
+    not the one meant (the message says how to fix either)."""
 
 
 class ConnectionLost(DatabaseError):

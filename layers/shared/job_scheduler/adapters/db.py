@@ -24,7 +24,12 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
-from job_scheduler.errors import ConnectionLost, ConstraintViolation, DatabaseError
+from job_scheduler.errors import (
+    ConnectionLost,
+    ConstraintViolation,
+    DatabaseError,
+    SchemaMissing,
+)
 from job_scheduler.observability import logger
 
 # Two cold starts may migrate at once; the second waits on this lock, then finds nothing to do.
@@ -46,6 +51,12 @@ def database_errors(action: str) -> Iterator[None]:
     except psycopg.errors.IntegrityError as exc:
         constraint = exc.diag.constraint_name
         raise ConstraintViolation(f"{action}: {exc}".strip(), constraint) from exc
+    except psycopg.errors.UndefinedTable as exc:
+        raise SchemaMissing(
+            f"{action}: this database has no {exc.diag.message_primary or 'such table'}: it"
+            " is not migrated. Run `jobsctl sync` against it (it migrates), or point"
+            " DATABASE_URL at the system that is (after `make run`: `. .local/run.env`)"
+        ) from exc
     except psycopg.OperationalError as exc:  # refused, cut, terminated, restarted
         raise ConnectionLost(f"{action}: {type(exc).__name__}: {exc}".strip()) from exc
     except psycopg.Error as exc:

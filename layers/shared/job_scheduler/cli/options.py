@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
+import shlex
 import sys
 from datetime import datetime
+from pathlib import Path
 
 import psycopg
 
@@ -19,11 +22,37 @@ def actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
+RUN_ENV = Path(".local") / "run.env"  # what `make run` writes for a second terminal
+_CHECKOUT = Path(__file__).resolve().parents[4]  # the repository, when run from a checkout
+
+
 def environment() -> Settings:
-    """Settings and logging for commands that talk to the services (logs go to stderr)."""
-    settings = Settings.from_env()
+    """Settings and logging for commands that talk to the services (logs go to stderr).
+
+    With no DATABASE_URL set and a ``make run`` going, its ``.local/run.env`` is read (as
+    `. .local/run.env` would), and stderr says so."""
+    env = dict(os.environ)
+    if not env.get("DATABASE_URL"):
+        for candidate in (Path.cwd() / RUN_ENV, _CHECKOUT / RUN_ENV):
+            if candidate.is_file():
+                env = {**run_env(candidate), **{k: v for k, v in env.items() if v}}
+                print(f"jobsctl: using {candidate} (the running make run; set DATABASE_URL"
+                      " to use another database)", file=sys.stderr)  # fmt: skip
+                break
+    settings = Settings.from_env(env)
     observability.configure(settings, stream=sys.stderr)
     return settings
+
+
+def run_env(path: Path) -> dict[str, str]:
+    """The ``export NAME='value'`` lines of a run.env, as a mapping."""
+    found = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        words = shlex.split(line, comments=True)
+        if len(words) == 2 and words[0] == "export" and "=" in words[1]:
+            name, _, value = words[1].partition("=")
+            found[name] = value
+    return found
 
 
 def connection(settings: Settings) -> psycopg.Connection:
