@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt layers/shared/requirements.txt layers/shared/pyproject.toml | sha1sum | cut -c1-12)
 SAM_VENV := .venv-sam
 
-.PHONY: venv run test test-unit lint format sync clean
+.PHONY: venv run test test-unit lint format sync clean browser
 
 venv: $(STAMP)
 
@@ -21,8 +21,11 @@ $(STAMP):
 run: venv  ## the whole system locally (AWS emulator, Postgres, sync); Ctrl-C stops it
 	$(BIN)/python -m infra.local
 
-test: venv  ## every test, against the real Postgres, Redis and moto's server
+test: venv browser  ## every test, against the real Postgres, Redis and moto's server
 	$(BIN)/pytest
+
+browser:  ## Debian's chromium for the browser tests: installed if missing and allowed
+	@infra/scripts/ensure-chromium.sh
 
 test-unit: venv  ## the tests that need no service (tests/unit), on every core, in under a minute
 	$(BIN)/pytest tests/unit -n auto

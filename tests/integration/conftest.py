@@ -21,8 +21,9 @@ def browser() -> Iterator[object]:
 
     if not Path(CHROMIUM).exists():
         pytest.fail(
-            f"Chromium is not installed at {CHROMIUM}: apt-get install chromium (or set"
-            " CHROMIUM_PATH); .ci/run installs it"
+            f"Chromium is not installed at {CHROMIUM}: `make test` installs it when it may"
+            " (infra/scripts/ensure-chromium.sh), else: sudo apt-get install chromium (or set"
+            " CHROMIUM_PATH)"
         )
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
