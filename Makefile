@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt layers/shared/requirements.txt layers/shared/pyproject.toml | sha1sum | cut -c1-12)
 SAM_VENV := .venv-sam
 
-.PHONY: venv run test test-unit lint format sync clean browser
+.PHONY: venv run test test-unit lint typecheck format sync clean browser
 
 venv: $(STAMP)
 
@@ -30,11 +30,14 @@ browser:  ## Debian's chromium for the browser tests: installed if missing and a
 test-unit: venv  ## the tests that need no service (tests/unit), on every core, in under a minute
 	$(BIN)/pytest tests/unit -n auto
 
-lint: venv $(SAM_VENV)/bin/sam  ## ruff, cfn-lint and sam validate --lint
+lint: venv $(SAM_VENV)/bin/sam typecheck  ## ruff, cfn-lint, sam validate --lint, mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/cfn-lint template.yaml
-	$(SAM_VENV)/bin/sam validate --lint --region us-east-1
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1
+
+typecheck: venv  ## mypy on the package: no file may gain errors over infra/scripts/mypy-baseline.txt
+	$(BIN)/python infra/scripts/typecheck.py
 
 # The SAM CLI pins its own boto and cfn-lint versions, so it lives in a venv of its own.
 $(SAM_VENV)/bin/sam:
