@@ -33,7 +33,7 @@ test-unit: venv  ## the tests that need no service (tests/unit), on every core, 
 lint: venv $(SAM_VENV)/bin/sam typecheck  ## ruff, cfn-lint, sam validate --lint, mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint template.yaml --include-checks I
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1
 
 typecheck: venv  ## mypy on the package: no file may gain errors over infra/scripts/mypy-baseline.txt

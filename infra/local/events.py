@@ -1,7 +1,8 @@
 """Sample events, one per function, for ``sam local invoke -e events/<name>.json``: made
 by the code the local runtime feeds the handlers with (the ticker's EventBridge event and
 the rule's input transformer, the SQS poller's records, the function URL's request), so
-they are the shapes the functions really get.
+they are the shapes the functions really get; the custom resource and the alarm topic's
+event as CloudFormation and SNS send them.
 
     .venv/bin/python -m infra.local.events        # rewrites events/*.json
 
@@ -101,11 +102,36 @@ def bot_startup() -> dict[str, Any]:
     }
 
 
+def alarm_chat() -> dict[str, Any]:
+    """The alarm topic delivering a CloudWatch alarm (SNS's event, CloudWatch's message)."""
+    alarm = {
+        "AlarmName": "telegram-jobs-NotificationsDeadLetterQueueAlarm",
+        "AlarmDescription": "A notification batch failed every retry and is in the"
+        " notifications DLQ.",
+        "NewStateValue": "ALARM",
+        "NewStateReason": "Threshold Crossed: 1 datapoint [1.0] was greater than the threshold"
+        " (0.0).",
+        "StateChangeTime": "2026-12-01T18:31:00.000+0000",
+        "Region": "US East (N. Virginia)",
+    }
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:telegram-jobs-AlarmTopic"
+    return {"Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0",
+        "EventSubscriptionArn": f"{topic}:{SAMPLE_ID}",
+        "Sns": {"Type": "Notification", "MessageId": SAMPLE_ID, "TopicArn": topic,
+                "Subject": "ALARM: \"telegram-jobs-NotificationsDeadLetterQueueAlarm\"",
+                "Message": json.dumps(alarm), "Timestamp": "2026-12-01T18:31:00.000Z",
+                "SignatureVersion": "1", "Signature": "", "SigningCertUrl": "",
+                "UnsubscribeUrl": "", "MessageAttributes": {}},
+    }]}  # fmt: skip
+
+
 SAMPLES = {
     "job_executor": job_executor,
     "notifier": notifier,
     "bot_webhook": bot_webhook,
     "bot_startup": bot_startup,
+    "alarm_chat": alarm_chat,
 }
 
 

@@ -44,3 +44,13 @@ def test_the_samples_read_as_their_functions_read_them():
     assert json.loads(request.decoded_body)["message"]["text"] == "/start"
     startup = json.loads((EVENTS / "bot_startup.json").read_text())
     assert startup["RequestType"] == "Create" and startup["ResourceProperties"]["BotWebhookUrl"]
+
+
+def test_an_alarm_reads_as_the_admins_see_it():
+    from job_scheduler.ops.alarm_chat import alarm_text
+
+    (record,) = json.loads((EVENTS / "alarm_chat.json").read_text())["Records"]
+    text = alarm_text(record["Sns"]["Message"], record["Sns"]["Subject"])
+    assert text.startswith("🔴 <b>ALARM: telegram-jobs-NotificationsDeadLetterQueueAlarm</b>")
+    assert "notifications DLQ" in text and "Threshold Crossed" in text
+    assert alarm_text("<not json>", "Test").startswith("<b>Test</b>\n&lt;not json&gt;")

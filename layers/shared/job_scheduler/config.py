@@ -66,6 +66,7 @@ class Settings:
     rastar_encryption_keys: str | None = field(default=None, repr=False)  # Fernet, newest first
     # The one-time page where a person links their Rastar account (served by the admin app).
     link_page_url: str | None = None
+    admin_chat_id: int | None = None  # where alarm_chat posts the stack's alarms
     bot_webhook_url: str | None = None  # where Telegram sends updates; set by bot_startup
     bot_webhook_secret: str | None = field(default=None, repr=False)  # unset: from the token
     link_ttl_seconds: int = 600
@@ -171,6 +172,13 @@ def _from_parts(env: Mapping[str, str], values: dict[str, object]) -> tuple[str,
 
 
 def _convert(name: str, raw: str) -> object:
+    if name == "admin_chat_id":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(
+                f"ADMIN_CHAT_ID must be a Telegram chat id (a whole number), not {raw!r}"
+            ) from None
     if name in _NUMBERS:
         try:
             return int(raw)
