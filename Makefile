@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt layers/shared/requirements.txt layers/shared/pyproject.toml | sha1sum | cut -c1-12)
 SAM_VENV := .venv-sam
 
-.PHONY: venv run test test-unit lint typecheck format sync clean browser
+.PHONY: venv run test test-unit lint typecheck format sync clean browser deploy admin-package
 
 venv: $(STAMP)
 
@@ -50,6 +50,15 @@ format: venv
 
 sync: venv  ## run the startup sync against the configured environment
 	$(BIN)/jobsctl sync
+
+deploy: $(SAM_VENV)/bin/sam  ## sam build and sam deploy (python3.12 on PATH, or SAM_BUILD_ARGS=--use-container)
+	@[[ "$(SAM_BUILD_ARGS)" == *--use-container* ]] || infra/scripts/require-python312.sh
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build $(SAM_BUILD_ARGS)
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam deploy $(SAM_DEPLOY_ARGS)
+
+admin-package: venv  ## the admin app as CloudFormation (chalice package, prod stage), from Python 3.12
+	@infra/scripts/require-python312.sh $(BIN)/python
+	cd admin_site && ../$(BIN)/chalice package --stage prod ../.aws-sam/admin
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .ruff_cache .aws-sam
