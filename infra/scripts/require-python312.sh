@@ -5,7 +5,7 @@
 # psycopg binary). Usage: require-python312.sh [the interpreter that will package].
 set -euo pipefail
 fix="install Python 3.12 (e.g. pyenv install 3.12, or apt-get install python3.12) and put it on PATH, or let SAM build in a container: make deploy SAM_BUILD_ARGS=--use-container"
-if ! command -v python3.12 >/dev/null; then
+if ! python3.12 -c 'import sys' >/dev/null 2>&1; then  # (a pyenv shim may exist and fail)
   echo "deploy: sam build needs python3.12 on PATH (the Lambda runtime); $fix" >&2
   exit 1
 fi

@@ -378,17 +378,22 @@ def next_food_day(rastar):
     return day
 
 
+def linked_with_an_offer(db, rastar, rastar_client, box, user: int):
+    """The person linked in the fake Rastar, and an offer of the next food day's dishes
+    (what a reminder's buttons stand for); (day, offer)."""
+    link_account(db, box, rastar_client, rastar, user)
+    day = next_food_day(rastar)
+    session = rastar_client.sign_in(email_of(user), "correct horse battery")
+    menu = rastar_client.menu(session.access_token, day, day)
+    return day, picking.make_offer(db, user, [OfferedDay(day, menu)])
+
+
 def test_a_tap_on_a_reminder_picks_the_dish_in_rastar(
     db, telegram, webhook, rastar, rastar_client, box, bot_settings
 ):
     write(telegram, "/start", language_code="en")
     user = users(db)[0]["id"]
-    link_account(db, box, rastar_client, rastar, user)
-    day = next_food_day(rastar)
-    session = rastar_client.sign_in(email_of(user), "correct horse battery")
-    offer = picking.make_offer(
-        db, user, [OfferedDay(day, rastar_client.menu(session.access_token, day, day))]
-    )
+    day, offer = linked_with_an_offer(db, rastar, rastar_client, box, user)
     sender = TelegramClient(TOKEN, telegram.base_url)
     sender.send(PERSON, "Pick tomorrow's food:", "HTML", True, keyboard(offer, 0, "en", None))
     reminder = telegram.messages(PERSON)[-1]
@@ -414,12 +419,7 @@ def test_someone_else_s_or_a_forged_button_changes_nothing(
     write(telegram, "/start", language_code="en")
     write(telegram, "/start", person=7002, language_code="en")
     owner = users(db)[0]["id"]
-    link_account(db, box, rastar_client, rastar, owner)
-    day = next_food_day(rastar)
-    session = rastar_client.sign_in(email_of(owner), "correct horse battery")
-    offer = picking.make_offer(
-        db, owner, [OfferedDay(day, rastar_client.menu(session.access_token, day, day))]
-    )
+    day, offer = linked_with_an_offer(db, rastar, rastar_client, box, owner)
     sender = TelegramClient(TOKEN, telegram.base_url)
     markup = keyboard(offer, 0, "en", None)
     sender.send(7002, "someone else's buttons", None, True, markup)
@@ -438,12 +438,7 @@ def test_rastar_not_answering_is_a_toast_and_nothing_changes(
 ):
     write(telegram, "/start", language_code="en")
     user = users(db)[0]["id"]
-    link_account(db, box, rastar_client, rastar, user)
-    day = next_food_day(rastar)
-    session = rastar_client.sign_in(email_of(user), "correct horse battery")
-    offer = picking.make_offer(
-        db, user, [OfferedDay(day, rastar_client.menu(session.access_token, day, day))]
-    )
+    day, offer = linked_with_an_offer(db, rastar, rastar_client, box, user)
     TelegramClient(TOKEN, telegram.base_url).send(
         PERSON, "pick", None, True, keyboard(offer, 0, "en", None)
     )

@@ -24,20 +24,28 @@ class LambdaContext:
     log_stream_name: str = "2026/11/27/[$LATEST]abc"
 
 
-@pytest.fixture
-def handler(settings, monkeypatch):
-    for name, value in {
+def cold_start(monkeypatch, settings, name: str, **env: str):
+    """functions/bot_startup/app.py loaded afresh (a cold start), its environment these
+    settings' and ``env``; its handler."""
+    base = {
         "DATABASE_URL": settings.database_url,
         "AWS_ENDPOINT_URL": settings.aws_endpoint_url,
         "JOBS_QUEUE_ARN": settings.jobs_queue_arn,
         "RULE_PREFIX": "test-jobs",
-        "POWERTOOLS_METRICS_NAMESPACE": "TelegramJobs",
-    }.items():
-        monkeypatch.setenv(name, value)
-    spec = importlib.util.spec_from_file_location("bot_startup_app", APP)
+    }
+    for variable, value in {**base, **env}.items():
+        monkeypatch.setenv(variable, value)
+    spec = importlib.util.spec_from_file_location(name, APP)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    yield module.handler
+    return module.handler
+
+
+@pytest.fixture
+def handler(settings, monkeypatch):
+    yield cold_start(
+        monkeypatch, settings, "bot_startup_app", POWERTOOLS_METRICS_NAMESPACE="TelegramJobs"
+    )
 
 
 @pytest.fixture
@@ -154,24 +162,19 @@ def test_a_deploy_points_telegram_at_the_stack_s_webhook(
     from job_scheduler.config import Settings
 
     token = "424242:bot-token-for-the-fake-telegram-0001"
-    for name, value in {
-        "TELEGRAM_BOT_TOKEN": token,
-        "TELEGRAM_API_URL": telegram.base_url,
-        "DATABASE_URL": settings.database_url,
-        "AWS_ENDPOINT_URL": settings.aws_endpoint_url,
-        "JOBS_QUEUE_ARN": settings.jobs_queue_arn,
-        "RULE_PREFIX": "test-jobs",
-    }.items():
-        monkeypatch.setenv(name, value)
-    spec = importlib.util.spec_from_file_location("bot_startup_app_webhook", APP)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    handler = cold_start(
+        monkeypatch,
+        settings,
+        "bot_startup_app_webhook",
+        TELEGRAM_BOT_TOKEN=token,
+        TELEGRAM_API_URL=telegram.base_url,
+    )
     url, received = cloudformation
     event = custom_resource_event(url, "Create")
     event["ResourceProperties"] = {"BotWebhookUrl": "https://abc.lambda-url.us-east-1.on.aws/"}
 
-    module.handler(event, LambdaContext())
-    module.handler({**event, "RequestType": "Update"}, LambdaContext())
+    handler(event, LambdaContext())
+    handler({**event, "RequestType": "Update"}, LambdaContext())
 
     assert [answer["Status"] for answer in received] == ["SUCCESS", "SUCCESS"]
     assert received[0]["Data"]["bot_webhook"] == "https://abc.lambda-url.us-east-1.on.aws/"
@@ -192,27 +195,20 @@ def test_a_deleted_secret_answers_failed_at_once_with_the_reason(
     import time
 
     missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:gone-AbCdEf"
-    for name, value in {
-        "DATABASE_URL": settings.database_url,
-        "AWS_ENDPOINT_URL": settings.aws_endpoint_url,
-        "TELEGRAM_BOT_TOKEN_SECRET_ARN": missing,
-        "RULE_PREFIX": "test-jobs",
-    }.items():
-        monkeypatch.setenv(name, value)
-    spec = importlib.util.spec_from_file_location("bot_startup_app_gone", APP)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    handler = cold_start(
+        monkeypatch, settings, "bot_startup_app_gone", TELEGRAM_BOT_TOKEN_SECRET_ARN=missing
+    )
     url, received = cloudformation
     event = custom_resource_event(url, "Create")
     event["ResourceProperties"] = {"RulePrefix": "test-jobs"}
 
     started = time.monotonic()
-    module.handler(event, LambdaContext())
+    handler(event, LambdaContext())
 
     assert time.monotonic() - started < 10
     (answer,) = received
     assert answer["Status"] == "FAILED"
     assert "TELEGRAM_BOT_TOKEN_SECRET_ARN" in answer["Reason"]
     assert answer["PhysicalResourceId"] == "test-jobs-startup-sync"
-    module.handler({**event, "RequestType": "Delete"}, LambdaContext())
+    handler({**event, "RequestType": "Delete"}, LambdaContext())
     assert received[1]["Status"] == "SUCCESS"  # a broken setting never wedges a delete
