@@ -399,16 +399,16 @@ def test_a_tap_on_a_reminder_picks_the_dish_in_rastar(
     reminder = telegram.messages(PERSON)[-1]
     dish = dish_names(rastar, day)[1]
     tap = press(telegram, reminder, dish)
-    assert tap["toast"] == f"✅ {dish} picked"
+    assert tap["toast"] == f"✅ Picked: {dish}"
     picked = [r["menu_schedule"]["menu_item"]["name"] for r in rastar.selections(email_of(user))]
     assert picked == [dish]
     edited = telegram.messages(PERSON)[-1]
     assert edited["message_id"] == reminder["message_id"]
-    assert edited["visible_text"].startswith(f"✅ {dish} picked for")
+    assert edited["visible_text"].startswith(f"✅ Picked {dish} for")
     labels = [b["text"] for row in edited["reply_markup"]["inline_keyboard"] for b in row]
     assert f"✅ {dish}" in labels  # and the others, to change it
     other = dish_names(rastar, day)[0]
-    assert press(telegram, edited, other)["toast"] == f"✅ {other} picked"
+    assert press(telegram, edited, other)["toast"] == f"✅ Picked: {other}"
     picked = [r["menu_schedule"]["menu_item"]["name"] for r in rastar.selections(email_of(user))]
     assert picked == [other]
 

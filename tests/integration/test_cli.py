@@ -395,7 +395,9 @@ def test_a_job_that_would_send_too_much_needs_confirm_audience(db, settings):
 
 def in_directory(directory, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """jobsctl run from ``directory``, DATABASE_URL unset unless given."""
-    clean = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    clean = {
+        k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("AWS_")
+    }
     return subprocess.run(
         [sys.executable, "-m", "job_scheduler", *args],
         capture_output=True,
@@ -406,21 +408,33 @@ def in_directory(directory, *args: str, **env: str) -> subprocess.CompletedProce
     )
 
 
-def test_a_second_terminal_finds_the_running_make_run_by_itself(db, database_url, tmp_path):
+def test_a_second_terminal_finds_the_running_make_run_by_itself(db, database_url, aws, tmp_path):
     """Nothing sourced: jobsctl reads .local/run.env (what make run writes), and says so."""
+    import boto3
+
+    sqs = boto3.client("sqs", endpoint_url=aws, region_name="us-east-1")
     db.execute(
         "INSERT INTO scheduled_jobs (name, kind, cron_expression, timezone, created_by,"
         " updated_by) VALUES ('promo', 'custom_message', 'cron(0 9 * * ? *)', 'UTC',"
         " 'a', 'a')"
     )
     (tmp_path / ".local").mkdir()
-    (tmp_path / ".local" / "run.env").write_text(f"export DATABASE_URL='{database_url}'\n")
+    queue = sqs.create_queue(QueueName="cli-run-env-jobs")["QueueUrl"]
+    (tmp_path / ".local" / "run.env").write_text(
+        f"export DATABASE_URL='{database_url}'\nexport AWS_ENDPOINT_URL='{aws}'\n"
+        "export AWS_ACCESS_KEY_ID='local'\nexport AWS_SECRET_ACCESS_KEY='local'\n"
+        f"export AWS_DEFAULT_REGION='us-east-1'\nexport JOBS_QUEUE_URL='{queue}'\n"
+    )
 
     done = in_directory(tmp_path, "jobs")
+    fired = in_directory(tmp_path, "fire", "promo")  # boto3 too finds what it needs
 
     assert done.returncode == 0, done.stderr
     assert "promo" in done.stdout
     assert f"jobsctl: using {tmp_path / '.local' / 'run.env'}" in done.stderr
+    assert fired.returncode == 0, fired.stderr
+    assert "queued promo" in fired.stdout
+    assert sqs.receive_message(QueueUrl=queue).get("Messages")
 
 
 def test_a_database_without_the_schema_says_what_to_do(make_database, tmp_path):

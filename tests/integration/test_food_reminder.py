@@ -197,7 +197,7 @@ def test_english_speakers_get_the_english_reminder(db, rastar, box, client, sett
     messages, _ = run_job(settings, db)
 
     text = by_chat(messages)[5002].text
-    assert text.startswith("<b>User2, you have not picked tomorrow's food (Sun 29 Nov)")
+    assert text.startswith("<b>Hi User2, you have not picked tomorrow's food (Sun 29 Nov)")
     assert buttons(by_chat(messages)[5002])[-1]["text"] == "Open Rastar"
 
 

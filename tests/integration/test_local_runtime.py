@@ -406,6 +406,6 @@ def test_a_new_person_joins_stops_resumes_links_and_picks_in_the_fake_s_chat(run
     ]:
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    assert tap["toast"] == f"✅ {dishes[0]} picked"
+    assert tap["toast"] == f"✅ Picked: {dishes[0]}"
     picked = [r["menu_schedule"]["menu_item"]["name"] for r in fake.selections("nima@rastar.local")]
     assert picked == [dishes[0]]

@@ -152,16 +152,19 @@ TEXTS: dict[str, dict[Language, str]] = {
         " few minutes.",
     },
     # Tapping a reminder's dish: the toast, and what the reminder then says.
-    "picked_toast": {"fa": "✅ {dish} انتخاب شد", "en": "✅ {dish} picked"},
+    # Each text starts with a word of its own language, never a value: Telegram's apps
+    # set a paragraph's direction by its first letter, and a Persian dish first would
+    # turn an English sentence right to left (and a Latin one a Persian sentence).
+    "picked_toast": {"fa": "✅ انتخاب شد: {dish}", "en": "✅ Picked: {dish}"},
     "picked": {
-        "fa": "✅ <b>{dish}</b> برای {day} انتخاب شد.\nتا آن روز می‌توانی با زدن غذای دیگری"
+        "fa": "✅ انتخاب شد: <b>{dish}</b> برای {day}.\nتا آن روز می‌توانی با زدن غذای دیگری"
         " عوضش کنی:",
-        "en": "✅ <b>{dish}</b> picked for {day}.\nUntil then you can tap another dish to"
+        "en": "✅ Picked <b>{dish}</b> for {day}.\nUntil then you can tap another dish to"
         " change it:",
     },
     "day_prompt": {
-        "fa": "<b>{day}</b>: روی غذا بزن تا انتخاب شود:",
-        "en": "<b>{day}</b>: tap a dish to pick it:",
+        "fa": "غذای <b>{day}</b>: روی غذا بزن تا انتخاب شود:",
+        "en": "Food for <b>{day}</b>: tap a dish to pick it:",
     },
     "pick_not_ours": {"fa": "این دکمه مال این ربات نیست.", "en": "That button is not mine."},
     "pick_not_yours": {
@@ -197,7 +200,7 @@ TEXTS: dict[str, dict[Language, str]] = {
         "en": "Rastar did not take the pick; nothing is picked for that day.",
     },
     "pick_kept": {
-        "fa": "رستار انتخاب تازه را نپذیرفت؛ {dish} همچنان انتخاب توست.",
+        "fa": "رستار انتخاب تازه را نپذیرفت؛ همچنان {dish} انتخاب توست.",
         "en": "Rastar did not take the new pick; {dish} stays picked.",
     },
     "pick_lost": {

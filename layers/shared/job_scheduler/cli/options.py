@@ -35,7 +35,11 @@ def environment() -> Settings:
     if not env.get("DATABASE_URL"):
         for candidate in (Path.cwd() / RUN_ENV, _CHECKOUT / RUN_ENV):
             if candidate.is_file():
-                env = {**run_env(candidate), **{k: v for k, v in env.items() if v}}
+                found = run_env(candidate)
+                env = {**found, **{k: v for k, v in env.items() if v}}
+                for name, value in found.items():  # boto3 reads its credentials from here
+                    if name.startswith("AWS_") and not os.environ.get(name):
+                        os.environ[name] = value
                 print(f"jobsctl: using {candidate} (the running make run; set DATABASE_URL"
                       " to use another database)", file=sys.stderr)  # fmt: skip
                 break

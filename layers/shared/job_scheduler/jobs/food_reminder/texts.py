@@ -3,7 +3,9 @@
 A reminder lists the days its person has not picked, with their dishes, suggests one dish,
 and offers a button per dish of the first of those days (a tap picks it in Rastar), a
 button to the next day when there are more, and one to Rastar's site. Names and dishes are
-HTML-escaped by the template (autoescape).
+HTML-escaped by the template (autoescape). Each text begins with a word of its language
+("Hi", "سلام"), never the name: Telegram's apps take a paragraph's direction from its first
+letter, and a Latin name would turn a Persian reminder left to right (and the reverse).
 """
 
 from __future__ import annotations
@@ -24,17 +26,17 @@ from job_scheduler.rastar.protocol import Food
 _ENV = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined, trim_blocks=True)
 WEEKDAYS_FA = ("دوشنبه", "سه‌شنبه", "چهارشنبه", "پنجشنبه", "جمعه", "شنبه", "یکشنبه")  # Monday: 0
 PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
-FRIEND = {"fa": "دوست عزیز", "en": "Hi"}
+FRIEND = {"fa": "دوست عزیز", "en": "there"}  # for someone Telegram gave no first name
 TOMORROW = {
     "fa": _ENV.from_string(
-        "<b>{{ name }}، غذای فردا ({{ days[0].label }}) را هنوز انتخاب نکرده‌ای.</b>\n"
+        "<b>سلام {{ name }}، غذای فردا ({{ days[0].label }}) را هنوز انتخاب نکرده‌ای.</b>\n"
         "منوی فردا:\n"
         "{% for food in days[0].foods %}• {{ food.name }}\n{% endfor %}"
         "{% if suggestion %}پیشنهاد ما: <b>{{ suggestion.name }}</b>\n{% endif %}"
         "برای انتخاب، روی غذا بزن:"
     ),
     "en": _ENV.from_string(
-        "<b>{{ name }}, you have not picked tomorrow's food ({{ days[0].label }}) yet.</b>\n"
+        "<b>Hi {{ name }}, you have not picked tomorrow's food ({{ days[0].label }}) yet.</b>\n"
         "Tomorrow's menu:\n"
         "{% for food in days[0].foods %}• {{ food.name }}\n{% endfor %}"
         "{% if suggestion %}Our suggestion: <b>{{ suggestion.name }}</b>\n{% endif %}"
@@ -43,7 +45,7 @@ TOMORROW = {
 }
 DAYS = {
     "fa": _ENV.from_string(
-        "<b>{{ name }}، برای {{ count }} روز از روزهای پیش رو غذا انتخاب نکرده‌ای:</b>\n"
+        "<b>سلام {{ name }}، برای {{ count }} روز از روزهای پیش رو غذا انتخاب نکرده‌ای:</b>\n"
         "{% for day in days %}<b>{{ day.label }}</b>: "
         "{{ day.foods|map(attribute='name')|join('، ') }}\n"
         "{% endfor %}"
@@ -52,7 +54,7 @@ DAYS = {
         "برای انتخاب غذای {{ days[0].label }}، روی غذا بزن:"
     ),
     "en": _ENV.from_string(
-        "<b>{{ name }}, {{ count }} of the coming days have no food picked:</b>\n"
+        "<b>Hi {{ name }}, {{ count }} of the coming days have no food picked:</b>\n"
         "{% for day in days %}<b>{{ day.label }}</b>: "
         "{{ day.foods|map(attribute='name')|join(', ') }}\n"
         "{% endfor %}"
