@@ -31,6 +31,16 @@ def browser() -> Iterator[object]:
         launched.close()
 
 
+@pytest.fixture
+def page(browser, site):
+    """A desktop-sized page on the admin site a test module serves as its ``site`` fixture."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    opened = context.new_page()
+    opened.set_default_timeout(10_000)
+    yield opened
+    context.close()
+
+
 @pytest.fixture(scope="session")
 def telegram_server() -> Iterator[tuple[Any, str]]:
     """The fake Telegram Bot API, over HTTP on loopback, and its URL."""

@@ -42,15 +42,6 @@ def shots(tmp_path) -> Path:
     return tmp_path
 
 
-@pytest.fixture
-def page(browser, site):
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    opened = context.new_page()
-    opened.set_default_timeout(10_000)
-    yield opened
-    context.close()
-
-
 def disable_the_reminder(page, site) -> None:
     url, _, token = site
     sign_in(page, url, token)

@@ -18,15 +18,6 @@ def site(db, database_url, aws):
         yield url, admin_tokens.create(db, "sara", "test")
 
 
-@pytest.fixture
-def page(browser, site):
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    opened = context.new_page()
-    opened.set_default_timeout(10_000)
-    yield opened
-    context.close()
-
-
 def test_people_show_who_is_blocked_or_opted_out_and_filter_by_it(page, site, db, tmp_path):
     url, token = site
     ids = add_users(db, 3)

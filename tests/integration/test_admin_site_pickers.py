@@ -31,15 +31,6 @@ def site(db, database_url, aws):
 
 
 @pytest.fixture
-def page(browser, site):
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    opened = context.new_page()
-    opened.set_default_timeout(10_000)
-    yield opened
-    context.close()
-
-
-@pytest.fixture
 def shots(tmp_path) -> Path:
     target = Path(os.environ.get("PICKER_SCREENSHOTS") or tmp_path)
     target.mkdir(parents=True, exist_ok=True)
