@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from job_scheduler.errors import ConfigError, UnknownTimezone
@@ -90,7 +91,7 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build from environment variables (names are the upper-cased field names)."""
         env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
+        values: dict[str, Any] = {}
         for spec in fields(cls):
             if spec.name == "sources":
                 continue
@@ -142,7 +143,7 @@ _NUMBERS = {
 }
 
 
-def _from_parts(env: Mapping[str, str], values: dict[str, object]) -> tuple[str, ...]:
+def _from_parts(env: Mapping[str, str], values: dict[str, Any]) -> tuple[str, ...]:
     """The URLs from the separate variables the system this one replaces used
     (POSTGRES_USER/PASSWORD/DB/PORT/HOST, REDIS_HOST/PORT/PASSWORD), when the URL itself
     is not set; a URL set as well wins. What was used, in words."""
