@@ -77,6 +77,14 @@ def health() -> dict[str, Any]:
     return {"status": "ok"}
 
 
+@app.route("/api/me", methods=["GET"])
+@endpoint(app)
+def whoami(actor: str) -> dict[str, Any]:
+    """The token's name and role: the site hides what a viewer cannot do."""
+    holder = app.current_request.token_holder
+    return {"name": holder.name, "role": holder.role}
+
+
 @app.route("/api/openapi.json", methods=["GET"])
 @endpoint(app, public=True)
 def openapi_document() -> dict[str, Any]:
@@ -141,7 +149,7 @@ def delete_job(name: str, actor: str) -> dict[str, Any]:
 
 
 @app.route("/api/jobs/{name}/preview", methods=["POST"])
-@endpoint(app)
+@endpoint(app, reads=True)
 def preview(name: str, actor: str) -> dict[str, Any]:
     request = app.current_request
     body = json_body(request) if request.raw_body else {}

@@ -110,9 +110,11 @@ def _api_field(field: str | None) -> str | None:
     return _FIELD_NAMES.get(head, head) + dot + rest
 
 
-def endpoint(app: Chalice, public: bool = False) -> Callable:
+def endpoint(app: Chalice, public: bool = False, reads: bool = False) -> Callable:
     """Wrap a route: bearer-token check (unless ``public``), body size limit, JSON answers,
-    errors in one shape. The handler gets the token's name as ``actor``."""
+    errors in one shape. The handler gets the token's name as ``actor``. A request other
+    than GET changes something and needs an admin token (a viewer's gets 403), unless the
+    route only ``reads`` (a preview)."""
 
     def wrap(handler: Callable[..., Any]) -> Callable[..., Response]:
         @functools.wraps(handler)
@@ -126,7 +128,11 @@ def endpoint(app: Chalice, public: bool = False) -> Callable:
                 _check_text(dict(request.query_params or {}), "query")
                 _check_text(dict(request.uri_params or {}), "path")
                 if not public:
-                    kwargs["actor"] = f"admin:{_authenticate(request.headers)}"
+                    holder = _authenticate(request.headers)
+                    if request.method != "GET" and not reads and not holder.can_change:
+                        raise ApiError(403, "forbidden", _READ_ONLY.format(holder.name))
+                    request.token_holder = holder  # (GET /api/me shows it)
+                    kwargs["actor"] = f"admin:{holder.name}"
                 result = handler(*args, **kwargs)
                 return result if isinstance(result, Response) else json_response(result)
             except Exception as exc:  # every failure answers in the one error shape
@@ -137,15 +143,18 @@ def endpoint(app: Chalice, public: bool = False) -> Callable:
     return wrap
 
 
-def _authenticate(headers: Any) -> str:
+_READ_ONLY = "the token {!r} is a viewer's: it reads, it cannot change anything"
+
+
+def _authenticate(headers: Any) -> admin_tokens.Holder:
     value = headers.get("authorization") or ""
     scheme, _, token = value.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "unauthorized", "send Authorization: Bearer <admin token>")
-    name = admin_tokens.authenticate(connection(), token.strip())
-    if name is None:
+    holder = admin_tokens.authenticate(connection(), token.strip())
+    if holder is None:
         raise ApiError(401, "unauthorized", "that admin token is unknown or revoked")
-    return name
+    return holder
 
 
 def connection() -> Any:

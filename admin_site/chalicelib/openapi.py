@@ -11,6 +11,7 @@ from typing import Any
 ERROR_STATUSES = {
     "400": "The request is malformed; the error says what to fix.",
     "401": "No valid admin token.",
+    "403": "The token is a viewer's: it reads, it cannot change anything.",
     "404": "No such job or execution.",
     "409": "A job of that name exists, or the job changed since the version sent.",
     "413": "The body is over 64 KB.",
@@ -458,6 +459,13 @@ def document() -> dict[str, Any]:
             }
         },
     }
+    paths["/api/me"] = {"get": {"responses": _responses(
+        "200", _object({"name": {"type": "string"}, "role": {"type": "string",
+                        "enum": ["admin", "viewer"]}}, ["name", "role"]), READ)}}  # fmt: skip
+    for path, operations in paths.items():  # whatever changes something needs an admin
+        for method, operation in operations.items():
+            if method in ("post", "patch", "delete") and not path.endswith("/preview"):
+                operation["responses"]["403"] = _responses("200", {}, ("403",))["403"]
     return {
         "openapi": "3.0.3",
         "info": {

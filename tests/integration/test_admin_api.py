@@ -252,13 +252,13 @@ def test_tokens_are_stored_hashed_and_never_logged(db):
     token = admin_tokens.create(db, "sara", "test")
     stored = db.execute("SELECT token_sha256 FROM admin_tokens WHERE name = 'sara'").fetchone()
     assert token not in stored["token_sha256"] and len(stored["token_sha256"]) == 64
-    assert admin_tokens.authenticate(db, token) == "sara"
+    assert admin_tokens.authenticate(db, token).name == "sara"
     assert token not in scrub(f"request with {token} failed")
     with pytest.raises(TokenExists, match="exists; revoke it first"):
         admin_tokens.create(db, "sara", "test")
     admin_tokens.revoke(db, "sara", "test")
     assert admin_tokens.authenticate(db, token) is None
-    assert admin_tokens.authenticate(db, admin_tokens.create(db, "sara", "test")) == "sara"
+    assert admin_tokens.authenticate(db, admin_tokens.create(db, "sara", "test")).name == "sara"
 
 
 @pytest.mark.parametrize("name", ["", "has space", "x" * 65, "-lead"])

@@ -304,7 +304,7 @@ def test_admin_tokens_are_printed_once_and_revoked_by_name(db, database_url):
 
     assert created.returncode == 0, created.stderr
     token = created.stdout.strip()
-    assert admin_tokens.authenticate(db, token) == "sara"
+    assert admin_tokens.authenticate(db, token).name == "sara"
     assert "not shown again" in created.stderr and token not in created.stderr
     assert again.returncode == 2 and "revoke it first" in again.stderr
     assert bad.returncode == 2 and "token name" in bad.stderr

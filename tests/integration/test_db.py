@@ -146,7 +146,12 @@ def test_accounts_linked_under_the_earlier_protocol_are_told_to_link_again(make_
         conn.execute("INSERT INTO users (telegram_chat_id) VALUES (10)")
         conn.execute("INSERT INTO rastar_accounts (user_id, sealed_token) VALUES (1, 'sealed')")
 
-    assert migrate(url) == ["0007.rastar-sessions", "0008.bot", "0009.history-retention"]
+    assert migrate(url) == [
+        "0007.rastar-sessions",
+        "0008.bot",
+        "0009.history-retention",
+        "0010.admin-roles",
+    ]
 
     with connect(url) as conn:
         row = conn.execute("SELECT * FROM rastar_accounts").fetchone()
@@ -269,4 +274,19 @@ def test_rolling_back_the_bot_keeps_opted_out_people_from_being_messaged(make_da
         {"telegram_chat_id": 11, "is_active": True, "inactive_reason": None},
     ]
     assert "bot_updates" not in tables(url)
-    assert migrate(url) == ["0008.bot", "0009.history-retention"]
+    assert migrate(url) == ["0008.bot", "0009.history-retention", "0010.admin-roles"]
+
+
+def test_rolling_back_roles_refuses_while_viewers_exist(make_database):
+    url = make_database()
+    migrate(url)
+    with connect(url) as conn:
+        conn.execute(
+            "INSERT INTO admin_tokens (name, token_sha256, role) VALUES ('v', 'x', 'viewer')"
+        )
+    with pytest.raises(Exception, match="viewer tokens would become admins"):
+        roll_back_to(url, "0009.history-retention")
+    with connect(url) as conn:
+        conn.execute("UPDATE admin_tokens SET revoked_at = now()")
+    roll_back_to(url, "0009.history-retention")
+    assert migrate(url) == ["0010.admin-roles"]

@@ -93,6 +93,7 @@ function fail(where, error) {
 
 function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
+  showRole.known = null;
   showSignIn(message);
 }
 
@@ -477,12 +478,23 @@ async function showAudit() {
 
 // --- routing ---------------------------------------------------------------------------------
 
+// A viewer's token reads only: what would change something is hidden (style.css,
+// body.viewer), and the API would refuse it anyway (403).
+async function showRole() {
+  if (showRole.known === sessionStorage.getItem(TOKEN_KEY)) return;
+  const me = await api("GET", "/api/me");
+  document.body.classList.toggle("viewer", me.role === "viewer");
+  document.getElementById("who").textContent = `${me.name} (${me.role})`;
+  showRole.known = sessionStorage.getItem(TOKEN_KEY);
+}
+
 async function route() {
   clearInterval(refreshTimer);
   if (!sessionStorage.getItem(TOKEN_KEY)) { showSignIn(); return; }
   document.getElementById("nav").hidden = false;
   const [, view, argument] = (location.hash || "#/jobs").split("/");
   try {
+    await showRole();
     if (view === "jobs" && argument) {
       await showJob(decodeURIComponent(argument));
       refreshTimer = setInterval(async () => {  // new runs appear while the page is open

@@ -97,12 +97,12 @@ async function showPacks() {
       h("td", { "data-label": "Deep link" }, pack.deep_link
         ? [h("code", {}, pack.deep_link), " ", copyButton(pack.deep_link)]
         : h("span", { class: "muted" }, "needs the bot's token")))))),
-    h("h3", {}, "New pack"),
-    h("div", { class: "row" },
+    h("h3", { class: "changes" }, "New pack"),
+    h("div", { class: "row changes" },
       h("div", {}, h("label", { for: "pack-name" }, "Name"), name),
       h("div", {}, h("label", { for: "pack-slug" }, "Slug (the deep link: ?start=pack_<slug>)"), slug),
       h("div", {}, h("label", { for: "pack-open" }, open, " Open to join (/packs and the deep link)"))),
-    h("div", { class: "actions" }, h("button", { class: "primary", id: "create-pack", onclick: async () => {
+    h("div", { class: "actions changes" }, h("button", { class: "primary", id: "create-pack", onclick: async () => {
       try {
         const pack = await api("POST", "/api/character-packs", {
           name: name.value, slug: slug.value.trim(), open_to_join: open.checked });
@@ -139,7 +139,7 @@ async function showPack(packId) {
   main.replaceChildren(h("section", { class: "card" },
     h("h2", {}, pack.name, " ", h("span", { class: "muted" }, `${pack.members} members`)),
     pack.deep_link ? h("p", {}, "Deep link: ", h("code", {}, pack.deep_link), " ", copyButton(pack.deep_link)) : null,
-    h("div", { class: "row" },
+    h("div", { class: "row changes" },
       h("div", {}, h("label", { for: "edit-pack-name" }, "Name"), name),
       h("div", {}, h("label", { for: "edit-pack-slug" }, "Slug (a new one stops the old link)"), slug),
       h("div", {}, h("label", { for: "edit-pack-open" }, open, " Open to join"))),
@@ -148,7 +148,7 @@ async function showPack(packId) {
           { name: name.value, slug: slug.value.trim(), open_to_join: open.checked }, "Saved") }, "Save")),
     status,
     h("h3", {}, "Members"),
-    picker.element,
+    h("div", { class: "changes" }, picker.element),
     h("div", { class: "actions" }, h("button", { id: "add-members-button", onclick: () => {
       const ids = picker.values();
       if (ids.length) act("POST", `/api/character-packs/${pack.id}/members`, { user_ids: ids }, `Added ${ids.length}`);

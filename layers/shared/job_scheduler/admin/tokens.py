@@ -2,7 +2,8 @@
 
 A token is 32 random bytes (``secrets.token_urlsafe``), so a fast hash is enough: there is
 nothing to guess that a slow hash would protect. The ``tja_`` prefix makes a leaked token
-easy to recognise (and to scrub from logs).
+easy to recognise (and to scrub from logs). A token's role is ``admin`` (changes anything)
+or ``viewer`` (reads only: the API answers 403 to anything else).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import psycopg
@@ -21,14 +23,29 @@ from job_scheduler.errors import InvalidTokenName, TokenExists, TokenNotFound
 PREFIX = "tja_"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 TOKEN_RE = re.compile(rf"{PREFIX}[A-Za-z0-9_-]{{43}}")
+ROLES = ("admin", "viewer")
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Whom a token names, and what it may do."""
+
+    name: str
+    role: str
+
+    @property
+    def can_change(self) -> bool:
+        return self.role == "admin"
 
 
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create(conn: psycopg.Connection, name: str, actor: str) -> str:
+def create(conn: psycopg.Connection, name: str, actor: str, role: str = "admin") -> str:
     """A new token named ``name``; the only time it is ever returned."""
+    if role not in ROLES:
+        raise InvalidTokenName(f"{role!r}: a token's role is admin or viewer", "role")
     if not NAME_RE.fullmatch(name):
         raise InvalidTokenName(
             f"{name!r}: a token name is 1-64 letters, digits or . _ @ -, starting with a"
@@ -45,10 +62,12 @@ def create(conn: psycopg.Connection, name: str, actor: str) -> str:
             raise TokenExists(f"a token named {name!r} exists; revoke it first", "name")
         conn.execute("DELETE FROM admin_tokens WHERE name = %s", (name,))
         conn.execute(
-            "INSERT INTO admin_tokens (name, token_sha256, created_at) VALUES (%s, %s, %s)",
-            (name, digest(token), now),
+            "INSERT INTO admin_tokens (name, token_sha256, created_at, role)"
+            " VALUES (%s, %s, %s, %s)",
+            (name, digest(token), now, role),
         )
-        record_change(conn, actor, "create", "admin_token", name, None, {"name": name}, now)
+        record_change(conn, actor, "create", "admin_token", name, None,
+                      {"name": name, "role": role}, now)  # fmt: skip
     return token
 
 
@@ -65,14 +84,14 @@ def revoke(conn: psycopg.Connection, name: str, actor: str) -> None:
         record_change(conn, actor, "revoke", "admin_token", name, {"name": name}, None, now)
 
 
-def authenticate(conn: psycopg.Connection, token: str) -> str | None:
-    """The name of the live token ``token`` is, or None."""
+def authenticate(conn: psycopg.Connection, token: str) -> Holder | None:
+    """Whom the live token ``token`` names, with its role; None if it is not one."""
     if not TOKEN_RE.fullmatch(token):
         return None
     with database_errors("checking an admin token"):
         row = conn.execute(
             "UPDATE admin_tokens SET last_used_at = now()"
-            " WHERE token_sha256 = %s AND revoked_at IS NULL RETURNING name",
+            " WHERE token_sha256 = %s AND revoked_at IS NULL RETURNING name, role",
             (digest(token),),
         ).fetchone()
-    return None if row is None else row["name"]
+    return None if row is None else Holder(row["name"], row["role"])

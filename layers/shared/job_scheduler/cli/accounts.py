@@ -32,6 +32,12 @@ def add_commands(commands: Any) -> None:
     token_actions = admin_token.add_subparsers(required=True, metavar="ACTION")
     make = token_actions.add_parser("create", help="make a token and print it, once")
     make.add_argument("name", help="who or what uses it, e.g. sara or ci-deploy")
+    make.add_argument(
+        "--role",
+        choices=tokens.ROLES,
+        default="admin",
+        help="admin changes anything; viewer only reads (default: admin)",
+    )
     make.set_defaults(run=_create_admin_token)
     drop = token_actions.add_parser("revoke", help="stop a token from working")
     drop.add_argument("name")
@@ -84,9 +90,9 @@ def _rotate_keys(args: argparse.Namespace) -> int:
 
 
 def _create_admin_token(args: argparse.Namespace) -> int:
-    token = tokens.create(connection(environment()), args.name, actor())
+    token = tokens.create(connection(environment()), args.name, actor(), args.role)
     print(token)
-    print(f"(the admin token {args.name!r}; it is not shown again)", file=sys.stderr)
+    print(f"(the {args.role} token {args.name!r}; it is not shown again)", file=sys.stderr)
     return 0
 
 
