@@ -253,6 +253,19 @@ def _id(raw: str, field: str) -> int:
     return int(raw)
 
 
+@app.route("/api/people/{user_id}", methods=["GET"])
+@endpoint(app)
+def get_person(user_id: str, actor: str) -> dict[str, Any]:
+    """One person, and what they were sent (newest first; ``before`` pages on by id)."""
+    request = app.current_request
+    person_id = _id(user_id, "user_id")
+    before = int_param(request, "before", 0, 0, 2**62) or None
+    deliveries = people.deliveries_of(connection(), person_id,
+                                      int_param(request, "limit", 50, 1, people.MAX_PAGE),
+                                      before)  # fmt: skip
+    return {"person": people.get_person(connection(), person_id), "deliveries": deliveries}
+
+
 @app.route("/api/people", methods=["GET"])
 @endpoint(app)
 def list_people(actor: str) -> dict[str, Any]:

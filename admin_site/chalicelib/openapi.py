@@ -395,6 +395,32 @@ def document() -> dict[str, Any]:
             "parameters": [PACK_ID, USER_ID],
             "delete": {"responses": _responses("200", _ref("Pack"), (*READ, "404"))},
         },
+        "/api/people/{user_id}": {
+            "parameters": [USER_ID],
+            "get": {
+                "description": "One person and what they were sent: each delivery's job,"
+                " firing, status, when, Telegram's message id, and the error if any.",
+                "parameters": [
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+                    },
+                    {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                ],
+                "responses": _responses(
+                    "200",
+                    _object(
+                        {
+                            "person": _ref("Person"),
+                            "deliveries": {"type": "array", "items": {"type": "object"}},
+                        },
+                        ["person", "deliveries"],
+                    ),
+                    (*READ, "404"),
+                ),
+            },
+        },
         "/api/people": {
             "get": {
                 "description": "People in id order: whether they can be reached (`active`,"

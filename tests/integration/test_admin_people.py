@@ -166,3 +166,35 @@ def test_the_fake_answers_getme_with_its_username():
         from job_scheduler.adapters.telegram import TelegramClient
 
         assert TelegramClient(TOKEN, fake.base_url).username() == "fake_bot"
+
+
+def test_what_a_person_was_sent_newest_first_with_why(db, client, token):
+    from pipeline import add_custom_job
+
+    (user,) = add_users(db, 1)
+    job = add_custom_job(db)["id"]
+    ids = []
+    for minute, status, error in ((0, "sent", None), (1, "failed", "403: blocked")):
+        execution = db.execute(
+            "INSERT INTO job_executions (job_id, scheduled_for, trigger, status) VALUES"
+            " (%s, now() - make_interval(mins => %s), 'schedule', 'succeeded') RETURNING id",
+            (job, 10 - minute),
+        ).fetchone()["id"]
+        ids.append(
+            db.execute(
+                "INSERT INTO notification_deliveries (execution_id, user_id, status, last_error)"
+                " VALUES (%s, %s, %s, %s) RETURNING id",
+                (execution, user, status, error),
+            ).fetchone()["id"]
+        )
+
+    status, body = call(client, "GET", f"/api/people/{user}", token)
+
+    assert status == 200 and body["person"]["id"] == user
+    assert [(d["status"], d["job_name"], d["last_error"]) for d in body["deliveries"]] == [
+        ("failed", "promo", "403: blocked"),
+        ("sent", "promo", None),
+    ]
+    _, older = call(client, "GET", f"/api/people/{user}?before={ids[1]}", token)
+    assert [d["id"] for d in older["deliveries"]] == [ids[0]]
+    assert call(client, "GET", "/api/people/999", token)[0] == 404

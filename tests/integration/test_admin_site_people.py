@@ -77,3 +77,27 @@ def test_a_pack_is_made_opened_renamed_and_its_members_managed(page, site, db):
         ).fetchall()
     ]
     assert actions == ["create", "add_members", "update", "remove_member"]
+
+
+def test_a_person_s_page_shows_what_they_were_sent(page, site, db):
+    from pipeline import add_custom_job
+
+    url, token = site
+    (user,) = add_users(db, 1)
+    job = add_custom_job(db)["id"]
+    execution = db.execute(
+        "INSERT INTO job_executions (job_id, scheduled_for, trigger, status)"
+        " VALUES (%s, now(), 'manual', 'succeeded') RETURNING id",
+        (job,),
+    ).fetchone()["id"]
+    db.execute(
+        "INSERT INTO notification_deliveries (execution_id, user_id, status, last_error)"
+        " VALUES (%s, %s, 'failed', '403: Forbidden: bot was blocked by the user')",
+        (execution, user),
+    )
+    sign_in(page, url, token)
+    page.click("nav >> text=People")
+    page.click("table.people a:has-text('User0')")
+    page.wait_for_selector("#person-deliveries")
+    text = page.inner_text("#person-deliveries")
+    assert "promo" in text and "failed" in text and "bot was blocked" in text

@@ -506,6 +506,7 @@ async function route() {
     } else if (view === "executions" && argument) await showExecution(argument);
     else if (view === "new") showNew();
     else if (view === "audit") await showAudit();
+    else if (view === "people" && argument) await showPerson(argument);
     else if (view === "people") await showPeople();
     else if (view === "packs" && argument) await showPack(argument);
     else if (view === "packs") await showPacks();

@@ -1,5 +1,5 @@
-// The admin site's people and packs views (#/people, #/packs, #/packs/<id>), over
-// /api/people and /api/character-packs. Uses app.js's helpers (h, fill, api, toast, when).
+// The admin site's people and packs views (#/people, #/people/<id>, #/packs,
+// #/packs/<id>), over /api/people and /api/character-packs. Uses app.js's helpers (h, fill, api, toast, when).
 "use strict";
 
 const PERSON_STATES = { active: "active", blocked: "blocked", opted_out: "opted out" };
@@ -19,7 +19,7 @@ function personRow(person, extra) {
   const why = person.state === "blocked" && person.inactive_reason
     ? ` · ${person.inactive_reason}` : "";
   return h("tr", {},
-    h("td", { "data-label": "Person" }, personName(person),
+    h("td", { "data-label": "Person" }, h("a", { href: `#/people/${person.id}` }, personName(person)),
       h("div", { class: "muted" }, `id ${person.id} · chat ${person.telegram_chat_id}`)),
     h("td", { "data-label": "State" }, h("span", { class: `badge ${person.state}` },
       PERSON_STATES[person.state]), h("div", { class: "muted" }, `since ${when(person.since)}${why}`)),
@@ -154,4 +154,22 @@ async function showPack(packId) {
       if (ids.length) act("POST", `/api/character-packs/${pack.id}/members`, { user_ids: ids }, `Added ${ids.length}`);
     } }, "Add them")),
     members.length ? peopleTable(members, remove) : h("p", { class: "muted" }, "Nobody is in this pack yet.")));
+}
+
+async function showPerson(userId) {
+  const { person, deliveries } = await api("GET", `/api/people/${userId}?limit=100`);
+  main.replaceChildren(h("section", { class: "card" }, h("h2", {}, personName(person)),
+    peopleTable([person]),
+    h("h3", {}, "What they were sent"),
+    deliveries.length ? h("table", { class: "people", id: "person-deliveries" },
+      h("thead", {}, h("tr", {}, ["Job", "Firing", "Status", "When", "Telegram #", "Why"]
+        .map((text) => h("th", {}, text)))),
+      h("tbody", {}, deliveries.map((d) => h("tr", {},
+        h("td", { "data-label": "Job" }, h("a", { href: `#/executions/${d.execution_id}` }, d.job_name)),
+        h("td", { "data-label": "Firing" }, `${when(d.scheduled_for)} (${d.trigger})`),
+        h("td", { "data-label": "Status" }, badge(d.status)),
+        h("td", { "data-label": "When" }, when(d.sent_at || d.updated_at)),
+        h("td", { "data-label": "Telegram #" }, d.telegram_message_id ?? "—"),
+        h("td", { "data-label": "Why", class: "muted" }, d.last_error || "")))))
+      : h("p", { class: "muted" }, "Nothing was sent to them yet.")));
 }

@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 
 from job_scheduler.adapters.db import database_errors
+from job_scheduler.errors import UserNotFound
 
 STATES = ("active", "blocked", "opted_out")
 MAX_PAGE = 200
@@ -61,6 +62,37 @@ def list_people(
     with database_errors("listing people"):
         return conn.execute(
             _PERSON + " WHERE " + " AND ".join(where) + " ORDER BY u.id LIMIT %(limit)s", params
+        ).fetchall()
+
+
+def get_person(conn: psycopg.Connection, user_id: int) -> dict[str, Any]:
+    with database_errors("reading a person"):
+        row = conn.execute(_PERSON + " WHERE u.id = %s", (user_id,)).fetchone()
+    if row is None:
+        raise UserNotFound(f"there is no user with id {user_id}", "user_id")
+    return row
+
+
+def deliveries_of(
+    conn: psycopg.Connection, user_id: int, limit: int = 50, before_id: int | None = None
+) -> list[dict[str, Any]]:
+    """What this person was sent (or not, and why), newest first: each delivery with its
+    job, the firing it belonged to, its status, when and Telegram's message id."""
+    get_person(conn, user_id)
+    params: dict[str, Any] = {"user": user_id, "limit": max(1, min(limit, MAX_PAGE))}
+    where = "d.user_id = %(user)s"
+    if before_id is not None:
+        where += " AND d.id < %(before)s"
+        params["before"] = before_id
+    with database_errors("reading a person's deliveries"):
+        return conn.execute(
+            "SELECT d.id, d.execution_id, j.name AS job_name, e.scheduled_for, e.trigger,"
+            " d.status, d.attempts, d.sent_at, d.updated_at, d.telegram_message_id,"
+            " d.last_error FROM notification_deliveries d"
+            " JOIN job_executions e ON e.id = d.execution_id"
+            " JOIN scheduled_jobs j ON j.id = e.job_id"
+            f" WHERE {where} ORDER BY d.id DESC LIMIT %(limit)s",
+            params,
         ).fetchall()
 
 
