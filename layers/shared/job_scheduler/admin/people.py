@@ -42,7 +42,8 @@ def list_people(
 ) -> list[dict[str, Any]]:
     """People in id order after ``after_id``: matching ``query`` (name, username, id or chat
     id), in ``state``, in pack ``pack_id``, as each is given."""
-    where, params = ["u.id > %(after)s"], {"after": after_id, "limit": max(1, min(limit, MAX_PAGE))}
+    where = ["u.id > %(after)s"]
+    params: dict[str, Any] = {"after": after_id, "limit": max(1, min(limit, MAX_PAGE))}
     if query:
         params["pattern"] = "%" + re.sub(r"([\\%_])", r"\\\1", query.strip()) + "%"
         params["number"] = int(query) if re.fullmatch(r"-?[0-9]{1,18}", query.strip()) else None
