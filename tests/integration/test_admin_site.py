@@ -105,6 +105,9 @@ def test_disabling_a_job(page, site, db):
     ).fetchone()["enabled"]
     assert enabled is False
     assert rule("admin-e2e-unselected-food-reminder")["State"] == "DISABLED"
+    page.click("#run-now")  # the dialog says that a disabled job runs anyway
+    page.wait_for_selector("#confirm-run:has-text('This job is disabled')")
+    page.click("#confirm-run-cancel")
 
 
 def test_creating_and_running_a_custom_job_then_watching_its_execution(page, site, db, shots):
@@ -123,7 +126,15 @@ def test_creating_and_running_a_custom_job_then_watching_its_execution(page, sit
     assert "Hello User1" in page.inner_text("#preview .preview")
     page.screenshot(path=str(shots / "message-job.png"), full_page=True)
 
+    page.click("#run-now")  # asks first: whom, and what the first one gets
+    page.wait_for_selector("#confirm-run:has-text('It reaches 1 person, now.')")
+    assert "Hello User1" in page.inner_text("#confirm-run pre")
+    page.screenshot(path=str(shots / "run-now-confirm.png"))
+    page.click("#confirm-run-cancel")
+    page.wait_for_selector("#confirm-run", state="detached")
+    assert queues.depth(queues.jobs) == 0  # cancelled: nothing queued
     page.click("#run-now")
+    page.click("#confirm-run-send")
     page.wait_for_selector("#toast:has-text('Queued weekly-hello')")
     run_queued_firings(queues)
     page.wait_for_selector("#history tr.execution:has-text('succeeded')", timeout=15_000)

@@ -185,8 +185,33 @@ function toggle(job) {
   save(job, { enabled: !job.enabled }, job.enabled ? "Disabled" : "Enabled").catch(() => {});
 }
 
+// "Run now" asks first: how many people it reaches, the first one's message as they would
+// get it (shown as text), and that a disabled job runs anyway.
+async function confirmRun(job) {
+  const preview = await api("POST", `/api/jobs/${job.name}/preview`, {});
+  const people = `${preview.recipients} ${preview.recipients === 1 ? "person" : "people"}`;
+  const dialog = h("dialog", { id: "confirm-run" },
+    h("h3", {}, `Run ${job.name} now?`),
+    h("p", {}, `It reaches ${people}, now.`),
+    job.enabled ? null : h("p", { class: "error" },
+      "This job is disabled: a run now sends anyway (its schedule stays off)."),
+    preview.sample ? [h("p", { class: "muted" }, `${preview.sample.first_name || "The first person"} gets:`),
+                      h("pre", { class: "json" }, preview.sample.text)] : null,
+    h("form", { method: "dialog", class: "actions" },
+      h("button", { value: "cancel", class: "secondary", id: "confirm-run-cancel" }, "Cancel"),
+      h("button", { value: "run", class: "primary", id: "confirm-run-send" },
+        `Send to ${people}`)));
+  document.body.append(dialog);
+  dialog.showModal();
+  const answer = await new Promise((resolve) => dialog.addEventListener("close",
+    () => resolve(dialog.returnValue), { once: true }));
+  dialog.remove();
+  return answer === "run";
+}
+
 async function runNow(job) {
   try {
+    if (!(await confirmRun(job))) return;
     const answer = await api("POST", `/api/jobs/${job.name}/run`);
     toast(`Queued ${answer.job} for ${when(answer.scheduled_for)}`);
     setTimeout(route, 1500);
