@@ -157,6 +157,24 @@ def preview(name: str, actor: str) -> dict[str, Any]:
     return job_edits.preview_job(connection(), job, body, datetime.now(UTC))
 
 
+@app.route("/api/jobs/{name}/test", methods=["POST"])
+@endpoint(app)
+def send_test(name: str, actor: str) -> dict[str, Any]:
+    """The job's message, rendered for the admin, sent to their own chat only (the
+    token's Telegram user id): not an execution, not counted."""
+    from job_scheduler.admin.test_send import send_test as send
+
+    holder = app.current_request.token_holder
+    if holder.telegram_user_id is None:
+        raise ApiError(422, "invalid", "this token carries no Telegram user id: make one with"
+                       " jobsctl admin-token create NAME --telegram-user ID", "token")  # fmt: skip
+    context = current.get()
+    job = history.get_job(connection(), name)
+    message_id = send(connection(), context.telegram, job, holder.telegram_user_id, actor,
+                      datetime.now(UTC))  # fmt: skip
+    return {"sent": True, "chat_id": holder.telegram_user_id, "telegram_message_id": message_id}
+
+
 @app.route("/api/jobs/{name}/executions", methods=["GET"])
 @endpoint(app)
 def list_executions(name: str, actor: str) -> dict[str, Any]:

@@ -306,6 +306,26 @@ def document() -> dict[str, Any]:
                 )
             },
         },
+        "/api/jobs/{name}/test": {
+            "parameters": [NAME],
+            "post": {
+                "description": "Send the job's message, rendered for you, to your own chat only"
+                " (the token's Telegram user id: jobsctl admin-token create NAME --telegram-user"
+                " ID). Not an execution; audited.",
+                "responses": _responses(
+                    "200",
+                    _object(
+                        {
+                            "sent": {"type": "boolean"},
+                            "chat_id": {"type": "integer"},
+                            "telegram_message_id": {"type": "integer"},
+                        },
+                        ["sent"],
+                    ),
+                    (*READ, "404", "422"),
+                ),
+            },
+        },
         "/api/jobs/{name}/preview": {
             "parameters": [NAME],
             "post": {

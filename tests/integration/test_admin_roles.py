@@ -125,3 +125,75 @@ def test_a_viewer_sees_nothing_that_changes_anything(page, site, db):
     page.click("nav >> text=Packs")
     page.wait_for_selector("table.packs")
     assert not page.is_visible("#create-pack")
+
+
+# -- "Send me a test" -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def telegram_client(db, database_url, aws, telegram):
+    from dataclasses import replace
+
+    settings = replace(
+        admin_settings(database_url, aws, make_queues(aws)),
+        telegram_bot_token="424242:bot-token-for-the-fake-telegram-0001",
+        telegram_api_url=telegram.base_url,
+    )
+    with Client(load_admin_app(settings)) as test:
+        yield test
+
+
+def test_a_test_goes_to_the_admin_s_own_chat_only_and_is_not_an_execution(
+    db, telegram_client, telegram
+):
+    add_users(db, 3)
+    add_custom_job(db, text="<b>Hi {{ user.first_name }}</b>")
+    db.execute("UPDATE users SET first_name = 'Sara' WHERE telegram_chat_id = 5001")
+    mine = admin_tokens.create(db, "sara", "test", telegram_user_id=5001)
+
+    status, body = call(telegram_client, "POST", "/api/jobs/promo/test", mine)
+
+    assert status == 200 and body["chat_id"] == 5001
+    (sent,) = telegram.messages()
+    assert (sent["chat_id"], sent["text"]) == (5001, "<b>Hi Sara</b>")
+    assert db.execute("SELECT count(*) AS n FROM job_executions").fetchone()["n"] == 0
+    actions = db.execute("SELECT action FROM audit_log WHERE entity_type = 'job'").fetchall()
+    assert actions == [{"action": "test_send"}]
+
+
+def test_a_test_needs_a_token_with_a_telegram_id_and_a_message_job(db, telegram_client):
+    add_custom_job(db)
+    plain = admin_tokens.create(db, "sara", "test")
+    status, body = call(telegram_client, "POST", "/api/jobs/promo/test", plain)
+    assert status == 422 and "--telegram-user" in body["error"]["message"]
+    db.execute(
+        "INSERT INTO scheduled_jobs (name, kind, cron_expression, timezone, created_by,"
+        " updated_by) VALUES ('coded-one', 'coded', 'cron(0 9 * * ? *)', 'UTC', 'a', 'a')"
+    )
+    mine = admin_tokens.create(db, "nima", "test", telegram_user_id=42)
+    status, body = call(telegram_client, "POST", "/api/jobs/coded-one/test", mine)
+    assert status == 422 and "coded job" in body["error"]["message"]
+    viewer = admin_tokens.create(db, "vera", "test", role="viewer", telegram_user_id=43)
+    assert call(telegram_client, "POST", "/api/jobs/promo/test", viewer)[0] == 403
+
+
+def test_the_site_s_send_me_a_test_button(browser, db, database_url, aws, telegram):
+    add_custom_job(db, text="<b>Hello</b> from the site")
+    token = admin_tokens.create(db, "sara", "test", telegram_user_id=777)
+    with serve_admin(
+        database_url,
+        aws,
+        telegram_bot_token="424242:bot-token-for-the-fake-telegram-0001",
+        telegram_api_url=telegram.base_url,
+    ) as (url, _):
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.goto(url)
+        page.fill("#token", token)
+        page.click("button:has-text('Sign in')")
+        page.click("text=promo")
+        page.click("#send-test")
+        page.wait_for_selector("#toast:has-text('Sent a test to your chat (777)')")
+        context.close()
+    assert [m["text"] for m in telegram.messages(777)] == ["<b>Hello</b> from the site"]

@@ -151,6 +151,7 @@ def test_accounts_linked_under_the_earlier_protocol_are_told_to_link_again(make_
         "0008.bot",
         "0009.history-retention",
         "0010.admin-roles",
+        "0011.admin-test-chat",
     ]
 
     with connect(url) as conn:
@@ -274,7 +275,12 @@ def test_rolling_back_the_bot_keeps_opted_out_people_from_being_messaged(make_da
         {"telegram_chat_id": 11, "is_active": True, "inactive_reason": None},
     ]
     assert "bot_updates" not in tables(url)
-    assert migrate(url) == ["0008.bot", "0009.history-retention", "0010.admin-roles"]
+    assert migrate(url) == [
+        "0008.bot",
+        "0009.history-retention",
+        "0010.admin-roles",
+        "0011.admin-test-chat",
+    ]
 
 
 def test_rolling_back_roles_refuses_while_viewers_exist(make_database):
@@ -289,4 +295,4 @@ def test_rolling_back_roles_refuses_while_viewers_exist(make_database):
     with connect(url) as conn:
         conn.execute("UPDATE admin_tokens SET revoked_at = now()")
     roll_back_to(url, "0009.history-retention")
-    assert migrate(url) == ["0010.admin-roles"]
+    assert migrate(url) == ["0010.admin-roles", "0011.admin-test-chat"]

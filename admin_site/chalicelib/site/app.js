@@ -160,6 +160,8 @@ async function showJob(name) {
         h("button", { class: "secondary", id: "toggle", onclick: () => toggle(job) },
           job.enabled ? "Disable" : "Enable"),
         h("button", { class: "primary", id: "run-now", onclick: () => runNow(job) }, "Run now"),
+        custom ? h("button", { class: "secondary", id: "send-test", onclick: () => sendTest(job) },
+          "Send me a test") : null,
         custom ? h("button", { class: "danger", id: "delete", onclick: () => remove(job) },
           "Delete") : null)),
     scheduleEditor(job),
@@ -215,6 +217,14 @@ async function runNow(job) {
     const answer = await api("POST", `/api/jobs/${job.name}/run`);
     toast(`Queued ${answer.job} for ${when(answer.scheduled_for)}`);
     setTimeout(route, 1500);
+  } catch (error) { toast(error.message); }
+}
+
+// The job's message, rendered for the admin, to their own chat (the token's Telegram id).
+async function sendTest(job) {
+  try {
+    const answer = await api("POST", `/api/jobs/${job.name}/test`);
+    toast(`Sent a test to your chat (${answer.chat_id}), message ${answer.telegram_message_id}`);
   } catch (error) { toast(error.message); }
 }
 

@@ -20,7 +20,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def record_change(
-    conn: psycopg.Connection,
+    conn: psycopg.Connection[Any],
     actor: str,
     action: str,
     entity_type: str,

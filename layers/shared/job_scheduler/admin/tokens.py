@@ -32,6 +32,7 @@ class Holder:
 
     name: str
     role: str
+    telegram_user_id: int | None = None  # where "Send me a test" goes
 
     @property
     def can_change(self) -> bool:
@@ -42,7 +43,13 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create(conn: psycopg.Connection, name: str, actor: str, role: str = "admin") -> str:
+def create(
+    conn: psycopg.Connection,
+    name: str,
+    actor: str,
+    role: str = "admin",
+    telegram_user_id: int | None = None,
+) -> str:
     """A new token named ``name``; the only time it is ever returned."""
     if role not in ROLES:
         raise InvalidTokenName(f"{role!r}: a token's role is admin or viewer", "role")
@@ -62,9 +69,9 @@ def create(conn: psycopg.Connection, name: str, actor: str, role: str = "admin")
             raise TokenExists(f"a token named {name!r} exists; revoke it first", "name")
         conn.execute("DELETE FROM admin_tokens WHERE name = %s", (name,))
         conn.execute(
-            "INSERT INTO admin_tokens (name, token_sha256, created_at, role)"
-            " VALUES (%s, %s, %s, %s)",
-            (name, digest(token), now, role),
+            "INSERT INTO admin_tokens (name, token_sha256, created_at, role, telegram_user_id)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            (name, digest(token), now, role, telegram_user_id),
         )
         record_change(conn, actor, "create", "admin_token", name, None,
                       {"name": name, "role": role}, now)  # fmt: skip
@@ -91,7 +98,8 @@ def authenticate(conn: psycopg.Connection, token: str) -> Holder | None:
     with database_errors("checking an admin token"):
         row = conn.execute(
             "UPDATE admin_tokens SET last_used_at = now()"
-            " WHERE token_sha256 = %s AND revoked_at IS NULL RETURNING name, role",
+            " WHERE token_sha256 = %s AND revoked_at IS NULL"
+            " RETURNING name, role, telegram_user_id",
             (digest(token),),
         ).fetchone()
-    return None if row is None else Holder(row["name"], row["role"])
+    return None if row is None else Holder(row["name"], row["role"], row["telegram_user_id"])

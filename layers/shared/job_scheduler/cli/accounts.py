@@ -38,6 +38,8 @@ def add_commands(commands: Any) -> None:
         default="admin",
         help="admin changes anything; viewer only reads (default: admin)",
     )
+    make.add_argument("--telegram-user", type=int, metavar="ID",
+                      help="your Telegram user id, where 'Send me a test' goes")  # fmt: skip
     make.set_defaults(run=_create_admin_token)
     drop = token_actions.add_parser("revoke", help="stop a token from working")
     drop.add_argument("name")
@@ -90,7 +92,8 @@ def _rotate_keys(args: argparse.Namespace) -> int:
 
 
 def _create_admin_token(args: argparse.Namespace) -> int:
-    token = tokens.create(connection(environment()), args.name, actor(), args.role)
+    token = tokens.create(connection(environment()), args.name, actor(), args.role,
+                          args.telegram_user)  # fmt: skip
     print(token)
     print(f"(the {args.role} token {args.name!r}; it is not shown again)", file=sys.stderr)
     return 0
