@@ -28,7 +28,6 @@ from job_scheduler.errors import (
     ConstraintViolation,
     EditConflict,
     InvalidJob,
-    InvalidMessage,
     JobExists,
     JobNotFound,
     RulesNotUpdated,
@@ -36,8 +35,8 @@ from job_scheduler.errors import (
 from job_scheduler.execution.targeting import Targeting, count_recipients, iter_recipients
 from job_scheduler.jobs import fields
 from job_scheduler.jobs.catalog import register_all_jobs
-from job_scheduler.messages.rendering import custom_message_job_messages
-from job_scheduler.model import Job, JobRun, Recipient, Trigger
+from job_scheduler.messages.rendering import message_for
+from job_scheduler.model import Job, Recipient
 from job_scheduler.observability import MetricUnit, logger, metrics
 from job_scheduler.sync.converge import SYNC_LOCK_ID, sync_job_rules
 from job_scheduler.sync.rules import RuleStore, rule_names
@@ -175,14 +174,7 @@ def preview_job(
     recipient = next(iter_recipients(conn, targeting), None) or Recipient(
         user_id=0, chat_id=0, first_name="Sample", username="sample"
     )
-    skipped: list[str] = []
-    run = JobRun(merged.name, now, Trigger.MANUAL)
-    messages = list(
-        custom_message_job_messages(merged, run, [recipient], lambda s: skipped.append(s.reason))
-    )
-    if not messages:
-        raise InvalidMessage(f"the message cannot be rendered: {skipped[0]}", "message")
-    message = messages[0]
+    message = message_for(merged, recipient, now)
     return {
         "recipients": recipients,
         "sample": {

@@ -11,10 +11,10 @@ import psycopg
 
 from job_scheduler.adapters.telegram import TelegramClient
 from job_scheduler.audit import record_change
-from job_scheduler.errors import InvalidJob, InvalidMessage
+from job_scheduler.errors import InvalidJob
 from job_scheduler.messages.languages import LANGUAGE
-from job_scheduler.messages.rendering import custom_message_job_messages
-from job_scheduler.model import Job, JobRun, Recipient, Trigger
+from job_scheduler.messages.rendering import message_for
+from job_scheduler.model import Job, Recipient
 
 
 def send_test(
@@ -38,14 +38,7 @@ def send_test(
     if row:
         recipient = Recipient(row["id"], chat_id, row["first_name"], row["last_name"],
                               row["username"], row["language"])  # fmt: skip
-    skipped: list[str] = []
-    run = JobRun(job.name, now, Trigger.MANUAL)
-    messages = list(
-        custom_message_job_messages(job, run, [recipient], lambda skip: skipped.append(skip.reason))
-    )
-    if not messages:
-        raise InvalidMessage(f"the message cannot be rendered: {skipped[0]}", "message")
-    message = messages[0]
+    message = message_for(job, recipient, now)
     message_id = telegram.send(chat_id, message.text, message.parse_mode,
                                message.disable_notification, message.reply_markup)  # fmt: skip
     with conn.transaction():

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from job_scheduler.errors import InvalidMessage
 from job_scheduler.messages.message_config import MessageConfig
 from job_scheduler.messages.templates import TemplateContext
-from job_scheduler.model import Job, JobRun, OutgoingMessage, Recipient
+from job_scheduler.model import Job, JobRun, OutgoingMessage, Recipient, Trigger
 from job_scheduler.observability import logger
 
 LOGGED_SKIPS_PER_RUN = 20
@@ -90,3 +90,16 @@ class _SkipLog:
                 "recipient skipped: their message could not be rendered",
                 extra={"job": self.job_name, "user_id": skipped.user_id, "reason": skipped.reason},
             )
+
+
+def message_for(job: Job, recipient: Recipient, now: datetime) -> OutgoingMessage:
+    """One person's message of a custom job, as a "run now" at ``now`` would render it (the
+    editor's preview, "Send me a test"); InvalidMessage if it cannot be rendered for them."""
+    skipped: list[str] = []
+    run = JobRun(job.name, now, Trigger.MANUAL)
+    messages = list(
+        custom_message_job_messages(job, run, [recipient], lambda skip: skipped.append(skip.reason))
+    )
+    if not messages:
+        raise InvalidMessage(f"the message cannot be rendered: {skipped[0]}", "message")
+    return messages[0]
