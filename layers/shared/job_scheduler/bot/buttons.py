@@ -23,7 +23,6 @@ from job_scheduler.errors import (
     RastarUnavailable,
     SendError,
 )
-from job_scheduler.jobs.food_reminder.texts import day_label, keyboard
 from job_scheduler.messages.languages import Language
 from job_scheduler.observability import logger
 from job_scheduler.rastar import picking
@@ -81,6 +80,10 @@ def _pack(bot: Bot, person: Person, tap: Tap) -> None:
 
 
 def _food(bot: Bot, person: Person, tap: Tap) -> None:
+    # Jinja and the Jalali calendar (the reminder's texts) load at the first tap on a dish:
+    # the webhook's cold start (every /start, /stop, ...) does not pay for them.
+    from job_scheduler.jobs.food_reminder.texts import day_label, keyboard
+
     lang, site = person.language, bot.settings.rastar_pick_url
     try:
         kind, token, day, dish = picking.parse_callback(tap.data)

@@ -11,7 +11,7 @@ Postgres and Telegram only: never Redis.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from telebot import types
@@ -25,9 +25,10 @@ from job_scheduler.config import Settings
 from job_scheduler.errors import ConfigError, SendError
 from job_scheduler.messages.languages import language_of
 from job_scheduler.observability import logger
-from job_scheduler.rastar.client import RastarClient
-from job_scheduler.rastar.crypto import SecretBox
-from job_scheduler.rastar.sessions import Sessions
+
+if TYPE_CHECKING:  # made at first use: most updates never reach Rastar (httpx, Fernet)
+    from job_scheduler.rastar.crypto import SecretBox
+    from job_scheduler.rastar.sessions import Sessions
 
 HANDLED = ("message", "callback_query", "my_chat_member")  # setWebhook's allowed_updates
 GONE = ("kicked", "left")  # a private chat's member status once the person blocked the bot
@@ -55,11 +56,16 @@ class Bot:
 
     @cached_property
     def box(self) -> SecretBox:
+        from job_scheduler.rastar.crypto import SecretBox
+
         return SecretBox.from_settings(self.settings)
 
     @cached_property
     def sessions(self) -> Sessions:
         """Made at the first tap on a dish (ConfigError if Rastar is not configured)."""
+        from job_scheduler.rastar.client import RastarClient
+        from job_scheduler.rastar.sessions import Sessions
+
         client = RastarClient.from_settings(self.settings)
         return Sessions(self.settings.database_url, self.box, client)
 

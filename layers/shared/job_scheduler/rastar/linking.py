@@ -14,6 +14,7 @@ import html
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import psycopg
@@ -29,11 +30,13 @@ from job_scheduler.errors import (
 )
 from job_scheduler.messages.languages import LANGUAGE, language_of
 from job_scheduler.rastar import accounts
-from job_scheduler.rastar.client import RastarClient
 from job_scheduler.rastar.crypto import SecretBox
 
 MOST_TRIES = 5
 STATE_BYTES = 32
+
+if TYPE_CHECKING:  # the client (httpx) loads only where Rastar is called
+    from job_scheduler.rastar.client import RastarClient
 
 
 @dataclass(frozen=True)

@@ -18,19 +18,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import psycopg
 
 from job_scheduler.adapters.db import database_errors, get_connection
 from job_scheduler.errors import AccessTokenExpired, CredentialsRefused
 from job_scheduler.rastar import accounts
-from job_scheduler.rastar.client import RastarClient
 from job_scheduler.rastar.crypto import SecretBox
 from job_scheduler.rastar.protocol import Session
 
 REFRESH_MARGIN = timedelta(minutes=5)
 T = TypeVar("T")
+
+if TYPE_CHECKING:  # the client (httpx) loads only where Rastar is called
+    from job_scheduler.rastar.client import RastarClient
 
 
 @dataclass(frozen=True)
