@@ -62,6 +62,22 @@ def telegram(telegram_server: tuple[Any, str]) -> Iterator[Any]:
 
 
 @pytest.fixture
+def sealing_key() -> str:
+    """A fresh Fernet key people's Rastar sessions are sealed with (RASTAR_ENCRYPTION_KEYS)."""
+    from job_scheduler.rastar.crypto import SecretBox
+
+    return SecretBox.new_key()
+
+
+@pytest.fixture
+def box(sealing_key: str) -> Any:
+    """The SecretBox of ``sealing_key``."""
+    from job_scheduler.rastar.crypto import SecretBox
+
+    return SecretBox([sealing_key])
+
+
+@pytest.fixture
 def rastar_client(rastar: Any) -> Iterator[Any]:
     """The package's Rastar client, aimed at the fake Rastar."""
     from job_scheduler.rastar.client import RastarClient

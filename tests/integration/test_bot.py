@@ -23,7 +23,6 @@ from job_scheduler.config import Settings
 from job_scheduler.execution.targeting import Targeting, count_recipients, iter_recipients
 from job_scheduler.jobs.food_reminder.texts import keyboard
 from job_scheduler.rastar import picking
-from job_scheduler.rastar.crypto import SecretBox
 from job_scheduler.rastar.picking import OfferedDay
 from job_scheduler.schedule.zoned import load_zone
 from job_scheduler.sync.startup import set_up_bot
@@ -33,17 +32,7 @@ PERSON = 7001
 
 
 @pytest.fixture
-def key() -> str:
-    return SecretBox.new_key()
-
-
-@pytest.fixture
-def box(key) -> SecretBox:
-    return SecretBox([key])
-
-
-@pytest.fixture
-def bot_settings(database_url, telegram_server, rastar, key) -> Settings:
+def bot_settings(database_url, telegram_server, rastar, sealing_key) -> Settings:
     _, url = telegram_server
     return Settings(
         database_url=database_url,
@@ -51,7 +40,7 @@ def bot_settings(database_url, telegram_server, rastar, key) -> Settings:
         telegram_api_url=url,
         rastar_supabase_url=rastar.base_url,
         rastar_supabase_anon_key=rastar.anon_key,
-        rastar_encryption_keys=key,
+        rastar_encryption_keys=sealing_key,
         link_page_url="http://127.0.0.1:9/link",
     )
 

@@ -49,23 +49,13 @@ def llm():
 
 
 @pytest.fixture
-def key() -> str:
-    return SecretBox.new_key()
-
-
-@pytest.fixture
-def box(key) -> SecretBox:
-    return SecretBox([key])
-
-
-@pytest.fixture
-def settings(database_url, rastar, key) -> Settings:
+def settings(database_url, rastar, sealing_key) -> Settings:
     return Settings(
         database_url=database_url,
         rastar_supabase_url=rastar.base_url,
         rastar_supabase_anon_key=rastar.anon_key,
         rastar_pick_url=f"{rastar.base_url}/reserve",
-        rastar_encryption_keys=key,
+        rastar_encryption_keys=sealing_key,
         rastar_concurrency=4,
         rastar_timeout_seconds=2,
     )

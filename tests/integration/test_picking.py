@@ -22,11 +22,6 @@ CHAT = 5000  # add_users' first chat
 
 
 @pytest.fixture
-def box() -> SecretBox:
-    return SecretBox([SecretBox.new_key()])
-
-
-@pytest.fixture
 def client(rastar_client):
     return rastar_client
 

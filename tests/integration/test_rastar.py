@@ -39,11 +39,6 @@ def client(rastar_client):
 
 
 @pytest.fixture
-def box() -> SecretBox:
-    return SecretBox([SecretBox.new_key()])
-
-
-@pytest.fixture
 def sessions(database_url, box, client) -> Sessions:
     return Sessions(database_url, box, client)
 
