@@ -231,7 +231,7 @@ def new_notifier(setup: Setup, limiter: str, concurrency: int) -> Notifier:
     settings = dataclasses.replace(setup.settings, notifier_concurrency=concurrency)
     return Notifier(
         settings=settings,
-        send=TelegramClient(TOKEN, settings.telegram_api_url).send,
+        send=TelegramClient(TOKEN, settings.telegram_api_url).deliver,
         limiter=new_limiter(limiter),
         outbox=setup.outbox,
     )

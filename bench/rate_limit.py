@@ -255,7 +255,7 @@ def worker(spec: dict[str, Any], ready: Any, stop: Any, results: Any) -> None:
         limiter = LocalRateLimiter(
             settings.telegram_rate_per_second, settings.telegram_rate_per_chat_per_second
         )
-    send = TelegramClient(TOKEN, settings.telegram_api_url).send
+    send = TelegramClient(TOKEN, settings.telegram_api_url).deliver
     sqs = sqs_client(spec["aws_url"])
     notifier = Notifier(
         settings=settings,

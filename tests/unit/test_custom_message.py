@@ -57,7 +57,7 @@ REFUSED = [
     pytest.param(
         {"text": "hi", "parse-mode": "HTML"},
         "message_config.parse-mode",
-        "unknown key 'parse-mode'; allowed: text, parse_mode, silent",
+        "unknown key 'parse-mode'; allowed: text, parse_mode, silent, photo, buttons,",
         id="unknown-key",
     ),
     pytest.param({}, "message_config.text", "text is missing", id="missing-text"),
@@ -225,3 +225,136 @@ def test_default_skip_handler_logs_the_first_skips_only(monkeypatch):
     assert len(warnings) == custom_message.LOGGED_SKIPS_PER_RUN
     assert warnings[0]["job"] == "food-reminder" and warnings[0]["user_id"] == 0
     assert "limit is 4096" in warnings[0]["reason"]
+
+
+# ---------------------------------------------------------------------------------------------
+# A photo, URL buttons, link previews, protected content
+# ---------------------------------------------------------------------------------------------
+PHOTO_URL = "https://cdn.example.com/menu/week-12.jpg"
+FILE_ID = "AgACAgIAAxkBAAIBY2ZlYWJjZGVmZ2hpamtsbW5vcA"
+MENU = {"text": "Menu", "url": "https://rastar.example/menu"}
+HELP = {"text": "Help", "url": "tg://resolve?domain=food_bot"}
+
+RICH_ACCEPTED = [
+    pytest.param({"photo": PHOTO_URL}, {"photo": PHOTO_URL}, id="photo-url"),
+    pytest.param({"photo": f"  {FILE_ID} "}, {"photo": FILE_ID}, id="file-id-stripped"),
+    pytest.param({"photo": "http://93.184.215.14/a.png"}, {"photo": "http://93.184.215.14/a.png"},
+                 id="public-ip-over-http"),
+    pytest.param({"photo": ""}, {}, id="empty-photo-is-none"),
+    pytest.param({"photo": None}, {}, id="null-photo-is-none"),
+    pytest.param({"buttons": [[MENU, HELP], [MENU]]}, {"buttons": [[MENU, HELP], [MENU]]},
+                 id="two-rows"),
+    pytest.param({"buttons": [[{"text": " Menu ", "url": " https://rastar.example/menu "}]]},
+                 {"buttons": [[MENU]]}, id="button-stripped"),
+    pytest.param({"buttons": []}, {}, id="no-buttons"),
+    pytest.param({"buttons": [[MENU] * 8] * 12 + [[MENU] * 4]},
+                 {"buttons": [[MENU] * 8] * 12 + [[MENU] * 4]}, id="100-buttons"),
+    pytest.param({"link_preview": False}, {"link_preview": False}, id="no-preview"),
+    pytest.param({"link_preview": True}, {}, id="preview-is-the-default"),
+    pytest.param({"protect_content": True}, {"protect_content": True}, id="protected"),
+    pytest.param({"protect_content": False}, {}, id="unprotected-is-the-default"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("extra", "stored"), RICH_ACCEPTED)
+def test_from_json_accepts_photos_buttons_and_flags(extra, stored):
+    config = MessageConfig.from_json({"text": "hi", **extra})
+    assert config.to_json() == {"text": "hi", "parse_mode": "HTML", "silent": False, **stored}
+    assert MessageConfig.from_json(config.to_json()) == config
+
+
+def test_with_a_photo_the_text_is_a_caption_that_may_be_empty():
+    assert MessageConfig.from_json({"text": "", "photo": FILE_ID}).template.caption
+    assert MessageConfig.from_json({"text": "x" * 1024, "photo": FILE_ID, "parse_mode": None})
+    assert MessageConfig.from_json({"text": "<b>" + "x" * 1024 + "</b>", "photo": FILE_ID})
+
+
+RICH_REFUSED = [
+    pytest.param({"text": "x" * 1025, "photo": PHOTO_URL}, "message_config.text",
+                 "The photo's caption is 1025 characters long", id="caption-too-long"),
+    pytest.param({"text": "😀" * 513, "photo": PHOTO_URL}, "message_config.text",
+                 "1026 characters long as Telegram counts them", id="caption-in-utf16"),
+    pytest.param({"text": "", "photo": None}, "message_config.text", "caption may be empty",
+                 id="no-text-no-photo"),
+    pytest.param({"photo": 5}, "message_config.photo", "not int", id="photo-int"),
+    pytest.param({"photo": "ftp://cdn.example.com/a.jpg"}, "message_config.photo",
+                 "from http:// and https:// links only", id="photo-ftp"),
+    pytest.param({"photo": "http://localhost:8000/a.jpg"}, "message_config.photo",
+                 "'localhost' (a local or private address)", id="photo-localhost"),
+    pytest.param({"photo": "http://192.168.1.5/a.jpg"}, "message_config.photo",
+                 "local or private address", id="photo-private-ip"),
+    pytest.param({"photo": "https://photos/a.jpg"}, "message_config.photo",
+                 "local or private address", id="photo-no-dot"),
+    pytest.param({"photo": "https://cdn.example.com/a b.jpg"}, "message_config.photo",
+                 "write spaces as %20", id="photo-space"),
+    pytest.param({"photo": "a photo of lunch"}, "message_config.photo",
+                 "neither a link to a picture (https://…) nor a Telegram file_id",
+                 id="not-a-file-id"),
+    pytest.param({"photo": "A" * 21}, "message_config.photo", "nor a Telegram file_id",
+                 id="file-id-length"),
+    pytest.param({"buttons": {"text": "Menu"}}, "message_config.buttons", "a list of rows",
+                 id="buttons-object"),
+    pytest.param({"buttons": [MENU]}, "message_config.buttons", "a list of rows", id="flat-list"),
+    pytest.param({"buttons": [[MENU], []]}, "message_config.buttons[1]",
+                 "Row 2 of the buttons is empty", id="empty-row"),
+    pytest.param({"buttons": [[MENU] * 9]}, "message_config.buttons[0]",
+                 "Row 1 has 9 buttons; Telegram shows at most 8", id="nine-in-a-row"),
+    pytest.param({"buttons": [[MENU] * 8] * 12 + [[MENU] * 5]}, "message_config.buttons",
+                 "There are 101 buttons; Telegram takes at most 100", id="101-buttons"),
+    pytest.param({"buttons": [[MENU, "Help"]]}, "message_config.buttons[0][1]",
+                 "Row 1, button 2 must be an object", id="button-string"),
+    pytest.param({"buttons": [[{"text": "Menu", "callback_data": "x"}]]},
+                 "message_config.buttons[0][0].callback_data", "unknown key 'callback_data'",
+                 id="callback-button"),
+    pytest.param({"buttons": [[{"text": " ", "url": MENU["url"]}]]},
+                 "message_config.buttons[0][0].text", "Row 1, button 1 has no text", id="no-label"),
+    pytest.param({"buttons": [[{"text": "x" * 65, "url": MENU["url"]}]]},
+                 "message_config.buttons[0][0].text", "65 characters; at most 64", id="long-label"),
+    pytest.param({"buttons": [[{"text": "a\nb", "url": MENU["url"]}]]},
+                 "message_config.buttons[0][0].text", "one line", id="two-line-label"),
+    pytest.param({"buttons": [[MENU], [MENU, {"text": "Menu"}]]},
+                 "message_config.buttons[1][1].url", "Row 2, button 2 has no link", id="no-url"),
+    pytest.param({"buttons": [[{"text": "Mail", "url": "mailto:a@example.com"}]]},
+                 "message_config.buttons[0][0].url",
+                 "a button opens http://, https:// and tg:// links only", id="mailto"),
+    pytest.param({"buttons": [[{"text": "Menu", "url": "https://intranet/menu"}]]},
+                 "message_config.buttons[0][0].url", "no domain Telegram accepts",
+                 id="no-domain"),
+    pytest.param({"buttons": [[{"text": "Bot", "url": "tg://"}]]},
+                 "message_config.buttons[0][0].url", "leads nowhere", id="tg-nowhere"),
+    pytest.param({"buttons": [[{"text": "x" * 64, "url": "https://e.com/" + "x" * 150}] * 8] * 8},
+                 "message_config.buttons", "reply markup is too long", id="markup-too-long"),
+    pytest.param({"link_preview": "off"}, "message_config.link_preview", "true or false",
+                 id="preview-string"),
+    pytest.param({"protect_content": 1}, "message_config.protect_content", "not 1",
+                 id="protect-1"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("extra", "field", "fragment"), RICH_REFUSED)
+def test_from_json_refuses_photos_and_buttons_naming_the_field(extra, field, fragment):
+    with pytest.raises(InvalidMessage) as caught:
+        MessageConfig.from_json({"text": "hi", **extra})
+    assert caught.value.field == field
+    assert fragment in str(caught.value)
+
+
+def test_each_message_carries_the_photo_buttons_and_flags():
+    row = job_row(text="Lunch for {{ user.first_name }}", photo=PHOTO_URL, buttons=[[MENU]],
+                  link_preview=False, protect_content=True)  # fmt: skip
+    ann, bob = custom_message_job_messages(row, RUN, [ANN, BOB])
+
+    keyboard = {"inline_keyboard": [[MENU]]}
+    assert ann == OutgoingMessage(1, 101, "Lunch for Ann", "HTML", False, keyboard, PHOTO_URL,
+                                  protect_content=True, link_preview=False)  # fmt: skip
+    assert bob.text == "Lunch for Bob" and bob.reply_markup is ann.reply_markup  # built once
+
+
+def test_a_caption_pushed_past_1024_by_a_name_skips_that_person_only():
+    row = job_row(text="x" * 1018 + "{{ user.first_name }}", parse_mode=None, photo=FILE_ID)
+    skipped: list[SkippedRecipient] = []
+    messages = list(
+        custom_message_job_messages(row, RUN, [ANN, Recipient(4, 104, "Abigail")], skipped.append)
+    )
+    assert [m.user_id for m in messages] == [1]
+    assert "The photo's caption is 1025 characters long" in skipped[0].reason

@@ -683,7 +683,18 @@ def test_telebot_sends_an_inline_keyboard(fake: Any, bot: Any) -> None:
         ('{"inline_keyboard": [[{"text": "a", "callback_data": ""}]]}',
          "Bad Request: BUTTON_DATA_INVALID"),
         ('{"inline_keyboard": [[{"text": "a", "url": "ftp://x"}]]}',
-         "Bad Request: inline keyboard button URL 'ftp://x' is invalid: Wrong HTTP URL"),
+         "Bad Request: inline keyboard button URL 'ftp://x' is invalid: Unsupported URL protocol"),
+        ('{"inline_keyboard": [[{"text": "a", "url": "https://"}]]}',
+         "Bad Request: inline keyboard button URL 'https://' is invalid: Wrong HTTP URL"),
+        ('{"inline_keyboard": [[{"text": "a", "url": "http://localhost/menu"}]]}',
+         "Bad Request: BUTTON_URL_INVALID"),
+        ('{"inline_keyboard": [[{"text": "a", "url": "tg://"}]]}',
+         "Bad Request: BUTTON_URL_INVALID"),
+        ('{"inline_keyboard": [[{"text": "a", "url": 5}]]}', "Bad Request: can't parse inline"
+         ' keyboard button: Field "url" must be of type String'),
+        (json.dumps({"inline_keyboard": [[{"text": "a" * 60, "url": "https://e.com/" + "x" * 60}]
+                                         * 8] * 12}),
+         "Bad Request: reply markup is too long"),
         ('{"inline_keyboard": [[{"callback_data": "a"}]]}', "Bad Request: can't parse inline"
          ' keyboard button: Field "text" must be of type String'),
     ],
@@ -704,6 +715,163 @@ def test_callback_data_is_counted_in_bytes(fake: Any, http: httpx.Client) -> Non
 
     assert send(http, chat_id=7, text="x", reply_markup=json.dumps(fits)).status_code == 200
     assert send(http, chat_id=7, text="x", reply_markup=json.dumps(too_long)).status_code == 400
+
+
+# --- photos, protected content, link previews -----------------------------------------------
+
+PHOTO = "https://cdn.example.com/menu/week-12.jpg"
+WRONG_URL = "Bad Request: wrong file identifier/HTTP URL specified"
+
+
+def send_photo(http: httpx.Client, **params: Any) -> httpx.Response:
+    return http.post(f"/bot{TOKEN}/sendPhoto", json=params)
+
+
+def test_telebot_sends_a_photo_with_a_caption_buttons_and_protection(fake: Any, bot: Any) -> None:
+    markup = InlineKeyboardMarkup()
+    markup.row(InlineKeyboardButton("Menu", url="https://rastar.example/menu"))
+    message = bot.send_photo(
+        42, PHOTO, caption="<b>This week</b> &amp; next", parse_mode="HTML",
+        protect_content=True, reply_markup=markup,
+    )  # fmt: skip
+
+    assert message.content_type == "photo"
+    assert message.caption == "This week & next"
+    assert [(e.type, e.offset, e.length) for e in message.caption_entities] == [("bold", 0, 9)]
+    assert message.has_protected_content is True
+    assert [(size.width, size.height) for size in message.photo] == [(90, 60), (1280, 853)]
+    assert message.photo[-1].file_id.startswith("AgAC")
+    assert message.reply_markup.keyboard[0][0].url == "https://rastar.example/menu"
+    [record] = fake.messages()
+    assert (record["photo"], record["photo_file_id"]) == (PHOTO, message.photo[-1].file_id)
+    assert (record["text"], record["visible_text"]) == ("<b>This week</b> &amp; next",
+                                                        "This week & next")  # fmt: skip
+    assert (record["protect_content"], record["link_preview"]) == (True, False)
+    assert record["reply_markup"]["inline_keyboard"][0][0]["text"] == "Menu"
+
+
+def test_a_photo_s_file_id_is_the_same_for_the_same_url_and_can_be_sent_again(
+    fake: Any, http: httpx.Client, bot: Any
+) -> None:
+    first = bot.send_photo(7, PHOTO)
+    again = bot.send_photo(8, PHOTO)
+    by_id = bot.send_photo(9, first.photo[-1].file_id)
+
+    assert first.photo[-1].file_id == again.photo[-1].file_id
+    assert by_id.caption is None and by_id.photo
+    assert [record["chat_id"] for record in recorded(http)] == [7, 8, 9]
+
+
+def test_a_caption_may_be_empty_and_is_counted_after_its_markup(fake: Any, http: httpx.Client):
+    assert send_photo(http, chat_id=7, photo=PHOTO).status_code == 200
+    fits = "<b>" + "x" * 1024 + "</b>"
+    assert (
+        send_photo(http, chat_id=7, photo=PHOTO, caption=fits, parse_mode="HTML").status_code == 200
+    )
+    assert send_photo(http, chat_id=7, photo=PHOTO, caption="😀" * 512).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("params", "description"),
+    [
+        ({"photo": ""}, "Bad Request: there is no photo in the request"),
+        ({"photo": PHOTO, "caption": "x" * 1025}, "Bad Request: message caption is too long"),
+        ({"photo": PHOTO, "caption": "😀" * 513}, "Bad Request: message caption is too long"),
+        ({"photo": PHOTO, "caption": "<b>x", "parse_mode": "HTML"},
+         "Bad Request: can't parse entities: Can't find end tag corresponding to start tag \"b\""),
+        ({"photo": "ftp://cdn.example.com/a.jpg"},
+         "Bad Request: wrong file identifier/HTTP URL specified"),
+        ({"photo": "http://localhost:8000/a.jpg"},
+         "Bad Request: wrong file identifier/HTTP URL specified"),
+        ({"photo": "http://10.1.2.3/a.jpg"}, WRONG_URL),
+        ({"photo": "https://photos/a.jpg"}, WRONG_URL),
+        ({"photo": "https://gone.invalid/a.jpg"}, "Bad Request: failed to get HTTP URL content"),
+        ({"photo": "not a file id"},
+         "Bad Request: wrong remote file identifier specified: Wrong character in the string"),
+        ({"photo": "A" * 21},
+         "Bad Request: wrong remote file identifier specified: Wrong string length"),
+        ({"photo": "AgAC"},
+         "Bad Request: wrong remote file identifier specified: Can't unserialize it. Wrong last"
+         " symbol"),
+        ({"photo": PHOTO, "reply_markup": '{"inline_keyboard": [[{"text": "a", "url": "x"}]]}'},
+         "Bad Request: inline keyboard button URL 'x' is invalid: Unsupported URL protocol"),
+    ],
+)  # fmt: skip
+def test_a_bad_photo_is_refused_in_telegram_s_words(
+    fake: Any, http: httpx.Client, params: dict[str, Any], description: str
+) -> None:
+    answer = send_photo(http, chat_id=7, **params)
+
+    assert answer.status_code == 400
+    assert answer.json() == error(400, description)
+    assert recorded(http) == []
+
+
+def test_a_photo_to_a_blocked_person_is_refused_like_a_message(fake: Any, http: httpx.Client):
+    fake.configure(blocked_chat_ids={7})
+    answer = send_photo(http, chat_id=7, photo=PHOTO)
+    assert answer.json() == error(403, "Forbidden: bot was blocked by the user")
+
+
+@pytest.mark.parametrize(
+    ("params", "shown"),
+    [
+        ({}, True),
+        ({"link_preview_options": '{"is_disabled": true}'}, False),
+        ({"link_preview_options": '{"is_disabled": false}'}, True),
+        ({"disable_web_page_preview": "true"}, False),
+    ],
+)
+def test_whether_the_link_preview_is_wanted_is_recorded(
+    fake: Any, http: httpx.Client, params: dict[str, str], shown: bool
+) -> None:
+    assert send(http, chat_id=7, text="https://example.com", **params).status_code == 200
+    assert recorded(http)[0]["link_preview"] is shown
+
+
+def test_bad_link_preview_options_are_refused(fake: Any, http: httpx.Client) -> None:
+    answer = send(http, chat_id=7, text="x", link_preview_options="{no")
+    assert answer.json() == error(400, "Bad Request: can't parse link preview options JSON object")
+
+
+def test_telebot_sends_protected_content_without_a_preview(fake: Any, bot: Any) -> None:
+    options = telebot.types.LinkPreviewOptions(is_disabled=True)
+    message = bot.send_message(5, "see https://example.com", protect_content=True,
+                               link_preview_options=options)  # fmt: skip
+
+    assert message.has_protected_content is True
+    [record] = fake.messages()
+    assert (record["protect_content"], record["link_preview"], record["photo"]) == (
+        True, False, None)  # fmt: skip
+
+
+def test_a_photo_s_caption_cannot_be_edited_as_text(fake: Any, http: httpx.Client) -> None:
+    sent = send_photo(http, chat_id=7, photo=PHOTO, caption="old").json()["result"]
+    edit = {"chat_id": 7, "message_id": sent["message_id"], "text": "new"}
+    answer = http.post(f"/bot{TOKEN}/editMessageText", json=edit)
+    assert answer.json() == error(400, "Bad Request: there is no text in the message to edit")
+
+
+def test_the_page_shows_photos_captions_buttons_and_marks(fake: Any, http: httpx.Client) -> None:
+    markup = {"inline_keyboard": [[{"text": "Menu", "url": "https://rastar.example/menu"}]]}
+    send_photo(http, chat_id=7, photo=PHOTO, caption="<i>This week</i>", parse_mode="HTML",
+               protect_content=True, reply_markup=json.dumps(markup))  # fmt: skip
+    file_id = "AgACAgIAAxkBAAIBY2ZlYWJjZGVmZ2hpamtsbW5vcA"
+    send_photo(http, chat_id=8, photo=file_id)
+    send(http, chat_id=9, text="https://example.com",
+         link_preview_options='{"is_disabled": true}')  # fmt: skip
+
+    for page in (http.get("/_fake").text, http.get("/_fake?chat=7").text):
+        assert f'<img class="photo" src="{PHOTO}"' in page
+        assert 'referrerpolicy="no-referrer"' in page
+        assert "<i>This week</i>" in page
+        assert "🔒 protected" in page
+        assert 'href="https://rastar.example/menu"' in page and "Menu ↗" in page
+        assert page.index('class="photo"') < page.index("This week")  # above its caption
+    feed = http.get("/_fake").text
+    assert 'class="photo file-id"' in feed and "file_id AgACAgIAAxkBAAIBY2Zl" in feed
+    assert "no preview" in feed
+    assert feed.count("<img") == 1
 
 
 # --- standalone --------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The Bot API client's own HTTP sessions still honour the proxy environment, and a proxy
-that cannot be reached means the message never left (safe to retry)."""
+"""The Bot API client against the fake over HTTP: its own sessions still honour the proxy
+environment (a proxy that cannot be reached means the message never left: safe to retry),
+and ``deliver`` sends a job's message as sendPhoto or sendMessage with what it asks for."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import pytest
 
 from infra.fakes.telegram import FakeTelegram
 from job_scheduler.adapters.telegram import TelegramClient
-from job_scheduler.errors import Transient
+from job_scheduler.delivery.records import Delivery
+from job_scheduler.errors import Rejected, Transient
+from job_scheduler.model import OutgoingMessage
 
 TOKEN = "123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"  # shaped like a real one, is not
 
@@ -54,3 +57,68 @@ def test_proxies_from_the_environment_still_apply(fake, monkeypatch):
     assert "ProxyError" in str(outcome)
     monkeypatch.delenv("HTTP_PROXY")
     assert on_a_new_thread(lambda: client.send(1, "hi", None, False)) == 1
+
+
+PHOTO = "https://cdn.example.com/menu/week-12.jpg"
+MENU = {"inline_keyboard": [[{"text": "Menu", "url": "https://rastar.example/menu"}]]}
+
+
+def delivery(**fields: Any) -> Delivery:
+    return Delivery(1, 10, 77, **{"text": "<b>Hi</b>", "parse_mode": "HTML", "silent": False,
+                                  **fields})  # fmt: skip
+
+
+@pytest.fixture
+def client(fake) -> Iterator[TelegramClient]:
+    server, url = fake
+    server.reset()
+    yield TelegramClient(TOKEN, url)
+    server.reset()
+
+
+def test_a_plain_delivery_goes_as_send_sends_it(fake, client):
+    client.send(77, "<b>Hi</b>", "HTML", False)
+    client.deliver(77, delivery())
+
+    by_send, by_deliver = fake[0].messages()
+    for record in (by_send, by_deliver):
+        del record["message_id"], record["time"]
+    assert by_deliver == by_send
+    assert (by_deliver["photo"], by_deliver["link_preview"], by_deliver["protect_content"]) == (
+        None, True, False)  # fmt: skip
+
+
+def test_a_photo_goes_with_send_photo_its_text_the_caption(fake, client):
+    message_id = client.deliver(77, delivery(photo=PHOTO, reply_markup=MENU, silent=True,
+                                             protect_content=True))  # fmt: skip
+
+    [record] = fake[0].messages()
+    assert message_id == record["message_id"]
+    assert (record["photo"], record["visible_text"], record["entities"][0]["type"]) == (
+        PHOTO, "Hi", "bold")  # fmt: skip
+    assert (record["reply_markup"], record["disable_notification"], record["protect_content"]) == (
+        MENU, True, True)  # fmt: skip
+
+
+def test_a_photo_without_a_caption_sends_no_caption(fake, client):
+    client.deliver(77, delivery(text="", photo=PHOTO))
+    [record] = fake[0].messages()
+    assert (record["text"], record["parse_mode"], record["photo"]) == ("", None, PHOTO)
+
+
+def test_a_rendered_message_can_go_without_its_link_preview(fake, client):
+    message = OutgoingMessage(10, 77, "see https://example.com", None, link_preview=False)
+    client.deliver(77, message)
+    assert fake[0].messages()[0]["link_preview"] is False
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"photo": "https://gone.invalid/a.jpg"}, "failed to get HTTP URL content"),
+        ({"photo": PHOTO, "text": "x" * 1025, "parse_mode": None}, "message caption is too long"),
+    ],
+)
+def test_what_telegram_refuses_of_a_photo_is_rejected_in_its_words(client, fields, words):
+    with pytest.raises(Rejected, match=words):
+        client.deliver(77, delivery(**fields))

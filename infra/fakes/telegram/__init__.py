@@ -22,11 +22,15 @@ The modules:
 - ``server``: ``FakeTelegram``, the HTTP server and handler, request parsing, getMe and
   sendMessage, the sliding-window flood limits, the ``/_fake`` inspection routes and ``main``.
 - ``keyboard``: an inline keyboard (``reply_markup``) checked as the Bot API checks it.
+- ``photos``: sendPhoto's ``photo``, a URL or a file_id, checked as the Bot API reads it (nothing
+  is downloaded), and the photo sizes an answer lists.
 - ``page``: the ``GET /_fake`` page, rendering the messages with their entities and buttons.
 - ``__main__``: ``python -m infra.fakes.telegram``.
 
-What it does not fake: updates (getUpdates, webhooks), every method but getMe and sendMessage,
-files and multipart bodies, reply keyboards (kept unchecked) and link previews (ignored),
+What it does not fake: updates (getUpdates, webhooks), every method but getMe, sendMessage and
+sendPhoto, files and multipart bodies (a photo is a URL or a file_id, never downloaded; which
+file_ids exist), reply keyboards (kept unchecked) and link previews (whether one is wanted is
+recorded; none is made),
 pressing a button (no callback queries reach the bot), Markdown parsing
 (MarkdownV2 and Markdown are accepted and kept as sent), automatic entities (URLs, mentions,
 hashtags), which chats exist (any chat id is a reachable user unless a Behaviour says otherwise),

@@ -215,6 +215,8 @@ class Chats:
             record = self._fake._find(chat_id, message_id)
             if record is None:
                 raise ApiError(400, "Bad Request: message to edit not found")
+            if record.get("photo"):
+                raise ApiError(400, "Bad Request: there is no text in the message to edit")
             if record["text"] == text and record.get("reply_markup") == markup:
                 raise ApiError(400, NOT_MODIFIED)
             record.update(text=text, visible_text=shown, entities=entities, reply_markup=markup,
@@ -406,9 +408,17 @@ def _private_chat(person: dict[str, Any]) -> dict[str, Any]:
 def _as_sent(record: dict[str, Any], person: dict[str, Any]) -> dict[str, Any]:
     """The bot's message as a callback query carries it."""
     message = {"message_id": record["message_id"], "chat": _private_chat(person),
-               "from": BOT, "date": int(time.time()), "text": record["visible_text"]}  # fmt: skip
+               "from": BOT, "date": int(time.time())}  # fmt: skip
+    text, entities = (
+        ("caption", "caption_entities") if record.get("photo") else ("text", "entities")
+    )
+    if record.get("photo"):
+        message["photo"] = [{"file_id": record["photo_file_id"], "file_unique_id": "AQAD",
+                             "width": 1280, "height": 853}]  # fmt: skip
+    if record["visible_text"] or not record.get("photo"):
+        message[text] = record["visible_text"]
     if record.get("entities"):
-        message["entities"] = record["entities"]
+        message[entities] = record["entities"]
     if record.get("reply_markup"):
         message["reply_markup"] = record["reply_markup"]
     return message

@@ -2,13 +2,19 @@
 error texts, and the keyboard as stored with the message.
 
 Only inline keyboards are modelled (what the bot sends): rows of buttons, each with a
-``text`` and exactly one action, ``callback_data`` (1-64 bytes) or ``url`` (http, https or
-tg). Other actions (``switch_inline_query``, ``web_app``, ...) are accepted as they are;
-a reply keyboard or ``remove_keyboard`` is accepted and kept without checks.
+``text`` and exactly one action, ``callback_data`` (1-64 bytes) or ``url``. A URL is read as
+the Bot API reads it: another scheme than http, https or tg is "Unsupported URL protocol",
+an http(s) URL without a host "Wrong HTTP URL", and one whose host is no domain
+(``localhost``, a name without a dot) or a tg:// link to nothing is the server's
+``BUTTON_URL_INVALID``. A markup over 10 KB is "reply markup is too long"; how many buttons a
+row may hold is not checked. Other actions (``switch_inline_query``, ``web_app``, ...) are
+accepted as they are; a reply keyboard or ``remove_keyboard`` is accepted and kept without
+checks.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +23,7 @@ from infra.fakes.telegram.behaviour import ApiError
 
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_BUTTONS = 100  # Telegram's limit on an inline keyboard's buttons
+MAX_MARKUP_BYTES = 10_240  # "reply markup is too long" past about 10 KB of JSON
 _OTHER_ACTIONS = ("switch_inline_query", "switch_inline_query_current_chat", "web_app",
                   "login_url", "callback_game", "pay", "copy_text")  # fmt: skip
 
@@ -25,6 +32,8 @@ def parse_markup(raw: str | None) -> dict[str, Any] | None:
     """The markup a sendMessage carried, checked; None when it carried none."""
     if not raw:
         return None
+    if len(raw) > MAX_MARKUP_BYTES // 4 and len(raw.encode("utf-8", "replace")) > MAX_MARKUP_BYTES:
+        raise _bad("reply markup is too long")
     try:
         markup = json.loads(raw)
     except ValueError:
@@ -57,16 +66,38 @@ def _button(button: Any) -> dict[str, Any]:
         return {"text": text, "callback_data": data}
     if "url" in button:
         url = button["url"]
-        if (
-            not isinstance(url, str)
-            or urlsplit(url).scheme not in ("http", "https", "tg")
-            or (urlsplit(url).scheme != "tg" and not urlsplit(url).netloc)
-        ):
-            raise _bad(f"inline keyboard button URL '{url}' is invalid: Wrong HTTP URL")
+        if not isinstance(url, str):
+            raise _bad('can\'t parse inline keyboard button: Field "url" must be of type String')
+        _check_url(url)
         return {"text": text, "url": url}
     if any(action in button for action in _OTHER_ACTIONS):
         return dict(button)
     raise _bad("text buttons are unallowed in the inline keyboard")
+
+
+def _check_url(url: str) -> None:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        raise _bad(f"inline keyboard button URL '{url}' is invalid: Wrong HTTP URL") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https", "tg"):
+        raise _bad(f"inline keyboard button URL '{url}' is invalid: Unsupported URL protocol")
+    if scheme != "tg" and not host:
+        raise _bad(f"inline keyboard button URL '{url}' is invalid: Wrong HTTP URL")
+    if scheme == "tg" and not (parts.netloc or parts.path.strip("/") or parts.query):
+        raise _bad("BUTTON_URL_INVALID")
+    if scheme != "tg" and not _is_domain(host):
+        raise _bad("BUTTON_URL_INVALID")
+
+
+def _is_domain(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return "." in host.strip(".")
 
 
 def _bad(description: str) -> ApiError:

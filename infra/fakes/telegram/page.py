@@ -6,6 +6,10 @@
   a box to write in, and block/unblock. A list of the people the fake knows, and a form for
   a new one, are beside it.
 
+A photo shows above its caption: the picture itself for a URL (the browser loads it; the
+fake never does), a placeholder for a file_id. A protected message is marked 🔒, a text
+message sent without its link preview "no preview".
+
 Every character of a message is escaped; the only tags are the page's own, chosen from the
 message's entities, so it shows formatting without trusting the text.
 """
@@ -56,6 +60,9 @@ li.mine{background:#dcf8c6;margin-left:3rem}li.theirs{margin-right:3rem}
 .toast{display:inline-block;margin-top:.3rem;padding:.2rem .5rem;border-radius:.8rem;
 background:#333;color:#fff;font-size:.8rem}.blocked{color:#b00020;font-weight:600}
 body.wide{max-width:64rem}
+.photo{display:block;max-width:100%;max-height:22rem;border-radius:.5rem;margin:.2rem 0 .35rem}
+.photo.file-id{background:#cfd8e3;color:#334;padding:2.2rem 1rem;text-align:center;
+font-size:.9rem;overflow-wrap:anywhere}
 @media (prefers-color-scheme:dark){body{background:#0e1621;color:#eee}li{background:#182533}
 .meta,.stats{color:#8a9aa9}pre,code{background:#0e1621}.button{background:#22364a;color:#7cb7f0}
 li.mine{background:#2b5278}.compose input{background:#182533;color:#eee;border-color:#345}}
@@ -144,12 +151,35 @@ def _render_message(message: dict[str, Any]) -> str:
             message["time"].replace("T", " ")[:23] + " UTC",
             message["parse_mode"] or "plain",
             silent,
+            *_marks(message),
         )
     )
     text = render_text(message["visible_text"], message["entities"])
     buttons = render_keyboard(message.get("reply_markup"))
-    body = f'<div class="text" dir="auto">{text}</div>{buttons}'
+    body = f'{render_photo(message)}<div class="text" dir="auto">{text}</div>{buttons}'
     return f'<li><div class="meta">{meta}</div>{body}</li>'
+
+
+def _marks(message: Mapping[str, Any]) -> list[str]:
+    """What else was asked of Telegram: protected content, no link preview."""
+    marks = ["🔒 protected"] if message.get("protect_content") else []
+    if not message.get("photo") and message.get("link_preview") is False:
+        marks.append("no preview")
+    return marks
+
+
+def render_photo(message: Mapping[str, Any]) -> str:
+    """A photo above its caption: the picture for a URL, a placeholder for a file_id."""
+    photo = message.get("photo")
+    if not photo:
+        return ""
+    if photo.lower().startswith(("http://", "https://")):
+        src = html.escape(photo, quote=True)
+        return (f'<img class="photo" src="{src}" alt="photo" loading="lazy"'
+                ' referrerpolicy="no-referrer">')  # fmt: skip
+    shown = html.escape(photo if len(photo) <= 24 else photo[:23] + "…")
+    return (f'<div class="photo file-id" title="{html.escape(photo, quote=True)}">🖼 A photo'
+            f" Telegram keeps (file_id {shown})</div>")  # fmt: skip
 
 
 def render_keyboard(markup: Mapping[str, Any] | None, message_id: int | None = None) -> str:
@@ -221,12 +251,14 @@ def render_chat(chat: Mapping[str, Any], people: list[dict[str, Any]], chat_id: 
 def _their_message(message: dict[str, Any], toast: str | None) -> str:
     silent = " · 🔕" if message["disable_notification"] else ""
     edited = " · edited" if message.get("edited") else ""
+    marks = "".join(f" · {html.escape(mark)}" for mark in _marks(message))
     when = html.escape(message["time"][11:19])
     text = render_text(message["visible_text"], message["entities"])
     buttons = render_keyboard(message.get("reply_markup"), message["message_id"])
     bubble = f'<div class="toast" dir="auto">{html.escape(toast)}</div>' if toast else ""
-    return (f'<li class="theirs"><div class="meta">bot · {when}{silent}{edited}</div>'
-            f'<div class="text" dir="auto">{text}</div>{buttons}{bubble}</li>')  # fmt: skip
+    return (f'<li class="theirs"><div class="meta">bot · {when}{silent}{edited}{marks}</div>'
+            f'{render_photo(message)}<div class="text" dir="auto">{text}</div>{buttons}{bubble}'
+            "</li>")  # fmt: skip
 
 
 def _my_message(message: dict[str, Any]) -> str:

@@ -6,9 +6,11 @@ What it serves:
   pyTelegramBotAPI puts them, even for POST), a urlencoded form or a JSON body. Method names are
   case-insensitive. A token not shaped ``<digits>:<20+ of [A-Za-z0-9_-]>`` gets 401, an unknown
   method 404.
-- ``getMe`` and ``sendMessage``. sendMessage checks what the real Bot API checks, in its order
-  (text present, at most 32 KiB, parse_mode, entities, chat_id, chat state, visible length,
-  an inline keyboard's buttons: ``keyboard``),
+- ``getMe``, ``sendMessage`` and ``sendPhoto``. sendMessage checks what the real Bot API
+  checks, in its order (text present, at most 32 KiB, parse_mode, entities, chat_id, chat
+  state, visible length, an inline keyboard's buttons: ``keyboard``, link_preview_options);
+  sendPhoto the same of its caption (at most 1024 visible characters, may be empty), and its
+  photo, a URL or a file_id (``photos``: nothing is downloaded);
   parsing ``parse_mode=HTML`` with the port of tdlib's parser in ``html_parser``, and counts the
   4096-character limit on the visible text in UTF-16 code units. The answer is a Message that
   ``telebot.types.Message.de_json`` reads, with ``entities``; message ids count per chat.
@@ -64,6 +66,7 @@ from infra.fakes.telegram.chats import Chats
 from infra.fakes.telegram.html_parser import _utf16_len, visible_text
 from infra.fakes.telegram.keyboard import parse_markup
 from infra.fakes.telegram.page import PAGE_MESSAGES, render_chat, render_page
+from infra.fakes.telegram.photos import MAX_CAPTION_LENGTH, photo_sizes
 
 MAX_BODY_BYTES = 1 << 20
 KEPT_MESSAGES = 200_000  # the newest messages kept (~150 MB); stats count every one
@@ -164,6 +167,66 @@ def _check_chat(behaviour: Behaviour, chat_id: int) -> None:
         )
     if chat_id in behaviour.deactivated_chat_ids:
         raise ApiError(403, "Forbidden: user is deactivated")
+
+
+def _link_preview(params: Mapping[str, str]) -> bool:
+    """Whether the link preview is on: link_preview_options.is_disabled, or the older
+    disable_web_page_preview (what is shown in a preview is not modelled)."""
+    raw = params.get("link_preview_options")
+    if not raw:
+        return not _truthy(params.get("disable_web_page_preview", ""))
+    try:
+        options = json.loads(raw)
+    except ValueError:
+        options = None
+    if not isinstance(options, dict):
+        raise ApiError(400, "Bad Request: can't parse link preview options JSON object")
+    return not options.get("is_disabled")
+
+
+def _new_record(
+    chat_id: int,
+    text: str,
+    parse_mode: str | None,
+    params: Mapping[str, str],
+    shown: str,
+    entities: list[dict[str, Any]],
+    markup: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """A message as ``messages()`` lists it; a photo's adds photo and photo_file_id, and
+    ``text`` is its caption."""
+    return {
+        "chat_id": chat_id,
+        "text": text,
+        "parse_mode": parse_mode,
+        "disable_notification": _truthy(params.get("disable_notification", "")),
+        "protect_content": _truthy(params.get("protect_content", "")),
+        "link_preview": False,
+        "photo": None,
+        "message_id": 0,
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "visible_text": shown,
+        "entities": entities,
+        "reply_markup": markup,
+    }
+
+
+def _sent(
+    bot_id: int, record: dict[str, Any], message_id: int, username: str | None
+) -> dict[str, Any]:
+    """The Message an accepted send answers with, but its text or photo."""
+    result = {
+        "message_id": message_id,
+        "from": _bot_user(bot_id),
+        "chat": _chat(record["chat_id"], username),
+        "date": int(time.time()),
+    }
+    if record["protect_content"]:
+        result["has_protected_content"] = True
+    markup = record["reply_markup"]
+    if markup is not None and "inline_keyboard" in markup:
+        result["reply_markup"] = markup  # Telegram echoes an inline keyboard only
+    return result
 
 
 def _outcome(code: int) -> str:
@@ -276,8 +339,10 @@ class FakeTelegram:
 
     def messages(self, chat_id: int | str | None = None) -> list[dict[str, Any]]:
         """The accepted messages, oldest first (the newest KEPT_MESSAGES of them): chat_id,
-        text (as sent), parse_mode, disable_notification, message_id, time (ISO 8601 UTC),
-        visible_text (what the user sees) and entities."""
+        text (as sent; a photo's caption), parse_mode, disable_notification, protect_content,
+        link_preview (False when disabled, and for a photo), photo (as sent, None for text)
+        and photo_file_id, message_id, time (ISO 8601 UTC), visible_text (what the user
+        sees), entities and reply_markup."""
         with self._lock:
             snapshot = list(self._messages)
         if chat_id is not None:
@@ -311,6 +376,8 @@ class FakeTelegram:
             return _dumps({"ok": True, "result": bot})
         if method == "sendmessage":
             return _dumps({"ok": True, "result": self._send_message(bot_id, params)})
+        if method == "sendphoto":
+            return _dumps({"ok": True, "result": self._send_photo(bot_id, params)})
         return _dumps({"ok": True, "result": self._bot_side(method, params)})
 
     def _bot_side(self, method: str, params: Mapping[str, str]) -> Any:
@@ -355,32 +422,50 @@ class FakeTelegram:
         if len(shown) > MAX_MESSAGE_LENGTH // 2 and _utf16_len(shown) > MAX_MESSAGE_LENGTH:
             raise ApiError(400, "Bad Request: message is too long")
         markup = parse_markup(params.get("reply_markup"))
+        preview = _link_preview(params)
         if chat_id in behaviour.blocked_chat_ids:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
-        now = time.time()
-        record = {
-            "chat_id": chat_id,
-            "text": text,
-            "parse_mode": parse_mode,
-            "disable_notification": _truthy(params.get("disable_notification", "")),
-            "message_id": 0,
-            "time": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
-            "visible_text": shown,
-            "entities": entities,
-            "reply_markup": markup,
-        }
+        record = _new_record(chat_id, text, parse_mode, params, shown, entities, markup)
+        record["link_preview"] = preview
         message_id = self._record(behaviour, record)
-        result = {
-            "message_id": message_id,
-            "from": _bot_user(bot_id),
-            "chat": _chat(chat_id, username),
-            "date": int(now),
-            "text": shown,
-        }
+        result = _sent(bot_id, record, message_id, username)
+        result["text"] = shown
         if entities:
             result["entities"] = entities
-        if markup is not None and "inline_keyboard" in markup:
-            result["reply_markup"] = markup  # Telegram echoes an inline keyboard only
+        return result
+
+    def _send_photo(self, bot_id: int, params: Mapping[str, str]) -> dict[str, Any]:
+        """sendPhoto: a photo by URL or file_id (``photos``), and a caption of at most 1024
+        characters as Telegram counts them (a caption may be empty)."""
+        behaviour = self._behaviour
+        if behaviour.latency_ms:
+            time.sleep(behaviour.latency_ms / 1000)
+        self._inject_faults(behaviour)
+        caption = params.get("caption", "")
+        if (
+            len(caption) * 4 > MAX_TEXT_BYTES
+            and len(caption.encode("utf-8", "replace")) > MAX_TEXT_BYTES
+        ):
+            raise ApiError(400, "Bad Request: message caption is too long")
+        parse_mode = params.get("parse_mode") or None
+        shown, entities = visible_text(caption, parse_mode) if caption else ("", [])
+        chat_id, username = _chat_id(params.get("chat_id", ""))
+        _check_chat(behaviour, chat_id)
+        if _utf16_len(shown) > MAX_CAPTION_LENGTH:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        sizes = photo_sizes(params.get("photo", ""))
+        markup = parse_markup(params.get("reply_markup"))
+        if chat_id in behaviour.blocked_chat_ids:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        record = _new_record(chat_id, caption, parse_mode, params, shown, entities, markup)
+        record.update(photo=params["photo"], photo_file_id=sizes[-1]["file_id"])
+        message_id = self._record(behaviour, record)
+        result = _sent(bot_id, record, message_id, username)
+        result["photo"] = sizes
+        if shown:
+            result["caption"] = shown
+        if entities:
+            result["caption_entities"] = entities
         return result
 
     def _inject_faults(self, behaviour: Behaviour) -> None:
@@ -514,7 +599,7 @@ _JSON = b"application/json"
 _UNAUTHORIZED = ApiError(401, "Unauthorized").body()
 _NOT_FOUND = ApiError(404, "Not Found").body()
 _API_METHODS = frozenset({
-    "getme", "sendmessage", "answercallbackquery", "editmessagetext", "setmycommands",
+    "getme", "sendmessage", "sendphoto", "answercallbackquery", "editmessagetext", "setmycommands",
     "getmycommands", "setwebhook", "deletewebhook", "getwebhookinfo", "getupdates",
 })  # fmt: skip
 

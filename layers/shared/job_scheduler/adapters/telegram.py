@@ -29,7 +29,7 @@ import json
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 import telebot
@@ -67,6 +67,26 @@ def configure_api(api_url: str, read_timeout: float = 10) -> None:
 
 
 _sessions = threading.local()
+_NO_PREVIEW = telebot.types.LinkPreviewOptions(is_disabled=True)  # read-only: shared
+
+
+class Sendable(Protocol):
+    """What ``TelegramClient.deliver`` sends: a claimed delivery, or a rendered message."""
+
+    @property
+    def text(self) -> str: ...  # the message, or the photo's caption ("" for none)
+    @property
+    def parse_mode(self) -> str | None: ...
+    @property
+    def silent(self) -> bool: ...
+    @property
+    def reply_markup(self) -> Mapping[str, Any] | None: ...
+    @property
+    def photo(self) -> str | None: ...  # a picture's URL or file_id: sendPhoto
+    @property
+    def protect_content(self) -> bool: ...
+    @property
+    def link_preview(self) -> bool: ...
 
 
 def _request(method: str, url: str, **kwargs: Any) -> requests.Response:
@@ -113,6 +133,30 @@ class TelegramClient:
                 reply_markup=markup,
             )  # fmt: skip
         return message.message_id
+
+    def deliver(self, chat_id: int, message: Sendable) -> int:
+        """Send a job's message (sendPhoto when it has a photo, else sendMessage) and return
+        Telegram's message_id; a SendError subclass on failure. What is at its default is not
+        sent, so a plain message is the same request as ``send``'s (the notifier's hot path)."""
+        markup = message.reply_markup
+        markup_json = json.dumps(markup, ensure_ascii=False) if markup else None
+        protect = True if message.protect_content else None
+        with _classified():
+            if message.photo:
+                sent = self._bot.send_photo(
+                    chat_id, message.photo, caption=message.text or None,
+                    parse_mode=message.parse_mode if message.text else None,
+                    disable_notification=message.silent, protect_content=protect,
+                    reply_markup=markup_json,
+                )  # fmt: skip
+            else:
+                sent = self._bot.send_message(
+                    chat_id, message.text, parse_mode=message.parse_mode,
+                    disable_notification=message.silent, protect_content=protect,
+                    link_preview_options=None if message.link_preview else _NO_PREVIEW,
+                    reply_markup=markup_json,
+                )  # fmt: skip
+        return sent.message_id
 
     # The bot's side of a conversation, and its set-up: pyTelegramBotAPI's own methods,
     # their failures classified as ``send``'s are.

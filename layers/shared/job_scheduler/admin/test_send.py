@@ -39,8 +39,7 @@ def send_test(
         recipient = Recipient(row["id"], chat_id, row["first_name"], row["last_name"],
                               row["username"], row["language"])  # fmt: skip
     message = message_for(job, recipient, now)
-    message_id = telegram.send(chat_id, message.text, message.parse_mode,
-                               message.disable_notification, message.reply_markup)  # fmt: skip
+    message_id = telegram.deliver(chat_id, message)
     with conn.transaction():
         record_change(conn, actor, "test_send", "job", job.name, None,
                       {"chat_id": chat_id, "telegram_message_id": message_id}, now)  # fmt: skip

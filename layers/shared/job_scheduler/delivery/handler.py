@@ -36,7 +36,7 @@ def build_notifier(settings: Settings) -> Notifier:
     )
     return Notifier(
         settings=settings,
-        send=telegram.send,
+        send=telegram.deliver,
         limiter=rate_limiter(
             redis_from_url(settings.redis_url),
             per_second=settings.telegram_rate_per_second,

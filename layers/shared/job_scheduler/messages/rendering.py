@@ -72,8 +72,9 @@ def _render_each(
             on_skip(SkippedRecipient(recipient.user_id, recipient.chat_id, str(exc)))
             continue
         yield OutgoingMessage(
-            recipient.user_id, recipient.chat_id, text, config.parse_mode, config.silent
-        )
+            recipient.user_id, recipient.chat_id, text, config.parse_mode, config.silent,
+            config.reply_markup, config.photo, config.protect_content, config.link_preview,
+        )  # fmt: skip
 
 
 class _SkipLog:

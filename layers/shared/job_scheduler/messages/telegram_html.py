@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from job_scheduler.errors import InvalidMessage
 
 MAX_MESSAGE_LENGTH = 4096
+MAX_CAPTION_LENGTH = 1024  # a photo's caption, counted the same way
 HTML = "HTML"
 PARSE_MODES = (HTML, None)
 
@@ -111,18 +112,20 @@ def check_message_text(
     *,
     max_length: int | None = MAX_MESSAGE_LENGTH,
     allow_empty: bool = False,
+    what: str = "message",
 ) -> int:
     """Everything Telegram checks before sending: markup, not empty, within the limit.
 
     Returns the visible length so a caller can report it. Pass one ``memo`` for all the
     messages rendered from one template, so their HTML is parsed once per distinct structure.
+    ``what`` names the text in the messages ("caption": a photo's, limit 1024, may be empty).
     """
     length, has_text = _measure(text, parse_mode, memo)
     if not has_text and not allow_empty:
-        raise InvalidMessage("The message is empty; Telegram refuses to send an empty message.")
+        raise InvalidMessage(f"The {what} is empty; Telegram refuses to send an empty {what}.")
     if max_length is not None and length > max_length:
         raise InvalidMessage(
-            f"The message is {length} characters long as Telegram counts them (UTF-16 units "
+            f"The {what} is {length} characters long as Telegram counts them (UTF-16 units "
             f"after HTML parsing); the limit is {max_length}, so shorten it by "
             f"{length - max_length}."
         )

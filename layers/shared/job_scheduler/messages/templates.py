@@ -35,6 +35,8 @@ from job_scheduler.messages.size_bound import (
 )
 from job_scheduler.messages.telegram_html import (
     HTML,
+    MAX_CAPTION_LENGTH,
+    MAX_MESSAGE_LENGTH,
     MarkupMemo,
     check_message_text,
     check_parse_mode,
@@ -192,15 +194,22 @@ BLANK_SAMPLE = _sample(Recipient(0, 0))
 
 @dataclass(frozen=True)
 class MessageTemplate:
-    """A checked, compiled message. Build it with ``MessageTemplate.compile``."""
+    """A checked, compiled message. Build it with ``MessageTemplate.compile``.
+
+    A ``caption`` (a photo's) is held to Telegram's caption rules: at most 1024 characters
+    as Telegram counts them, and it may be empty.
+    """
 
     source: str
     parse_mode: str | None
     template: Template = field(repr=False, compare=False)
     memo: MarkupMemo = field(default_factory=MarkupMemo, repr=False, compare=False)
+    caption: bool = False
 
     @classmethod
-    def compile(cls, source: str, parse_mode: str | None) -> MessageTemplate:
+    def compile(
+        cls, source: str, parse_mode: str | None, *, caption: bool = False
+    ) -> MessageTemplate:
         """Check everything that does not depend on the user; InvalidMessage says what to fix."""
         check_parse_mode(parse_mode)
         _check_size(source)
@@ -220,15 +229,26 @@ class MessageTemplate:
             raise InvalidMessage(
                 "The template nests too deeply; flatten its {% if %} blocks and expressions."
             ) from exc
-        compiled = cls(source, parse_mode, template)
+        compiled = cls(source, parse_mode, template, caption=caption)
         compiled._check_samples()
         return compiled
 
     def render(self, context: TemplateContext) -> str:
         """One user's text, re-checked: markup valid, not empty, within Telegram's limit."""
         text = self._render(context)
-        check_message_text(text, self.parse_mode, self.memo)
+        self._check(text, self.memo)
         return text
+
+    def _check(
+        self, text: str, memo: MarkupMemo | None = None, limited: bool = True, empty: bool = False
+    ) -> None:
+        """Telegram's checks of a message's text, or of a caption's (1024, may be empty)."""
+        if self.caption:
+            limit, empty, what = MAX_CAPTION_LENGTH, True, "photo's caption"
+        else:
+            limit, what = MAX_MESSAGE_LENGTH, "message"
+        check_message_text(text, self.parse_mode, memo, max_length=limit if limited else None,
+                           allow_empty=empty, what=what)  # fmt: skip
 
     def _render(self, context: TemplateContext) -> str:
         try:
@@ -245,13 +265,13 @@ class MessageTemplate:
         with self._sample_note("names full of <&>"):
             text = self._render(MARKUP_SAMPLE)
         with self._sample_note("names full of <&>", text_checked=True):
-            check_message_text(text, self.parse_mode, max_length=None)
+            self._check(text, limited=False)
         try:
             text = self._render(BLANK_SAMPLE)
         except InvalidMessage:
             return
         with self._sample_note("empty names", text_checked=True):
-            check_message_text(text, self.parse_mode, allow_empty=True)
+            self._check(text, empty=True)
 
     @contextmanager
     def _sample_note(self, names: str, text_checked: bool = False) -> Iterator[None]:
