@@ -13,6 +13,7 @@ from job_scheduler.adapters.db import get_connection
 from job_scheduler.admin.queries import list_jobs
 from job_scheduler.errors import JobSchedulerError
 from job_scheduler.schedule.describe import describe
+from job_scheduler.schedule.lifetime import Lifetime
 from job_scheduler.schedule.zoned import Schedule
 
 from .runtime import LocalRuntime
@@ -58,8 +59,10 @@ def _banner(runtime: LocalRuntime) -> None:
     for overview in list_jobs(get_connection(settings.database_url)):
         job = overview.job
         schedule = Schedule.parse(job.cron_expression, job.timezone)
-        upcoming = schedule.next_after(now)
-        state = "enabled" if job.enabled else "disabled"
+        lifetime = Lifetime.of(job, schedule)
+        upcoming = next(iter(lifetime.next_runs(now, 1)), None)
+        ending = lifetime.ending(now)
+        state = ending.state if ending else "enabled" if job.enabled else "disabled"
         when = upcoming.astimezone(schedule.zone).strftime("%Y-%m-%d %H:%M %Z") if upcoming else "-"
         print(f"  {job.name:<28} {describe(schedule)} [{state}], next {when}")
     if runtime.webhook is not None:

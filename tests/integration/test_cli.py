@@ -366,6 +366,23 @@ def test_job_edit_disable_enable_and_delete_go_the_admin_way(db, settings, event
             "at most 1000 characters",
         ),
         (("job", "create", "x", "--cron", "cron(0 9 * * *)", "--text", "hi"), "has 5 fields"),
+        (("job", "create", "x", "--cron", "at(2020-01-01T09:00)", "--text", "hi"), "has passed"),
+        (
+            (
+                "job",
+                "create",
+                "x",
+                "--cron",
+                "cron(0 9 * * ? *)",
+                "--text",
+                "hi",
+                "--starts",
+                "2031-01-02T09:00",
+                "--ends",
+                "2031-01-01T09:00",
+            ),
+            "must be after starts_at",
+        ),
         (("job", "delete", "unselected-food-reminder"), "Coded jobs cannot be deleted"),
     ],
 )

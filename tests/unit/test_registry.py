@@ -47,6 +47,7 @@ def test_register_and_look_up():
         ({"name": "x" * 49}, "1-48"),
         ({"description": ""}, "needs a description"),
         ({"schedule": "cron(0 22 * * *)"}, "unusable default schedule"),
+        ({"schedule": "at(2031-01-01T09:00)"}, r"coded jobs repeat .* a one-off at\(\) is for"),
         ({"timezone": "Tehran"}, "Unknown timezone"),
         ({"overlap_policy": "queue"}, "overlap_policy"),
         ({"misfire_grace_seconds": -1}, "must not be negative"),

@@ -58,6 +58,7 @@ def create_job(
     would send too much is refused unless ``confirm_audience`` (``admin/volume.py``)."""
     spec.check()
     now = datetime.now(UTC)
+    fields.check_timely(spec, now)
     columns = spec.columns()
     values = columns | {"created_by": actor, "updated_by": actor, "created_at": now,
                         "updated_at": now}  # fmt: skip
@@ -106,6 +107,7 @@ def edit_job(
         changes = _validated_changes(conn, job, body)
         if not changes:
             return job
+        fields.check_timely(replace(job, **changes), now, list(changes))
         audited = dict(changes)
         if guard is not None and _guarded(replace(job, **changes), changes):
             merged = replace(job, **changes)
@@ -183,6 +185,10 @@ def preview_job(
             "text": message.text,
             "parse_mode": message.parse_mode,
             "silent": message.disable_notification,
+            "photo": message.photo,  # the rest as Telegram gets it: the preview draws it
+            "reply_markup": message.reply_markup,
+            "link_preview": message.link_preview,
+            "protect_content": message.protect_content,
         },
     }
 
@@ -255,15 +261,19 @@ def _validated_changes(
             f"{unknown[0]!r} cannot be changed here; editable: {sorted(fields.FIELDS)}",
             unknown[0],
         )
-    changes: dict[str, Any] = {}
+    converted: dict[str, Any] = {}
     for field in fields.FIELDS:
         if field not in body:
             continue
         if field in fields.CUSTOM_ONLY and not job.is_custom:
             raise InvalidJob(f"{field!r} belongs to custom-message jobs only", field)
         column, value = fields.convert(field, body[field])
-        if value != job.value_of(column):
-            changes[column] = value
+        converted[column] = value
+    converted = fields.in_job_zone(converted, job.timezone)
+    changes = {column: value for column, value in converted.items()
+               if value != job.value_of(column)}  # fmt: skip
+    if job.completed_at is not None and {"cron_expression", "timezone"} & set(changes):
+        changes["completed_at"] = None  # a done one-off given a new time runs again
     merged = replace(job, **changes)
     fields.check_job_fields(merged)
     if any(column in changes for column in fields.TARGET_FIELDS):

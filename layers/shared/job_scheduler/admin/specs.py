@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from job_scheduler.errors import InvalidJob
@@ -32,6 +33,8 @@ class CustomJobSpec:
     pack_ids: tuple[int, ...] = ()
     misfire_grace_seconds: int = 300
     overlap_policy: str = OverlapPolicy.SKIP
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
 
     @classmethod
     def from_fields(cls, body: Mapping[str, Any], default_timezone: str) -> CustomJobSpec:
@@ -51,10 +54,12 @@ class CustomJobSpec:
         columns = dict(
             fields.convert(field, value) for field, value in body.items() if field != "name"
         )
+        timezone = columns.get("timezone") or default_timezone
+        columns = fields.in_job_zone(columns, timezone)
         return cls(
             name=body["name"],
             cron_expression=columns["cron_expression"],
-            timezone=columns.get("timezone") or default_timezone,
+            timezone=timezone,
             message=MessageConfig.from_json(columns["message_config"]),
             description=columns.get("description", ""),
             enabled=columns.get("enabled", True),
@@ -63,6 +68,8 @@ class CustomJobSpec:
             pack_ids=columns.get("pack_ids", ()),
             misfire_grace_seconds=columns.get("misfire_grace_seconds", 300),
             overlap_policy=columns.get("overlap_policy", OverlapPolicy.SKIP),
+            starts_at=columns.get("starts_at"),
+            ends_at=columns.get("ends_at"),
         )
 
     def check(self) -> None:
@@ -86,4 +93,6 @@ class CustomJobSpec:
             "pack_ids": sorted(set(self.pack_ids)),
             "misfire_grace_seconds": self.misfire_grace_seconds,
             "overlap_policy": self.overlap_policy,
+            "starts_at": self.starts_at,
+            "ends_at": self.ends_at,
         }

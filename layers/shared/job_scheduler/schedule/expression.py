@@ -1,4 +1,5 @@
-"""EventBridge schedule expressions: ``cron(min hour dom month dow year)`` and ``rate(N unit)``.
+"""EventBridge schedule expressions: ``cron(min hour dom month dow year)``, ``rate(N unit)``
+and, for one-off jobs, ``at(YYYY-MM-DDThh:mm)`` as EventBridge Scheduler writes it.
 
 Syntax is checked first by aws-cron-expression-validator (the field grammar AWS documents),
 then parsed here into value sets. The evaluator is our own: croniter reads the sixth field
@@ -28,10 +29,14 @@ MIN_YEAR, MAX_YEAR = 1970, 2199
 MONTH_NAMES = {n.upper(): i for i, n in enumerate(calendar.month_abbr) if n}
 DAY_NAMES = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
 EXAMPLE = "cron(0 22 * * ? *) (22:00 every day) or rate(5 minutes)"
+AT_EXAMPLE = "at(2026-12-04T09:30)"
 
 _CRON_RE = re.compile(r"^cron\((?P<body>[^()]*)\)$")
 _RATE_RE = re.compile(r"^rate\((?P<value>\d+) (?P<unit>minutes?|hours?|days?)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+_AT_RE = re.compile(
+    r"^at\((?P<date>\d{4}-\d{2}-\d{2})T(?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?\)$"
+)
 
 
 def eventbridge_weekday(day: date) -> int:
@@ -101,6 +106,21 @@ class DayOfWeek:
 
 
 DaySpec = DayOfMonth | DayOfWeek
+
+
+@dataclass(frozen=True)
+class AtExpression:
+    """``at(YYYY-MM-DDThh:mm)``: one wall-clock minute, read in the job's timezone.
+
+    EventBridge rules have no ``at()`` (only Scheduler does), so the rule installed for it
+    is a UTC cron with a year that names that single minute (``utc_rules``).
+    """
+
+    text: str
+    wall: datetime  # naive, whole minute
+
+    def matches(self, wall: datetime) -> bool:
+        return wall == self.wall
 
 
 @dataclass(frozen=True)
@@ -180,22 +200,53 @@ def _ceil_minute(moment: datetime) -> datetime:
     return floored if floored == moment else floored + timedelta(minutes=1)
 
 
-Expression = CronExpression | RateExpression
+Expression = CronExpression | RateExpression | AtExpression
 
 
 def parse_expression(text: str) -> Expression:
-    """Parse ``cron(...)`` or ``rate(...)``; raise InvalidExpression saying what to fix."""
+    """Parse ``cron(...)``, ``rate(...)`` or ``at(...)``; raise InvalidExpression saying what
+    to fix."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidExpression(f"The schedule is empty; write it like {EXAMPLE}.")
     text = text.strip()
     if text.startswith("rate("):
         return _parse_rate(text)
+    if text.startswith("at("):
+        return _parse_at(text)
     match = _CRON_RE.fullmatch(text)
     if not match:
         raise InvalidExpression(
-            f"'{text}' is not an EventBridge schedule; write it like {EXAMPLE}."
+            f"'{text}' is not an EventBridge schedule; write it like {EXAMPLE}, or"
+            f" {AT_EXAMPLE} to run once."
         )
     return _parse_cron(text, match["body"])
+
+
+def _parse_at(text: str) -> AtExpression:
+    """Scheduler writes ``at(yyyy-mm-ddThh:mm:ss)``; runs are whole minutes, so ``:ss`` may
+    be left out and must be 00 when given."""
+    match = _AT_RE.fullmatch(text)
+    if not match:
+        raise InvalidExpression(
+            f"'{text}' is not a valid at(); write the date and time in the job's timezone as"
+            f" at(YYYY-MM-DDThh:mm), e.g. {AT_EXAMPLE}."
+        )
+    if match["second"] not in (None, "00"):
+        raise InvalidExpression(
+            f"'{text}': jobs run on whole minutes; leave the seconds out or write :00."
+        )
+    try:
+        wall = datetime.fromisoformat(f"{match['date']}T{match['hour']}:{match['minute']}")
+    except ValueError as exc:
+        raise InvalidExpression(
+            f"'{text}' names no such date or time ({exc}); write at(YYYY-MM-DDThh:mm) with a"
+            f" real date, hours 00-23 and minutes 00-59, e.g. {AT_EXAMPLE}."
+        ) from exc
+    if not MIN_YEAR < wall.year < MAX_YEAR:  # its UTC rule may fall a year either side
+        raise InvalidExpression(
+            f"'{text}': the year must lie within {MIN_YEAR + 1}-{MAX_YEAR - 1}."
+        )
+    return AtExpression(text=text, wall=wall)
 
 
 def _parse_rate(text: str) -> RateExpression:

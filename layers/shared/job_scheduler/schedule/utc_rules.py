@@ -6,6 +6,7 @@ and collapsed into one per-field union when there would be too many. The rules m
 more often than the schedule (a superset); ``Schedule.is_due`` drops the extra firings.
 For a zone with a single offset (Asia/Tehran, +03:30 all year) the shift is exact whenever
 the shifted days can be written in cron: the rule then fires only when the job is due.
+A one-off ``at()`` becomes one exact rule: its instant in UTC, year included.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from job_scheduler.schedule.expression import (
+    AtExpression,
     CronExpression,
     DayOfMonth,
     DayOfWeek,
@@ -49,6 +51,8 @@ def utc_rule_expressions(
     """The UTC rule expressions to install for ``schedule`` from ``start`` over ``horizon``."""
     if isinstance(schedule.expression, RateExpression):
         return [schedule.expression.text]
+    if isinstance(schedule.expression, AtExpression):
+        return [once_rule(schedule.to_instant(schedule.expression.wall))]
     start = start or datetime.now(UTC)
     offsets = zone_offsets(schedule, start - timedelta(days=1), start + horizon)
     parts = [part for offset in offsets for part in shift(schedule.expression, offset)]
@@ -56,6 +60,12 @@ def utc_rule_expressions(
     if len(parts) > MAX_RULES_PER_SCHEDULE:
         parts = [union_all(parts)]
     return sorted(render(fit_length(part)) for part in parts)
+
+
+def once_rule(instant: datetime) -> str:
+    """The UTC cron that fires at this one minute only (a year in the sixth field)."""
+    moment = instant.astimezone(UTC)
+    return f"cron({moment.minute} {moment.hour} {moment.day} {moment.month} ? {moment.year})"
 
 
 def zone_offsets(schedule: Schedule, start: datetime, end: datetime) -> list[int]:

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from job_scheduler.errors import UnknownTimezone
 from job_scheduler.schedule.expression import (
+    AtExpression,
     CronExpression,
     Expression,
     RateExpression,
@@ -66,6 +67,13 @@ class Schedule:
     def text(self) -> str:
         return self.expression.text
 
+    @property
+    def once_at(self) -> datetime | None:
+        """A one-off's single fire instant (UTC); None for a repeating schedule."""
+        if isinstance(self.expression, AtExpression):
+            return self.to_instant(self.expression.wall)
+        return None
+
     def to_instant(self, wall: datetime) -> datetime:
         """The UTC instant a naive local wall time fires at (``fold=0``)."""
         return wall.replace(tzinfo=self.zone, fold=0).astimezone(UTC)
@@ -78,6 +86,9 @@ class Schedule:
         after = as_utc(after)
         if isinstance(self.expression, RateExpression):
             return _next_rate(self.expression, after)
+        if isinstance(self.expression, AtExpression):
+            once = self.to_instant(self.expression.wall)
+            return once if once > after else None
         best: datetime | None = None
         best_wall: datetime | None = None
         for wall in self.expression.iter_wall_times(self._search_start(after)):
@@ -114,6 +125,8 @@ class Schedule:
             return True
         if instant.second or instant.microsecond:
             return False  # occurrences are whole minutes; callers floor EventBridge's time
+        if isinstance(self.expression, AtExpression):
+            return instant == self.once_at
         cron: CronExpression = self.expression
         wall = self.wall_time(instant)
         if cron.matches(wall) and self.to_instant(wall) == instant:

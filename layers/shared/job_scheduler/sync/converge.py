@@ -9,9 +9,10 @@ equal to the previous code default follows a changed default, since no admin cho
 coded job gone from the code is disabled and marked orphaned (history kept); if it returns,
 its previous enabled flag comes back.
 
-Rules: one per UTC expression of each job that is not orphaned, ENABLED or DISABLED as the
-job is; managed rules no job wants are deleted. Before any change the total rule count on
-the bus is checked against the quota.
+Rules: one per UTC expression of each job that is not orphaned and whose schedule is not
+over (a one-off that ran or whose time passed, a job past its end: ``schedule/lifetime``),
+ENABLED or DISABLED as the job is; managed rules no job wants are deleted, so the quota,
+checked against the bus's total before any change, never counts a finished job's rules.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from job_scheduler.errors import RuleQuotaExceeded, ScheduleError, SyncError
 from job_scheduler.jobs.registry import CodedJob, JobRegistry
 from job_scheduler.model import Job, JobKind
 from job_scheduler.observability import logger
+from job_scheduler.schedule.lifetime import Lifetime
 from job_scheduler.schedule.utc_rules import utc_rule_expressions
 from job_scheduler.schedule.zoned import Schedule
 from job_scheduler.sync.rules import RuleSpec, RuleStore, desired_rules
@@ -228,6 +230,8 @@ def _wanted_rules(
         )
         summary.jobs_with_invalid_schedule.append(job.name)
         return None
+    if Lifetime.of(job, schedule).is_over(now):
+        return []
     return desired_rules(prefix, job, utc_rule_expressions(schedule, start=now))
 
 
