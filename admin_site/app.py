@@ -26,6 +26,7 @@ from chalicelib.http import (
     json_body,
     json_response,
     query_param,
+    time_param,
 )
 
 from job_scheduler.admin import edits as job_edits
@@ -39,6 +40,8 @@ from job_scheduler.admin.views import (
     job_summary,
     schedule_of,
 )
+from job_scheduler.delivery import pause
+from job_scheduler.errors import SystemPaused
 from job_scheduler.execution.manual_run import queue_manual_firing
 from job_scheduler.jobs.fields import check_schedule
 from job_scheduler.model import ExecutionStatus, JobOverview
@@ -94,12 +97,14 @@ def openapi_document() -> dict[str, Any]:
 @app.route("/api/schedule", methods=["GET"])
 @endpoint(app)
 def schedule_preview(actor: str) -> dict[str, Any]:
-    """A schedule in words and its next runs, for the editor's live validation."""
+    """A schedule in words and its next runs, for the editor's live validation (a one-off
+    whose time has passed is refused)."""
     request = app.current_request
     expression = query_param(request, "expression") or ""
     timezone = query_param(request, "timezone") or ""
-    check_schedule(expression, timezone)
-    return schedule_of(expression, timezone, True, datetime.now(UTC))
+    now = datetime.now(UTC)
+    check_schedule(expression, timezone, now)
+    return schedule_of(expression, timezone, True, now)
 
 
 @app.route("/api/jobs", methods=["GET"])
@@ -199,10 +204,82 @@ def get_execution(execution_id: str, actor: str) -> dict[str, Any]:
     return execution_detail_view(history.get_execution(connection(), int(execution_id)))
 
 
+@app.route("/api/executions", methods=["GET"])
+@endpoint(app)
+def search_executions(actor: str) -> dict[str, Any]:
+    """Executions of every job, newest first, by status and scheduled time [since, until)."""
+    request = app.current_request
+    status = query_param(request, "status")
+    if status is not None and status not in EXECUTION_STATUSES:
+        raise ApiError(400, "bad_request", f"status must be one of {EXECUTION_STATUSES}", "status")
+    since, until = time_param(request, "since"), time_param(request, "until")
+    if since and until and until <= since:
+        raise ApiError(400, "bad_request", "until must be after since", "until")
+    before = query_param(request, "before")
+    limit = int_param(request, "limit", 20, 1, history.MAX_PAGE)
+    rows = history.search_executions(connection(), status, since, until,
+                                     cursor.decode(before) if before else None, limit)  # fmt: skip
+    last = rows[-1][0] if len(rows) == limit else None
+    return {"executions": [{**execution_view(row), "job": job} for row, job in rows],
+            "next": cursor.encode(last.scheduled_for, last.id) if last else None}  # fmt: skip
+
+
+@app.route("/api/executions/{execution_id}/cancel", methods=["POST"])
+@endpoint(app)
+def cancel_execution(execution_id: str, actor: str) -> dict[str, Any]:
+    """Stop a send: what is not sent yet is cancelled; what is in flight finishes."""
+    from job_scheduler.execution.cancellation import cancel_execution as cancel
+
+    done = cancel(connection(), _id(execution_id, "execution_id"), actor, datetime.now(UTC))
+    return done.as_dict()
+
+
+@app.route("/api/executions/{execution_id}/retry-failed", methods=["POST"])
+@endpoint(app)
+def retry_failed(execution_id: str, actor: str) -> dict[str, Any]:
+    """Send once more the deliveries that failed for Telegram's or the network's reason."""
+    from job_scheduler.delivery.retry import retry_failed as retry
+
+    window = current.get().window()
+    done = retry(connection(), window, _id(execution_id, "execution_id"), actor,
+                 datetime.now(UTC))  # fmt: skip
+    return done.as_dict()
+
+
+@app.route("/api/system", methods=["GET"])
+@endpoint(app)
+def system_state(actor: str) -> dict[str, Any]:
+    """Whether sending is paused (every page shows a banner while it is)."""
+    paused = pause.current(connection())
+    return paused.as_dict() if paused else {"paused": False}
+
+
+@app.route("/api/system/pause", methods=["POST"])
+@endpoint(app)
+def pause_sending(actor: str) -> dict[str, Any]:
+    body = json_body(app.current_request) if app.current_request.raw_body else {}
+    reason = body.get("reason", "")
+    if not isinstance(reason, str):
+        raise ApiError(422, "invalid", "reason must be text", "reason")
+    return pause.pause(connection(), actor, reason, datetime.now(UTC)).as_dict()
+
+
+@app.route("/api/system/resume", methods=["POST"])
+@endpoint(app)
+def resume_sending(actor: str) -> dict[str, Any]:
+    context = current.get()
+    done = pause.resume_and_top_up(connection(), context.window().top_up, actor,
+                                   context.settings.pause_max_delay_seconds,
+                                   datetime.now(UTC))  # fmt: skip
+    return done.as_dict()
+
+
 @app.route("/api/jobs/{name}/run", methods=["POST"])
 @endpoint(app)
 def run_now(name: str, actor: str) -> Any:
     job = history.get_job(connection(), name)
+    if (paused := pause.current(connection())) is not None:
+        raise SystemPaused(f"{paused.describe()}: resume it first, then run the job")
     firing = queue_manual_firing(current.get().settings, job.name, actor)
     return {"queued": True, "job": job.name, "scheduled_for": firing.scheduled_for}
 

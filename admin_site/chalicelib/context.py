@@ -10,12 +10,15 @@ from functools import cached_property
 import psycopg
 
 from job_scheduler import observability
+from job_scheduler.adapters.aws import client
 from job_scheduler.adapters.db import get_connection
 from job_scheduler.adapters.lambda_entry import ColdStart
 from job_scheduler.adapters.telegram import TelegramClient
 from job_scheduler.admin.volume import VolumeGuard
 from job_scheduler.bot.packs import deep_link
 from job_scheduler.config import Settings
+from job_scheduler.delivery.outbox import Outbox
+from job_scheduler.delivery.window import Window
 from job_scheduler.errors import ConfigError, SendError
 from job_scheduler.rastar.client import RastarClient
 from job_scheduler.rastar.crypto import SecretBox
@@ -37,6 +40,12 @@ class AdminContext:
 
     def rules(self) -> RuleStore:
         return RuleStore(self.settings)
+
+    def window(self) -> Window:
+        """Where a retry or a resume puts the deliveries it lets go (the notifier's queue)."""
+        settings = self.settings
+        outbox = Outbox(client(settings, "sqs"), settings.notifications_queue_url)
+        return Window(outbox, settings.recipients_per_message, settings.notify_window_messages)
 
     def guard(self) -> VolumeGuard:
         settings = self.settings

@@ -11,7 +11,7 @@ import functools
 import json
 import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from chalice import Chalice, Response
@@ -174,6 +174,19 @@ def int_param(request: Any, name: str, default: int, low: int, high: int) -> int
             400, "bad_request", f"{name} must be a whole number from {low} to {high}", name
         )
     return int(raw)
+
+
+def time_param(request: Any, name: str) -> datetime | None:
+    """``?name=2026-12-01`` or ``2026-12-01T22:00`` (UTC) or with an offset."""
+    raw = query_param(request, name)
+    if raw is None or raw == "":
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ApiError(400, "bad_request", f"{name} must be a date or time in ISO 8601, like"
+                       " 2026-12-01 or 2026-12-01T22:00+03:30", name) from None  # fmt: skip
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def ids_param(request: Any, name: str, most: int) -> list[int] | None:

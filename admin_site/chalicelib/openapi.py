@@ -13,7 +13,8 @@ ERROR_STATUSES = {
     "401": "No valid admin token.",
     "403": "The token is a viewer's: it reads, it cannot change anything.",
     "404": "No such job or execution.",
-    "409": "A job of that name exists, or the job changed since the version sent.",
+    "409": "A job of that name exists, the job changed since the version sent, the"
+    " execution is past what was asked, or sending is paused.",
     "413": "The body is over 64 KB.",
     "422": "A field is invalid; the error names it.",
     "503": "Postgres or EventBridge is unavailable; nothing was changed.",
@@ -47,7 +48,12 @@ NAME = {
     "schema": {"type": "string", "maxLength": 48},
 }
 EDIT_FIELDS: dict[str, Any] = {
-    "expression": {"type": "string", "maxLength": 256},
+    "expression": {
+        "type": "string",
+        "maxLength": 256,
+        "description": "cron(...) or rate(...) to repeat; at(YYYY-MM-DDThh:mm), in the job's"
+        " timezone, to run once (it must be still to come).",
+    },
     "timezone": {"type": "string", "maxLength": 64},
     "enabled": {"type": "boolean"},
     "include_user_ids": {"type": "array", "items": {"type": "integer", "minimum": 1}},
@@ -57,6 +63,16 @@ EDIT_FIELDS: dict[str, Any] = {
     "overlap_policy": {"type": "string", "enum": ["skip", "allow"]},
     "description": {"type": "string", "maxLength": 1000},
     "message": _ref("Message"),
+    **{
+        name: {
+            "type": "string",
+            "nullable": True,
+            "maxLength": 40,
+            "description": f"A repeating job {what} (inclusive): ISO 8601 with an offset, or"
+            " without one in the job's timezone (2026-12-04T09:00); null clears it.",
+        }
+        for name, what in (("starts_at", "fires from"), ("ends_at", "fires until"))
+    },
 }
 
 CONFIRM: dict[str, Any] = {
@@ -88,9 +104,51 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["text"],
         "properties": {
-            "text": {"type": "string", "maxLength": 16384},
+            "text": {
+                "type": "string",
+                "maxLength": 16384,
+                "description": "A template; with a photo, its caption (at most 1024 characters"
+                " as Telegram counts them, may be empty), else at most 4096 and not empty.",
+            },
             "parse_mode": {"type": "string", "enum": ["HTML"], "nullable": True},
             "silent": {"type": "boolean"},
+            "photo": {
+                "type": "string",
+                "nullable": True,
+                "maxLength": 2048,
+                "description": "A public http(s) link to a picture, or a Telegram file_id: the"
+                ' message goes as a photo with the text as its caption. Null or "": none.',
+            },
+            "buttons": {
+                "type": "array",
+                "nullable": True,
+                "maxItems": 100,
+                "description": "Rows of URL buttons under the message: at most 8 in a row and"
+                " 100 in all; links are http, https or tg.",
+                "items": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 8,
+                    "items": _ref("UrlButton"),
+                },
+            },
+            "link_preview": {
+                "type": "boolean",
+                "description": "False: no preview of the text's first link (default true).",
+            },
+            "protect_content": {
+                "type": "boolean",
+                "description": "True: the message cannot be forwarded or saved (default false).",
+            },
+        },
+    },
+    "UrlButton": {
+        "type": "object",
+        "required": ["text", "url"],
+        "additionalProperties": False,
+        "properties": {
+            "text": {"type": "string", "minLength": 1, "maxLength": 64},
+            "url": {"type": "string", "minLength": 1, "maxLength": 2048},
         },
     },
     "Schedule": {
@@ -114,6 +172,22 @@ SCHEMAS: dict[str, Any] = {
             "schedule": _ref("Schedule"),
             "enabled": {"type": "boolean"},
             "orphaned": {"type": "boolean"},
+            "once": {"type": "boolean"},
+            "starts_at": _nullable("string"),
+            "ends_at": _nullable("string"),
+            "completed_at": _nullable("string"),
+            "finished": {
+                "type": "object",
+                "nullable": True,
+                "description": "Set once the schedule fires no more: done (a one-off ran),"
+                " expired (its time passed without a finished run) or ended (past ends_at).",
+                "required": ["state", "since", "says"],
+                "properties": {
+                    "state": {"type": "string", "enum": ["done", "expired", "ended"]},
+                    "since": {"type": "string"},
+                    "says": {"type": "string"},
+                },
+            },
             "last_execution": {
                 "type": "object",
                 "nullable": True,
@@ -161,11 +235,73 @@ SCHEMAS: dict[str, Any] = {
             "sent_count": {"type": "integer"},
             "failed_count": {"type": "integer"},
             "skipped_count": {"type": "integer"},
+            "uncertain_count": {"type": "integer"},
+            "cancelled_count": {"type": "integer"},
+            "cancelled_by": _nullable("string"),
+            "cancelled_at": _nullable("string"),
+            "job": {"type": "string"},
+            "progress": {"$ref": "#/components/schemas/Progress"},
+            "retryable_failed": {"type": "integer"},
+            "shards": {"type": "integer", "description": "0: fanned out in one run"},
+            "shard_progress": {
+                "type": "array",
+                "items": {"type": "object"},
+                "description": "Each shard of a split execution: its range of user ids (last"
+                " null: to the newest), state, attempts, counts, error.",
+            },
             "duration_ms": _nullable("integer"),
             "attempts": {"type": "integer"},
             "detail": _nullable("string"),
             "error": _nullable("string"),
         },
+    },
+}
+
+
+SCHEMAS["Progress"] = {
+    "type": "object",
+    "description": "Where a send stands: the live progress bar's figures.",
+    "required": ["total", "sent", "failed", "waiting", "per_second", "sending"],
+    "properties": {
+        **{name: {"type": "integer"} for name in ("total", "sent", "failed", "uncertain",
+                                                   "skipped", "cancelled", "waiting",
+                                                   "in_flight")},
+        "per_second": {"type": "number"},
+        "seconds_left": _nullable("integer"),
+        "sending": {"type": "boolean"},
+    },
+}  # fmt: skip
+SCHEMAS["Pause"] = {
+    "type": "object",
+    "required": ["paused"],
+    "properties": {
+        "paused": {"type": "boolean"},
+        "by": {"type": "string"},
+        "at": {"type": "string"},
+        "reason": {"type": "string"},
+        "paused_seconds": {"type": "integer"},
+        "executions_resumed": {"type": "integer"},
+        "deliveries_dropped": {"type": "integer"},
+    },
+}
+EXECUTION_ID = {"name": "execution_id", "in": "path", "required": True,
+                "schema": {"type": "string"}}  # fmt: skip
+
+
+# The message as the first person reached gets it, as Telegram gets it (null for coded jobs).
+SAMPLE: dict[str, Any] = {
+    "type": "object",
+    "nullable": True,
+    "properties": {
+        "user_id": _nullable("integer"),
+        "first_name": _nullable("string"),
+        "text": {"type": "string"},
+        "parse_mode": _nullable("string"),
+        "silent": {"type": "boolean"},
+        "photo": _nullable("string"),
+        "reply_markup": {"type": "object", "nullable": True},
+        "link_preview": {"type": "boolean"},
+        "protect_content": {"type": "boolean"},
     },
 }
 
@@ -247,7 +383,7 @@ def document() -> dict[str, Any]:
     preview = _object(
         {
             "recipients": {"type": "integer"},
-            "sample": {"type": "object", "nullable": True},
+            "sample": SAMPLE,
         },
         ["recipients", "sample"],
     )
@@ -302,7 +438,9 @@ def document() -> dict[str, Any]:
             "parameters": [NAME],
             "post": {
                 "responses": _responses(
-                    "200", _object({"queued": {"type": "boolean"}}, ["queued"]), (*READ, "404")
+                    "200",
+                    _object({"queued": {"type": "boolean"}}, ["queued"]),
+                    (*READ, "404", "409"),
                 )
             },
         },
@@ -351,16 +489,96 @@ def document() -> dict[str, Any]:
         },
         "/api/executions/{execution_id}": {
             "get": {
-                "parameters": [
-                    {
-                        "name": "execution_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ],
+                "parameters": [EXECUTION_ID],
                 "responses": _responses("200", _ref("Execution"), (*READ, "404")),
             }
+        },
+        "/api/executions": {
+            "get": {
+                "description": "Executions of every job, newest first, by status and by"
+                " scheduled time in [since, until) (ISO 8601; without an offset, UTC).",
+                "parameters": [
+                    {"name": "status", "in": "query", "schema": {"type": "string"}},
+                    {"name": "since", "in": "query", "schema": {"type": "string"}},
+                    {"name": "until", "in": "query", "schema": {"type": "string"}},
+                    {"name": "before", "in": "query", "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                ],
+                "responses": _responses(
+                    "200",
+                    _object(
+                        {
+                            "executions": {"type": "array", "items": _ref("Execution")},
+                            "next": _nullable("string"),
+                        },
+                        ["executions", "next"],
+                    ),
+                    READ,
+                ),
+            }
+        },
+        "/api/executions/{execution_id}/cancel": {
+            "parameters": [EXECUTION_ID],
+            "post": {
+                "description": "Stop a send: its deliveries not sent yet are cancelled, those"
+                " in flight finish. Audited.",
+                "responses": _responses(
+                    "200",
+                    _object(
+                        {
+                            "execution_id": {"type": "integer"},
+                            "job": {"type": "string"},
+                            "was": {"type": "string"},
+                            "cancelled": {"type": "integer"},
+                            "in_flight": {"type": "integer"},
+                        },
+                        ["cancelled", "in_flight"],
+                    ),
+                    (*READ, "404", "409"),
+                ),
+            },
+        },
+        "/api/executions/{execution_id}/retry-failed": {
+            "parameters": [EXECUTION_ID],
+            "post": {
+                "description": "Send once more the deliveries that failed for Telegram's or the"
+                " network's reason (never a person who blocked the bot or opted out). Audited.",
+                "responses": _responses(
+                    "200",
+                    _object(
+                        {
+                            "execution_id": {"type": "integer"},
+                            "job": {"type": "string"},
+                            "retried": {"type": "integer"},
+                            "not_retried": {"type": "integer"},
+                            "queued": {"type": "integer"},
+                        },
+                        ["retried", "not_retried"],
+                    ),
+                    (*READ, "404", "409"),
+                ),
+            },
+        },
+        "/api/system": {
+            "get": {"responses": _responses("200", _ref("Pause"), READ)},
+        },
+        "/api/system/pause": {
+            "post": {
+                "description": "Pause all sending: firings are recorded skipped, queued"
+                " deliveries wait. Audited.",
+                "requestBody": {
+                    "required": False,
+                    **_json(_object({"reason": {"type": "string", "maxLength": 500}}, [])),
+                },
+                "responses": _responses("200", _ref("Pause"), (*READ, "409", "422")),
+            },
+        },
+        "/api/system/resume": {
+            "post": {
+                "description": "Resume: what the pause held goes out, or is dropped as missed"
+                " when the pause lasted longer than PAUSE_MAX_DELAY_SECONDS. Audited.",
+                "responses": _responses("200", _ref("Pause"), (*READ, "409")),
+            },
         },
         "/api/schedule": {
             "get": {

@@ -11,12 +11,17 @@ FILES = {
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "people.js": "text/javascript; charset=utf-8",  # the people and packs views
+    "control.js": "text/javascript; charset=utf-8",  # progress, pause, charts, search
+    "message.js": "text/javascript; charset=utf-8",  # a message's photo, buttons, preview
     "style.css": "text/css; charset=utf-8",
     "link.css": "text/css; charset=utf-8",  # the Rastar link page's (chalicelib/link_page.py)
 }
 HEADERS = {
-    # Only this origin's files run; the token never leaves for another.
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    # Only this origin's files run; the token never leaves for another. Images may come from
+    # anywhere: a message's photo is a public link the preview shows (no referrer is sent).
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: https: http:; frame-ancestors 'none'"
+    ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }

@@ -32,6 +32,17 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
+def shots(tmp_path) -> Path:
+    """Where a browser test's screenshots go: a temporary directory, or docs/screenshots
+    with UPDATE_SCREENSHOTS=1 (what the docs show is what a test saw)."""
+    if os.environ.get("UPDATE_SCREENSHOTS"):
+        target = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+        target.mkdir(parents=True, exist_ok=True)
+        return target
+    return tmp_path
+
+
+@pytest.fixture
 def page(browser, site):
     """A desktop-sized page on the admin site a test module serves as its ``site`` fixture."""
     context = browser.new_context(viewport={"width": 1200, "height": 900})

@@ -97,7 +97,7 @@ def executor(settings, registry, redis_client, queues) -> Executor:
 def notifier(settings, queues) -> Notifier:
     return Notifier(
         settings=settings,
-        send=TelegramClient(TOKEN, settings.telegram_api_url).send,
+        send=TelegramClient(TOKEN, settings.telegram_api_url).deliver,
         limiter=LocalRateLimiter(per_second=10_000, per_chat_per_second=1_000),
         outbox=Outbox(queues.sqs, settings.notifications_queue_url),
     )

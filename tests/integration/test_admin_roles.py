@@ -50,12 +50,13 @@ def test_every_route_that_changes_something_refuses_a_viewer(db, client):
     ).fetchone()["id"]
     before = db.execute("SELECT count(*) AS n FROM audit_log").fetchone()["n"]
     operations = changing_operations()
-    assert len(operations) >= 8
+    assert len(operations) >= 12
     for method, path in operations:
         concrete = (
             path.replace("{name}", job["name"])
             .replace("{pack_id}", str(pack))
             .replace("{user_id}", "1")
+            .replace("{execution_id}", "1")
         )
         status, body = call(client, method, concrete, viewer)
         assert (status, body["error"]["code"]) == (403, "forbidden"), (method, path, body)

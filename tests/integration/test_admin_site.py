@@ -8,7 +8,6 @@ Screenshots go to a temporary directory, or to docs/screenshots with UPDATE_SCRE
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import boto3
@@ -31,15 +30,6 @@ def site(db, database_url, aws):
     with serve_admin(database_url, aws) as (url, queues):
         run_startup(served_settings())  # the coded jobs and their rules, as at deploy
         yield url, queues, admin_tokens.create(db, "sara", "test")
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    if os.environ.get("UPDATE_SCREENSHOTS"):
-        target = REPO / "docs" / "screenshots"
-        target.mkdir(parents=True, exist_ok=True)
-        return target
-    return tmp_path
 
 
 def disable_the_reminder(page, site) -> None:

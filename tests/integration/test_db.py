@@ -25,7 +25,16 @@ TABLES = {
     "rastar_accounts",
     "admin_tokens",
     "bot_updates",
+    "execution_shards",
 }
+
+
+def migrations_after(name: str) -> list[str]:
+    """Every migration newer than ``name``, in order: what ``migrate`` applies after a
+    rollback to it."""
+    names = sorted(path.stem for path in Path(migrations_dir()).glob("0*.sql")
+                   if not path.stem.endswith(".rollback"))  # fmt: skip
+    return names[names.index(name) + 1 :]
 
 
 def tables(url: str) -> set[str]:
@@ -146,13 +155,7 @@ def test_accounts_linked_under_the_earlier_protocol_are_told_to_link_again(make_
         conn.execute("INSERT INTO users (telegram_chat_id) VALUES (10)")
         conn.execute("INSERT INTO rastar_accounts (user_id, sealed_token) VALUES (1, 'sealed')")
 
-    assert migrate(url) == [
-        "0007.rastar-sessions",
-        "0008.bot",
-        "0009.history-retention",
-        "0010.admin-roles",
-        "0011.admin-test-chat",
-    ]
+    assert migrate(url) == migrations_after("0006.delivery-window")
 
     with connect(url) as conn:
         row = conn.execute("SELECT * FROM rastar_accounts").fetchone()
@@ -275,12 +278,7 @@ def test_rolling_back_the_bot_keeps_opted_out_people_from_being_messaged(make_da
         {"telegram_chat_id": 11, "is_active": True, "inactive_reason": None},
     ]
     assert "bot_updates" not in tables(url)
-    assert migrate(url) == [
-        "0008.bot",
-        "0009.history-retention",
-        "0010.admin-roles",
-        "0011.admin-test-chat",
-    ]
+    assert migrate(url) == migrations_after("0007.rastar-sessions")
 
 
 def test_rolling_back_roles_refuses_while_viewers_exist(make_database):
@@ -295,4 +293,97 @@ def test_rolling_back_roles_refuses_while_viewers_exist(make_database):
     with connect(url) as conn:
         conn.execute("UPDATE admin_tokens SET revoked_at = now()")
     roll_back_to(url, "0009.history-retention")
-    assert migrate(url) == ["0010.admin-roles", "0011.admin-test-chat"]
+    assert migrate(url) == migrations_after("0009.history-retention")
+
+
+def add_job(conn: psycopg.Connection, name: str, expression: str, **columns: object) -> None:
+    values = {"name": name, "kind": "custom_message", "cron_expression": expression,
+              "timezone": "Asia/Tehran", "created_by": "t", "updated_by": "t",
+              **columns}  # fmt: skip
+    names, placeholders = ", ".join(values), ", ".join(f"%({key})s" for key in values)
+    conn.execute(f"INSERT INTO scheduled_jobs ({names}) VALUES ({placeholders})", values)
+
+
+def test_rolling_back_one_offs_keeps_them_once_and_ended_jobs_stopped(make_database):
+    """0013: at() becomes the cron naming the same local minute (year included), a job past
+    its end is disabled; a start or end still ahead refuses the rollback."""
+    url = make_database()
+    migrate(url)
+    with connect(url) as conn:
+        add_job(conn, "ahead", "at(2031-01-02T09:30)")
+        add_job(conn, "done", "at(2026-01-02T00:05:00)", completed_at="2026-01-01T20:35Z")
+        add_job(conn, "ended", "cron(0 9 * * ? *)", ends_at="2026-01-01T00:00Z")
+        add_job(conn, "window", "cron(0 9 * * ? *)", ends_at="2099-01-01T00:00Z")
+
+    with pytest.raises(Exception, match=r"1 job\(s\) have a start or end still ahead"):
+        roll_back_to(url, "0012.cancel-and-pause")
+    with connect(url) as conn:
+        conn.execute("UPDATE scheduled_jobs SET ends_at = NULL WHERE name = 'window'")
+    roll_back_to(url, "0012.cancel-and-pause")
+
+    with connect(url) as conn:
+        rows = conn.execute(
+            "SELECT name, cron_expression, enabled FROM scheduled_jobs ORDER BY name"
+        ).fetchall()
+    assert [(row["name"], row["cron_expression"], row["enabled"]) for row in rows] == [
+        ("ahead", "cron(30 9 2 1 ? 2031)", True),
+        ("done", "cron(5 0 2 1 ? 2026)", True),
+        ("ended", "cron(0 9 * * ? *)", False),
+        ("window", "cron(0 9 * * ? *)", True),
+    ]
+    assert migrate(url) == migrations_after("0012.cancel-and-pause")
+
+
+def test_rolling_back_shards_refuses_while_a_split_execution_runs(make_database):
+    url = make_database()
+    migrate(url)
+    with connect(url) as conn:
+        conn.execute(
+            "INSERT INTO scheduled_jobs (name, kind, cron_expression, timezone, created_by,"
+            " updated_by) VALUES ('p', 'custom_message', 'cron(0 9 * * ? *)', 'UTC', 't', 't')"
+        )
+        conn.execute(
+            "INSERT INTO job_executions (job_id, scheduled_for, trigger, status, shards)"
+            " VALUES (1, now(), 'manual', 'running', 2)"
+        )
+    with pytest.raises(Exception, match="sharded executions are still running"):
+        roll_back_to(url, "0013.once-and-between")
+    assert "execution_shards" in tables(url)  # nothing half-changed
+    with connect(url) as conn:
+        conn.execute("UPDATE job_executions SET status = 'succeeded'")
+    roll_back_to(url, "0013.once-and-between")
+    assert "execution_shards" not in tables(url)
+    assert migrate(url) == migrations_after("0013.once-and-between")
+
+
+def test_rolling_back_cancel_keeps_cancelled_sends_unsent(make_database):
+    """0012's rollback: a cancelled execution and its cancelled deliveries become skipped,
+    with the reason kept, so nothing cancelled is ever sent by the code before it."""
+    url = make_database()
+    migrate(url)
+    with connect(url) as conn:
+        conn.execute("INSERT INTO users (telegram_chat_id) VALUES (10)")
+        conn.execute(
+            "INSERT INTO scheduled_jobs (name, kind, cron_expression, timezone, created_by,"
+            " updated_by) VALUES ('p', 'custom_message', 'cron(0 9 * * ? *)', 'UTC', 't', 't')"
+        )
+        conn.execute(
+            "INSERT INTO job_executions (job_id, scheduled_for, trigger, status, cancelled_by)"
+            " VALUES (1, now(), 'manual', 'cancelled', 'admin:sara')"
+        )
+        conn.execute(
+            "INSERT INTO notification_deliveries (execution_id, user_id, status, last_error)"
+            " VALUES (1, 1, 'cancelled', 'cancelled by admin:sara')"
+        )
+        conn.execute("INSERT INTO system_config (key, value) VALUES ('pause', '{}')")
+
+    roll_back_to(url, "0011.admin-test-chat")
+
+    with connect(url) as conn:
+        execution = conn.execute("SELECT status, detail FROM job_executions").fetchone()
+        delivery = conn.execute("SELECT status, last_error FROM notification_deliveries").fetchone()
+        paused = conn.execute("SELECT count(*) AS n FROM system_config").fetchone()["n"]
+    assert execution == {"status": "skipped", "detail": "cancelled by admin:sara"}
+    assert delivery == {"status": "skipped", "last_error": "cancelled by admin:sara"}
+    assert paused == 0
+    assert migrate(url) == migrations_after("0011.admin-test-chat")

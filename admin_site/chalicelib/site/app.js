@@ -1,6 +1,7 @@
 // The admin site: plain JavaScript over the admin API (no build step). Views by hash:
-// #/jobs, #/jobs/<name>, #/executions/<id>, #/new, #/audit; #/people, #/packs and
-// #/packs/<id> are in people.js. The token lives in
+// #/jobs, #/jobs/<name>, #/new, #/audit; #/people, #/packs and #/packs/<id> are in
+// people.js; #/executions and #/executions/<id>, the pause banner and the charts in
+// control.js. The token lives in
 // sessionStorage for this tab only.
 "use strict";
 
@@ -50,7 +51,15 @@ function badge(text) { return h("span", { class: `badge ${text}` }, STATE_WORDS[
 const STATE_WORDS = {
   ready: "waiting its turn", queued: "on the queue", sending: "being sent",
   uncertain: "may have arrived",
+  expired: "time passed",  // a one-off whose minute went by unrun (job.finished.state)
 };
+
+// A job's state for its badge: finished (done, expired, ended) before enabled or disabled.
+function jobState(job) {
+  if (job.orphaned) return "orphaned";
+  if (job.finished) return job.finished.state;
+  return job.enabled ? "enabled" : "disabled";
+}
 
 class ApiError extends Error {
   constructor(status, body) {
@@ -107,8 +116,10 @@ function showSignIn(message) {
     sessionStorage.setItem(TOKEN_KEY, input.value.trim());
     try {
       await api("GET", "/api/jobs");
-      location.hash = "#/jobs";
-      route();
+      // One render of the jobs: a hash change routes by itself, and a second, later render
+      // would replace whatever the admin had opened meanwhile.
+      if (location.hash === "#/jobs") route();
+      else location.hash = "#/jobs";
     } catch (error) {
       sessionStorage.removeItem(TOKEN_KEY);
       status.textContent = error.message;
@@ -131,8 +142,7 @@ async function showJobs() {
                                            onclick: () => { location.hash = `#/jobs/${job.name}`; } },
     h("td", { "data-label": "Job" }, h("a", { href: `#/jobs/${job.name}` }, job.name),
       h("div", { class: "muted" }, job.description)),
-    h("td", { "data-label": "Status" },
-      badge(job.orphaned ? "orphaned" : job.enabled ? "enabled" : "disabled")),
+    h("td", { "data-label": "Status" }, badge(jobState(job))),
     h("td", { "data-label": "Schedule" }, job.schedule.in_words || job.schedule.error),
     h("td", { "data-label": "Next run" }, when(job.schedule.next_runs[0])),
     h("td", { "data-label": "Last run" }, job.last_execution
@@ -152,7 +162,12 @@ async function showJob(name) {
   const custom = job.kind === "custom_message";
   fill(main,
     h("section", { class: "card" },
-      h("h2", {}, job.name, " ", badge(job.enabled ? "enabled" : "disabled")),
+      h("h2", {}, job.name, " ", badge(job.enabled ? "enabled" : "disabled"),
+        job.finished ? [" ", badge(job.finished.state)] : null),
+      job.finished ? h("p", { class: "muted", id: "finished" },
+        `It fires no more: ${job.finished.says}.`,
+        job.finished.state === "ended" ? " Move its end later to start it again."
+          : " Give it a new time to run it again; Run now still runs it.") : null,
       h("p", { class: "muted" }, `${job.kind === "coded" ? "Coded job" : "Message job"} · `,
         `version ${job.version} · reaches ${job.targeting} · changed by ${job.updated_by}`),
       job.description ? h("p", {}, job.description) : null,
@@ -237,18 +252,52 @@ async function remove(job) {
   } catch (error) { toast(error.message); }
 }
 
+// "Repeat" (cron or rate, with an optional start and end) or "Once at" (a date and time):
+// the same choice on the new-job form (prefix "new-") and the job page (prefix "").
+// Times are datetime-local values, read by the API in the job's timezone.
+function whenFields(prefix, job, onChange) {
+  const once = (job.expression || "").startsWith("at(");
+  const local = (iso) => (iso || "").slice(0, 16);  // "2026-12-04T09:00:00+03:30" -> input value
+  const expression = h("input", { type: "text", id: `${prefix}expression`,
+                                  value: once ? "cron(0 9 ? * MON *)" : job.expression });
+  const starts = h("input", { type: "datetime-local", id: `${prefix}starts`, value: local(job.starts_at) });
+  const ends = h("input", { type: "datetime-local", id: `${prefix}ends`, value: local(job.ends_at) });
+  const at = h("input", { type: "datetime-local", id: `${prefix}once-at`,
+                          value: once ? job.expression.slice(3, 19) : "" });
+  const choice = (value, text) => h("label", { class: "muted choice" },
+    h("input", { type: "radio", name: `${prefix}when`, id: `${prefix}when-${value}`, value,
+                 checked: (value === "once") === once }), ` ${text}`);
+  const repeatPanel = h("div", { id: `${prefix}repeat-fields` }, h("div", { class: "row" },
+    h("div", {}, h("label", { for: `${prefix}expression` }, "Expression (EventBridge cron or rate)"),
+      expression),
+    h("div", {}, h("label", { for: `${prefix}starts` }, "Starts (optional)"), starts),
+    h("div", {}, h("label", { for: `${prefix}ends` }, "Ends (optional)"), ends)));
+  const oncePanel = h("div", { id: `${prefix}once-fields` },
+    h("label", { for: `${prefix}once-at` }, "Once at (in the job's timezone)"), at);
+  const element = h("div", {}, h("div", { class: "actions" }, choice("repeat", "Repeat"),
+    choice("once", "Once at")), repeatPanel, oncePanel);
+  const isOnce = () => element.querySelector(`#${prefix}when-once`).checked;
+  const show = () => { repeatPanel.hidden = isOnce(); oncePanel.hidden = !isOnce(); };
+  const expressionValue = () => (isOnce() ? `at(${at.value})` : expression.value.trim());
+  for (const input of [expression, starts, ends, at]) input.addEventListener("input", onChange);
+  element.addEventListener("change", () => { show(); onChange(); });
+  show();
+  return {
+    element, expressionValue,
+    values: () => ({ expression: expressionValue(),
+                     starts_at: isOnce() ? null : starts.value || null,
+                     ends_at: isOnce() ? null : ends.value || null }),
+  };
+}
+
 function scheduleEditor(job) {
-  const expression = h("input", { type: "text", id: "expression", value: job.expression });
   const timezone = h("input", { type: "text", id: "timezone", value: job.timezone });
   const check = h("div", { id: "schedule-check", "aria-live": "polite" });
-  const saveButton = h("button", { class: "primary", id: "save-schedule", onclick: () =>
-    save(job, { expression: expression.value.trim(), timezone: timezone.value.trim() },
-         "Schedule saved").catch(() => {}) }, "Save schedule");
   let pending = null;
   const validate = () => {
     clearTimeout(pending);
     pending = setTimeout(async () => {
-      const query = new URLSearchParams({ expression: expression.value.trim(),
+      const query = new URLSearchParams({ expression: timing.expressionValue(),
                                           timezone: timezone.value.trim() });
       try {
         const schedule = await api("GET", `/api/schedule?${query}`);
@@ -261,14 +310,14 @@ function scheduleEditor(job) {
       }
     }, 250);
   };
-  expression.addEventListener("input", validate);
+  const timing = whenFields("", job, validate);
+  const saveButton = h("button", { class: "primary", id: "save-schedule", onclick: () =>
+    save(job, { ...timing.values(), timezone: timezone.value.trim() },
+         "Schedule saved").catch(() => {}) }, "Save schedule");
   timezone.addEventListener("input", validate);
   validate();
-  return h("section", { class: "card" }, h("h3", {}, "Schedule"),
-    h("div", { class: "row" },
-      h("div", {}, h("label", { for: "expression" }, "Expression (EventBridge cron or rate)"),
-        expression),
-      h("div", {}, h("label", { for: "timezone" }, "Timezone"), timezone)),
+  return h("section", { class: "card" }, h("h3", {}, "Schedule"), timing.element,
+    h("div", { class: "row" }, h("div", {}, h("label", { for: "timezone" }, "Timezone"), timezone)),
     h("p", { class: "muted" }, "Next runs:"), check,
     h("div", { class: "actions" }, saveButton));
 }
@@ -362,22 +411,27 @@ function targetingEditor(job) {
     pickers.element, h("div", { class: "actions" }, saveButton));
 }
 
+// The photo, buttons and the last two toggles are message.js's messageExtras.
 function messageFields(message) {
-  const text = h("textarea", { id: "text" }, message.text || "");
+  const text = h("textarea", { id: "text", "data-field": "message.text" }, message.text || "");
   const html = h("input", { type: "checkbox", id: "html", checked: message.parse_mode === "HTML" });
   const silent = h("input", { type: "checkbox", id: "silent", checked: !!message.silent });
+  const extras = messageExtras(message);
+  const element = h("div", {},
+    h("label", { for: "text" }, "Message (a template: {{ user.first_name }}, {{ date }} …)"),
+    text,
+    h("label", { class: "muted" }, html, " Telegram HTML (<b>, <i>, <a href>, …)"),
+    h("label", { class: "muted" }, silent, " Silent (no sound)"),
+    extras.element);
   return {
-    element: h("div", {},
-      h("label", { for: "text" }, "Message (a template: {{ user.first_name }}, {{ date }} …)"),
-      text,
-      h("label", { class: "muted" }, html, " Telegram HTML (<b>, <i>, <a href>, …)"),
-      h("label", { class: "muted" }, silent, " Silent (no sound)")),
+    element,
     value: () => ({ text: text.value, parse_mode: html.checked ? "HTML" : null,
-                    silent: silent.checked }),
+                    silent: silent.checked, ...extras.value() }),
+    mark: (field) => markField(element, field),
   };
 }
 
-function previewBox() {
+function previewBox(mark = () => {}) {
   const box = h("div", { id: "preview" });
   return {
     element: box,
@@ -385,12 +439,13 @@ function previewBox() {
       try {
         const answer = await api("POST", path, body);
         const people = answer.recipients === 1 ? "person" : "people";
+        mark(null);
         fill(box, h("p", { class: "muted" }, `Reaches ${answer.recipients} ${people}. `,
           answer.sample && answer.sample.first_name ? `As ${answer.sample.first_name} sees it:` : ""),
-        answer.sample ? h("div", { class: "preview" }, answer.sample.parse_mode === "HTML"
-          ? htmlPreview(answer.sample.text) : answer.sample.text) : null);
+        answer.sample ? telegramPreview(answer.sample) : null);
       } catch (error) {
         box.replaceChildren(h("p", { class: "error" }, error.message));
+        mark(error.field);
       }
     },
   };
@@ -414,14 +469,15 @@ function htmlPreview(text) {
 
 function messageEditor(job) {
   const fields = messageFields(job.message || {});
-  const preview = previewBox();
+  const preview = previewBox(fields.mark);
   return h("section", { class: "card" }, h("h3", {}, "Message"), fields.element,
     h("div", { class: "actions" },
       h("button", { class: "secondary", id: "preview-button",
         onclick: () => preview.show(`/api/jobs/${job.name}/preview`, { message: fields.value() }) },
         "Preview"),
       h("button", { class: "primary", id: "save-message",
-        onclick: () => save(job, { message: fields.value() }, "Message saved").catch(() => {}) },
+        onclick: () => save(job, { message: fields.value() }, "Message saved")
+          .catch((error) => fields.mark(error.field)) },
         "Save message")),
     preview.element);
 }
@@ -433,7 +489,7 @@ async function history(job, before) {
   const query = before ? `?before=${encodeURIComponent(before)}` : "";
   const page = await api("GET", `/api/jobs/${job.name}/executions${query}`);
   if (!page.executions.length) section.append(h("p", { class: "muted" }, "No runs yet."));
-  else section.append(h("table", {}, h("thead", {}, h("tr", {},
+  else section.append(before ? null : runsChart(page.executions) || "", h("table", {}, h("thead", {}, h("tr", {},
     ["When", "Trigger", "Status", "Reached", "Sent", "Failed", "May have arrived", "Detail"]
       .map((t) => h("th", {}, t)))),
     h("tbody", {}, page.executions.map((run) => h("tr", { class: "clickable execution",
@@ -448,34 +504,11 @@ async function history(job, before) {
   return section;
 }
 
-async function showExecution(id) {
-  const run = await api("GET", `/api/executions/${encodeURIComponent(id)}`);
-  const counts = Object.entries(run.deliveries).map(([state, count]) => h("li", {}, badge(state), ` ${count}`));
-  main.replaceChildren(h("section", { class: "card" },
-    h("h2", {}, `Execution ${run.id} of `, h("a", { href: `#/jobs/${run.job}` }, run.job), " ",
-      badge(run.status)),
-    h("p", {}, `${run.trigger} firing for ${when(run.scheduled_for)} · started ${when(run.started_at)}`,
-      ` · finished ${when(run.finished_at)}`, run.duration_ms != null ? ` · ${run.duration_ms} ms` : "",
-      ` · lock ${run.lock_mode || "—"} · attempt ${run.attempts}`),
-    h("p", {}, `Reached ${run.recipients_count}, queued ${run.queued_count}, sent ${run.sent_count}, `,
-      `failed ${run.failed_count}, skipped ${run.skipped_count}`,
-      run.uncertain_count ? `, may have arrived ${run.uncertain_count}` : ""),
-    run.uncertain_count ? h("p", { class: "muted", id: "uncertain-note" },
-      "May have arrived: sent, but no answer came back (the connection dropped, or a notifier",
-      " stopped mid-send). Telegram may well have delivered it; it is not sent again, so",
-      " nobody gets a message twice.") : null,
-    run.detail ? h("p", { class: "muted" }, run.detail) : null,
-    run.error ? h("p", { class: "error" }, run.error) : null,
-    h("h3", {}, "Deliveries"), counts.length ? h("ul", {}, counts) : h("p", { class: "muted" }, "None."),
-    run.delivery_errors.length ? [h("h3", {}, "Latest delivery errors"),
-      h("ul", {}, run.delivery_errors.map((e) => h("li", {}, `user ${e.user_id}: ${e.last_error}`)))] : null));
-}
-
 // --- new job, audit --------------------------------------------------------------------------
 
 function showNew() {
   const name = h("input", { type: "text", id: "new-name", placeholder: "weekly-hello" });
-  const expression = h("input", { type: "text", id: "new-expression", value: "cron(0 9 ? * MON *)" });
+  const timing = whenFields("new-", { expression: "cron(0 9 ? * MON *)" }, () => {});
   const timezone = h("input", { type: "text", id: "new-timezone", value: "Asia/Tehran" });
   const fields = messageFields({ text: "<b>Hello {{ user.first_name }}</b>", parse_mode: "HTML" });
   const pickers = targetingPickers({});
@@ -483,18 +516,19 @@ function showNew() {
   main.replaceChildren(h("section", { class: "card" }, h("h2", {}, "New message job"),
     h("div", { class: "row" },
       h("div", {}, h("label", { for: "new-name" }, "Name (lowercase, digits, -)"), name),
-      h("div", {}, h("label", { for: "new-expression" }, "Expression"), expression),
       h("div", {}, h("label", { for: "new-timezone" }, "Timezone"), timezone)),
+    timing.element,
     fields.element, pickers.element,
     h("div", { class: "actions" }, h("button", { class: "primary", id: "create", onclick: async () => {
       try {
         const job = await saveJob("POST", "/api/jobs", { name: name.value.trim(),
-          expression: expression.value.trim(), timezone: timezone.value.trim(),
+          ...timing.values(), timezone: timezone.value.trim(),
           message: fields.value(), ...pickers.values() });
         toast(`Created ${job.name}`);
         location.hash = `#/jobs/${job.name}`;
       } catch (error) {
         status.textContent = error.message + (error.field ? ` (${error.field})` : "");
+        fields.mark(error.field);
       }
     } }, "Create")), status));
 }
@@ -530,6 +564,7 @@ async function route() {
   const [, view, argument] = (location.hash || "#/jobs").split("/");
   try {
     await showRole();
+    showPauseState();  // the banner, on every page
     if (view === "jobs" && argument) {
       await showJob(decodeURIComponent(argument));
       refreshTimer = setInterval(async () => {  // new runs appear while the page is open
@@ -539,6 +574,7 @@ async function route() {
         if (job) old.replaceWith(await history(job));
       }, 3000);
     } else if (view === "executions" && argument) await showExecution(argument);
+    else if (view === "executions") await showExecutions();
     else if (view === "new") showNew();
     else if (view === "audit") await showAudit();
     else if (view === "people" && argument) await showPerson(argument);

@@ -75,6 +75,11 @@ class Settings:
     rastar_timeout_seconds: int = 10
     # An OpenAI-compatible chat completions endpoint for dish suggestions (optional).
     history_days: int = 90  # executions, deliveries and audit rows kept (prune-history)
+    # A pause longer than this drops the deliveries it held as missed on resume, rather than
+    # sending yesterday's reminder tomorrow (delivery/pause.py).
+    pause_max_delay_seconds: int = 3600
+    # People per shard of a big audience (execution/shards.py); a coded job may set its own.
+    shard_size: int = 50_000
     llm_api_url: str | None = None
     llm_api_key: str | None = field(default=None, repr=False)
     llm_model: str = "gpt-4o-mini"
@@ -140,6 +145,8 @@ _NUMBERS = {
     "link_ttl_seconds": (60, 86_400),
     "llm_timeout_seconds": (1, 60),
     "history_days": (1, 3650),
+    "pause_max_delay_seconds": (0, 7 * 86_400),
+    "shard_size": (1, 10_000_000),
 }
 
 

@@ -15,6 +15,7 @@ the CLI map each root: ``admin_site/chalicelib/http.py`` and ``cli.py``)::
     │   ├── InvalidBatch         a notifications-queue message the notifier cannot read
     │   ├── InvalidTokenName     an admin token's name
     │   ├── InvalidPack          a pack's slug, name or description
+    │   ├── InvalidField         another field of an admin's request (a pause's reason)
     │   ├── Rejected *           Telegram refused this message for good
     │   ├── CredentialsRefused † Rastar refused the person's credentials (link again)
     │   └── PickRefused          a pick button that is stale, someone else's, or for a past day
@@ -30,6 +31,9 @@ the CLI map each root: ``admin_site/chalicelib/http.py`` and ``cli.py``)::
     │   ├── TokenExists
     │   ├── PackExists           another pack has that slug
     │   ├── EditConflict         the job changed since the version edited
+    │   ├── ExecutionSettled     the execution is past what was asked (cancel a finished send)
+    │   ├── SystemPaused         sending is paused system-wide (run now waits for resume)
+    │   ├── NotPaused            a resume while sending is not paused
     │   ├── ChatGone *           the person blocked the bot or the chat is gone
     │   ├── ChatMigrated *       the chat moved to a new id
     │   └── LinkUnusable         a one-time link that expired, was used, or ran out of tries
@@ -138,6 +142,10 @@ class InvalidFiring(InputError):
 
 class InvalidBatch(InputError):
     """The queue message is not a delivery batch this notifier understands."""
+
+
+class InvalidField(InputError):
+    """A field of an admin's request that is not a job's (``field`` names it)."""
 
 
 class PickRefused(InputError):
@@ -295,6 +303,19 @@ class RateLimited(SendError, Unavailable):
     def __init__(self, retry_after: float, message: str) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class ExecutionSettled(Conflict):
+    """The execution is in a state that refuses the change: a send that finished cannot be
+    cancelled, a cancelled one cannot be retried."""
+
+
+class SystemPaused(Conflict):
+    """Sending is paused system-wide; the message says by whom and since when."""
+
+
+class NotPaused(Conflict):
+    """A resume while sending is not paused."""
 
 
 class ChatGone(SendError, Conflict):

@@ -57,9 +57,13 @@ class ExecutionStatus(StrEnum):
            │           │  ▲
            │           ▼  │ resumed by a retry (a failed run, or a lease that expired)
            │         failed
-           └──▶ skipped (disabled, or overlap)  ·  missed (later than the misfire grace)
+           └──▶ skipped (disabled, overlap, paused)  ·  missed (later than the misfire grace)
 
-    ``succeeded``, ``skipped`` and ``missed`` are final: the same firing again is a duplicate.
+    running, succeeded (still sending) or failed ──▶ cancelled (an admin stopped the send)
+
+    ``succeeded``, ``skipped``, ``missed`` and ``cancelled`` are final: the same firing again
+    is a duplicate. ``succeeded`` means the fan-out is done; its deliveries may still be
+    going out, so it can still be cancelled.
     """
 
     RUNNING = "running"
@@ -67,10 +71,15 @@ class ExecutionStatus(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     MISSED = "missed"
+    CANCELLED = "cancelled"
 
     @classmethod
     def final(cls) -> tuple[ExecutionStatus, ...]:
-        return (cls.SUCCEEDED, cls.SKIPPED, cls.MISSED)
+        return (cls.SUCCEEDED, cls.SKIPPED, cls.MISSED, cls.CANCELLED)
+
+    @classmethod
+    def cancellable(cls) -> tuple[ExecutionStatus, ...]:
+        return (cls.RUNNING, cls.SUCCEEDED, cls.FAILED)
 
 
 class DeliveryStatus(StrEnum):
@@ -81,12 +90,15 @@ class DeliveryStatus(StrEnum):
           │   │     │  │        ├──────▶ uncertain  (no answer came: it may have arrived)
           │   │     │  └────────┘                   (429, out of time, transient: again)
           │   └─────┘ (the sweeper re-queues a row whose queue message was lost)
-          └──▶ skipped   (a resumed run did not produce it again; the person left)
+          ├──▶ skipped   (a resumed run did not produce it again; the person left)
+          └──▶ cancelled (from ready or queued: an admin cancelled the execution)
 
     ``ready``: written by the fan-out with what to send, waiting for its execution's window
     on the notifications queue (``delivery/window.py``); ``queued``: its queue message is
     on the way; ``sending``: its request may have left. ``sent``, ``failed``, ``uncertain``
-    and ``skipped`` are final: an ``uncertain`` one is never sent again (at most once).
+    ``skipped`` and ``cancelled`` are final: an ``uncertain`` one is never sent again (at
+    most once). A ``failed`` one marked ``retryable`` (Telegram or the network failed, not
+    the person) may be made ``ready`` again by an admin's "retry failed".
     """
 
     READY = "ready"
@@ -96,10 +108,11 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
     UNCERTAIN = "uncertain"
     SKIPPED = "skipped"
+    CANCELLED = "cancelled"
 
     @classmethod
     def final(cls) -> tuple[DeliveryStatus, ...]:
-        return (cls.SENT, cls.FAILED, cls.UNCERTAIN, cls.SKIPPED)
+        return (cls.SENT, cls.FAILED, cls.UNCERTAIN, cls.SKIPPED, cls.CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -130,6 +143,11 @@ class Job:
     created_by: str = ""
     updated_at: datetime | None = None
     updated_by: str = ""
+    # A repeating job's window (inclusive; None: unbounded), and when a one-off ``at()`` job
+    # ran (it is then done: ``schedule/lifetime.py``).
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    completed_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Job:
@@ -149,6 +167,11 @@ class Job:
     @property
     def is_orphaned(self) -> bool:
         return self.orphaned_at is not None
+
+    @property
+    def is_once(self) -> bool:
+        """A one-off job: its schedule is ``at(...)``."""
+        return self.cron_expression.strip().startswith("at(")
 
     def value_of(self, column: str) -> Any:
         """A column's value by name: for audit rows and generic comparisons."""
@@ -203,12 +226,16 @@ class Execution:
     failed_count: int = 0
     uncertain_count: int = 0
     skipped_count: int = 0
+    cancelled_count: int = 0
     detail: str | None = None
     error: str | None = None
     attempts: int = 1
     triggered_by: str | None = None
     lease_until: datetime | None = None
     event_id: str | None = None
+    cancelled_at: datetime | None = None
+    cancelled_by: str | None = None
+    shards: int = 0  # fanned out in this many shards (execution/shards.py); 0: in one run
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Execution:
@@ -246,6 +273,14 @@ class OutgoingMessage:
     disable_notification: bool = False
     # Telegram's reply_markup (an inline keyboard: rows of buttons), as JSON-ready data.
     reply_markup: Mapping[str, Any] | None = None
+    photo: str | None = None  # a picture's URL or file_id: sent with sendPhoto, text its caption
+    protect_content: bool = False  # it cannot be forwarded or saved
+    link_preview: bool = True  # False: no preview of the text's first link
+
+    @property
+    def silent(self) -> bool:
+        """As ``TelegramClient.deliver`` reads it (and a delivery row keeps it)."""
+        return self.disable_notification
 
 
 @dataclass(frozen=True)

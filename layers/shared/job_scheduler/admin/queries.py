@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,10 @@ class ExecutionDetail:
     job_name: str
     deliveries: dict[str, int]  # status -> count
     delivery_errors: list[dict[str, Any]]  # the latest 20: user_id, status, last_error, at
+    shards: list[dict[str, Any]] = field(default_factory=list)  # a split execution's
+    sent_last_10s: int = 0  # for the progress bar's messages per second ...
+    rate_seconds: float = 10.0  # ... over this long (less while the send is younger)
+    retryable: int = 0  # failed deliveries "retry failed" would send again
 
 
 def list_jobs(conn: psycopg.Connection, name: str | None = None) -> list[JobOverview]:
@@ -103,14 +107,58 @@ def get_execution(conn: psycopg.Connection, execution_id: int) -> ExecutionDetai
             " WHERE execution_id = %s GROUP BY status",
             (execution_id,),
         ).fetchall()
+        recent = conn.execute(
+            "SELECT count(*) FILTER (WHERE sent_at > now() - interval '10 seconds') AS sent,"
+            " LEAST(10, GREATEST(1, EXTRACT(EPOCH FROM now() - min(sent_at)))) AS seconds,"
+            " count(*) FILTER (WHERE status = 'failed' AND retryable) AS retryable"
+            " FROM notification_deliveries WHERE execution_id = %s",
+            (execution_id,),
+        ).fetchone()
+        shards = conn.execute(
+            "SELECT shard, first_user_id, last_user_id, status, attempts, recipients, messages,"
+            " error FROM execution_shards WHERE execution_id = %s ORDER BY shard",
+            (execution_id,),
+        ).fetchall()
         errors = conn.execute(
             "SELECT d.user_id, d.status, d.last_error, d.updated_at FROM notification_deliveries d"
-            " WHERE d.execution_id = %s AND d.last_error IS NOT NULL"
+            " WHERE d.execution_id = %s AND d.last_error IS NOT NULL AND d.status <> 'cancelled'"
             " ORDER BY d.updated_at DESC LIMIT 20",
             (execution_id,),
         ).fetchall()
     deliveries = {count["status"]: count["n"] for count in counts}
-    return ExecutionDetail(Execution.from_row(row), row["job_name"], deliveries, errors)
+    return ExecutionDetail(Execution.from_row(row), row["job_name"], deliveries, errors,
+                           shards, recent["sent"], float(recent["seconds"] or 10),
+                           recent["retryable"])  # fmt: skip
+
+
+def search_executions(
+    conn: psycopg.Connection,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before: tuple[datetime, int] | None = None,
+    limit: int = 20,
+) -> list[tuple[Execution, str]]:
+    """Executions of every job (with the job's name), newest first: by status, and with a
+    scheduled time in [since, until); ``before`` is the last row's cursor."""
+    query = ("SELECT e.*, j.name AS job_name FROM job_executions AS e"
+             " JOIN scheduled_jobs AS j ON j.id = e.job_id WHERE true")  # fmt: skip
+    params: dict[str, Any] = {"limit": max(1, min(limit, MAX_PAGE))}
+    if status:
+        query += " AND e.status = %(status)s"
+        params["status"] = status
+    if since:
+        query += " AND e.scheduled_for >= %(since)s"
+        params["since"] = since
+    if until:
+        query += " AND e.scheduled_for < %(until)s"
+        params["until"] = until
+    if before:
+        query += " AND (e.scheduled_for, e.id) < (%(at)s, %(id)s)"
+        params |= {"at": before[0], "id": before[1]}
+    query += " ORDER BY e.scheduled_for DESC, e.id DESC LIMIT %(limit)s"
+    with database_errors("searching executions"):
+        return [(Execution.from_row(row), row["job_name"]) for row in conn.execute(query, params)]
 
 
 def search_users(conn: psycopg.Connection, query: str, limit: int = 20) -> list[dict[str, Any]]:

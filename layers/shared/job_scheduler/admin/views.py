@@ -13,8 +13,10 @@ from typing import Any
 
 from job_scheduler.admin.queries import ExecutionDetail
 from job_scheduler.errors import ScheduleError
+from job_scheduler.execution.targeting import LAST_ID
 from job_scheduler.model import Execution, Job, JobOverview
 from job_scheduler.schedule.describe import describe
+from job_scheduler.schedule.lifetime import Lifetime
 from job_scheduler.schedule.zoned import Schedule
 
 UPCOMING = 5
@@ -38,17 +40,43 @@ def targeting_summary(job: Job) -> str:
     return summary
 
 
-def schedule_of(expression: str, timezone: str, enabled: bool, now: datetime) -> dict[str, Any]:
-    """A schedule in words and its next runs (none while disabled), or its error."""
+def schedule_of(
+    expression: str, timezone: str, enabled: bool, now: datetime, job: Job | None = None
+) -> dict[str, Any]:
+    """A schedule in words and its next runs (none while disabled; within the ``job``'s
+    window, none once it is over), or its error."""
     try:
         schedule = Schedule.parse(expression, timezone)
     except ScheduleError as exc:
         return {"in_words": None, "error": str(exc), "next_runs": []}
-    upcoming = schedule.next_runs(now, UPCOMING) if enabled else []
+    lifetime = Lifetime.of(job, schedule) if job is not None else Lifetime(schedule)
+    upcoming = lifetime.next_runs(now, UPCOMING) if enabled else []
     return {
         "in_words": describe(schedule),
         "error": None,
         "next_runs": [moment.astimezone(schedule.zone).isoformat() for moment in upcoming],
+    }
+
+
+def lifetime_of(job: Job, now: datetime) -> dict[str, Any]:
+    """Once or repeating, its window and whether it is finished, in the job's timezone."""
+    try:
+        zone = Schedule.parse(job.cron_expression, job.timezone).zone
+        ending = Lifetime.of(job).ending(now)
+    except ScheduleError:
+        zone, ending = None, None
+
+    def local(moment: datetime | None) -> str | None:
+        return _iso(moment.astimezone(zone) if moment is not None and zone else moment)
+
+    return {
+        "once": job.is_once,
+        "starts_at": local(job.starts_at),
+        "ends_at": local(job.ends_at),
+        "completed_at": local(job.completed_at),
+        "finished": None
+        if ending is None
+        else {"state": ending.state, "since": local(ending.since), "says": ending.says},
     }
 
 
@@ -61,9 +89,10 @@ def job_summary(overview: JobOverview, now: datetime) -> dict[str, Any]:
         "description": job.description,
         "expression": job.cron_expression,
         "timezone": job.timezone,
-        "schedule": schedule_of(job.cron_expression, job.timezone, job.enabled, now),
+        "schedule": schedule_of(job.cron_expression, job.timezone, job.enabled, now, job),
         "enabled": job.enabled,
         "orphaned": job.is_orphaned,
+        **lifetime_of(job, now),
         "last_execution": None
         if last is None
         else {"status": last.status, "scheduled_for": _iso(last.scheduled_for)},
@@ -93,6 +122,7 @@ def job_detail(overview: JobOverview, now: datetime) -> dict[str, Any]:
 
 EXECUTION_FIELDS = (
     "id",
+    "shards",
     "trigger",
     "status",
     "lock_mode",
@@ -102,6 +132,8 @@ EXECUTION_FIELDS = (
     "failed_count",
     "uncertain_count",
     "skipped_count",
+    "cancelled_count",
+    "cancelled_by",
     "duration_ms",
     "attempts",
     "detail",
@@ -116,6 +148,7 @@ def execution_view(execution: Execution) -> dict[str, Any]:
         "scheduled_for": _iso(execution.scheduled_for),
         "started_at": _iso(execution.started_at),
         "finished_at": _iso(execution.finished_at),
+        "cancelled_at": _iso(execution.cancelled_at),
     }
     return view
 
@@ -126,4 +159,36 @@ def execution_detail_view(detail: ExecutionDetail) -> dict[str, Any]:
         "job": detail.job_name,
         "deliveries": detail.deliveries,
         "delivery_errors": detail.delivery_errors,
+        "progress": progress_of(detail),
+        "shard_progress": [_shard_view(shard) for shard in detail.shards],
+        "retryable_failed": detail.retryable,
+    }
+
+
+def _shard_view(shard: dict[str, Any]) -> dict[str, Any]:
+    """A shard's range, state and counts; the last one's range ends with the newest user."""
+    last = None if shard["last_user_id"] == LAST_ID else shard["last_user_id"]
+    return {**shard, "last_user_id": last}
+
+
+def progress_of(detail: ExecutionDetail) -> dict[str, Any]:
+    """Where a send stands, for the live progress bar: done by outcome, still waiting,
+    messages per second over the last 10 s (or since the first was sent, if sooner), and
+    the time left at that rate."""
+    counts = detail.deliveries
+    waiting = sum(counts.get(status, 0) for status in ("ready", "queued", "sending"))
+    rate = detail.sent_last_10s / detail.rate_seconds
+    running = waiting > 0 and detail.execution.status != "cancelled"
+    return {
+        "total": sum(counts.values()),
+        "sent": counts.get("sent", 0),
+        "failed": counts.get("failed", 0),
+        "uncertain": counts.get("uncertain", 0),
+        "skipped": counts.get("skipped", 0),
+        "cancelled": counts.get("cancelled", 0),
+        "waiting": waiting,
+        "in_flight": counts.get("sending", 0),
+        "per_second": round(rate, 1),
+        "seconds_left": round(waiting / rate) if running and rate > 0 else None,
+        "sending": running,
     }

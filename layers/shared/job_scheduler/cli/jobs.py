@@ -18,9 +18,11 @@ from job_scheduler.admin.specs import CustomJobSpec
 from job_scheduler.admin.volume import VolumeGuard
 from job_scheduler.cli.options import actor, connection, count, environment, ids, instant
 from job_scheduler.config import Settings
+from job_scheduler.errors import InvalidField
 from job_scheduler.execution.manual_run import queue_manual_firing
 from job_scheduler.model import ExecutionStatus, Job, JobOverview, OverlapPolicy
 from job_scheduler.schedule.describe import describe
+from job_scheduler.schedule.lifetime import Lifetime
 from job_scheduler.schedule.zoned import Schedule
 from job_scheduler.sync.rules import RuleStore
 from job_scheduler.sync.startup import run_startup
@@ -38,17 +40,23 @@ def add_commands(commands: Any) -> None:
     listing = commands.add_parser("jobs", help="list jobs with their next run and last status")
     listing.set_defaults(run=_jobs)
 
-    history = commands.add_parser("executions", help="a job's execution history, newest first")
-    history.add_argument("job")
+    history = commands.add_parser(
+        "executions", help="a job's execution history (or every job's), newest first"
+    )
+    history.add_argument("job", nargs="?", help="one job's (default: every job's)")
     history.add_argument("-n", type=count, default=20, help="how many (default 20)")
     history.add_argument("--status", choices=[status.value for status in ExecutionStatus])
+    history.add_argument("--since", type=instant, help="scheduled at or after (ISO 8601)")
+    history.add_argument("--until", type=instant, help="scheduled before (ISO 8601)")
     history.set_defaults(run=_executions)
 
     job = commands.add_parser("job", help="create, edit, enable, disable or delete a job")
     actions = job.add_subparsers(required=True, metavar="ACTION")
     create = actions.add_parser("create", help="create a custom-message job")
     create.add_argument("name")
-    create.add_argument("--cron", required=True, help='e.g. "cron(0 9 ? * MON *)"')
+    create.add_argument(
+        "--cron", required=True, help='e.g. "cron(0 9 ? * MON *)"; once: "at(2026-12-04T09:30)"'
+    )
     create.add_argument("--text", required=True, help="the message, a Jinja template")
     _job_options(create)
     create.add_argument("--disabled", action="store_true", help="create it disabled")
@@ -56,7 +64,7 @@ def add_commands(commands: Any) -> None:
 
     edit = actions.add_parser("edit", help="change a job's fields (only those given)")
     edit.add_argument("name")
-    edit.add_argument("--cron", help='e.g. "cron(0 9 ? * MON *)"')
+    edit.add_argument("--cron", help='e.g. "cron(0 9 ? * MON *)"; once: "at(2026-12-04T09:30)"')
     edit.add_argument("--text", help="the message, a Jinja template")
     edit.add_argument("--plain", action="store_true", help="the text is plain, not HTML")
     edit.add_argument("--loud", action="store_true", help="deliver with a sound")
@@ -98,6 +106,13 @@ def _job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--description")
     parser.add_argument("--grace", type=int, help="misfire grace in seconds")
     parser.add_argument("--overlap", choices=[policy.value for policy in OverlapPolicy])
+    for name, what in (("starts", "from"), ("ends", "until")):
+        parser.add_argument(
+            f"--{name}",
+            metavar="WHEN",
+            help=f"a repeating job fires {what} then (inclusive): 2026-12-04T09:00 in its"
+            " timezone, or with an offset; '' clears it",
+        )
 
 
 def _targeting_and_policies(args: argparse.Namespace) -> dict[str, Any]:
@@ -110,6 +125,8 @@ def _targeting_and_policies(args: argparse.Namespace) -> dict[str, Any]:
         "description": args.description,
         "misfire_grace_seconds": args.grace,
         "overlap_policy": args.overlap,
+        "starts_at": args.starts,
+        "ends_at": args.ends,
     }
     return {field: value for field, value in given.items() if value is not None}
 
@@ -138,8 +155,10 @@ def _jobs(args: argparse.Namespace) -> int:
 def _job_lines(overview: JobOverview, now: datetime) -> tuple[str, str]:
     job, last = overview.job, overview.last
     schedule = Schedule.parse(job.cron_expression, job.timezone)
-    upcoming = schedule.next_after(now)
+    upcoming = next(iter(Lifetime.of(job, schedule).next_runs(now, 1)), None)
+    ending = Lifetime.of(job, schedule).ending(now)
     state = "orphaned" if job.is_orphaned else "enabled" if job.enabled else "disabled"
+    state += f", {ending.state}: {ending.says}" if ending else ""
     ran = f"{last.status} {last.scheduled_for:%Y-%m-%d %H:%M}Z" if last else "never run"
     next_run = upcoming.astimezone(schedule.zone).isoformat() if upcoming else "none"
     return (
@@ -150,14 +169,22 @@ def _job_lines(overview: JobOverview, now: datetime) -> tuple[str, str]:
 
 def _executions(args: argparse.Namespace) -> int:
     settings = environment()
-    rows = queries.list_executions(connection(settings), args.job, args.status, None, args.n)
+    if args.job and (args.since or args.until):
+        raise InvalidField("--since and --until search every job: leave the job out", "job")
+    if args.job:
+        rows = [(row, args.job) for row in
+                queries.list_executions(connection(settings), args.job, args.status, None,
+                                        args.n)]  # fmt: skip
+    else:
+        rows = queries.search_executions(connection(settings), args.status, args.since,
+                                         args.until, None, args.n)  # fmt: skip
     print(
-        "id  scheduled_for (UTC)  trigger   status     lock               recipients queued"
-        " sent failed maybe  error or detail"
+        "id  job                  scheduled_for (UTC)  trigger   status     lock"
+        "               recipients queued sent failed maybe  error or detail"
     )
-    for row in rows:
+    for row, job in rows:
         print(
-            f"{row.id:<3} {row.scheduled_for:%Y-%m-%d %H:%M}     {row.trigger:<9} "
+            f"{row.id:<3} {job[:20]:<20} {row.scheduled_for:%Y-%m-%d %H:%M}     {row.trigger:<9} "
             f"{row.status:<10} {row.lock_mode or '-':<18} {row.recipients_count:>10} "
             f"{row.queued_count:>6} {row.sent_count:>4} {row.failed_count:>6} "
             f"{row.uncertain_count:>5}  {(row.error or row.detail or '')[:120]}"

@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from job_scheduler.cli import accounts, bot, jobs, maintenance, schedules
+from job_scheduler.cli import accounts, bot, control, jobs, maintenance, schedules
 from job_scheduler.errors import (
     Conflict,
     InputError,
@@ -57,4 +57,5 @@ def parser() -> argparse.ArgumentParser:
     accounts.add_commands(commands)
     bot.add_commands(commands)
     maintenance.add_commands(commands)
+    control.add_commands(commands)
     return root

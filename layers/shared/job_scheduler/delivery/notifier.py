@@ -2,6 +2,7 @@
 
 For one queue message (one ``DeliveryBatch``):
 
+0. while sending is paused (``pause.py``), put its rows back to wait and send nothing;
 1. claim its ``queued`` rows (``records.py``); sent, failed and claimed ones are passed by,
    so a redelivered message sends nothing twice; rows of people no longer reachable are
    skipped;
@@ -42,6 +43,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 
 from job_scheduler.adapters.db import get_connection
 from job_scheduler.config import Settings
+from job_scheduler.delivery import pause
 from job_scheduler.delivery.outbox import DeliveryBatch, Outbox
 from job_scheduler.delivery.ratelimit import Grant, RateLimiter
 from job_scheduler.delivery.records import Delivery, DeliveryRecords, recount
@@ -80,6 +82,7 @@ class NotifyResult:
     uncertain: int = 0
     skipped: int = 0
     requeued: int = 0
+    held: int = 0  # put back to wait while sending is paused
     retry: list[int] = field(default_factory=list)
 
 
@@ -97,7 +100,7 @@ class _Batch:
 @dataclass
 class Notifier:
     settings: Settings
-    send: Callable[..., int]  # TelegramClient.send(chat_id, text, parse_mode, silent, markup)
+    send: Callable[[int, Delivery], int]  # TelegramClient.deliver(chat_id, delivery)
     limiter: RateLimiter
     outbox: Outbox
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
@@ -120,6 +123,9 @@ class Notifier:
     ) -> NotifyResult:
         """Send what can be claimed; ``deadline`` (monotonic) is when to stop and re-queue."""
         work = _Batch(uuid.uuid4().hex, NotifyResult(), deadline)
+        if pause.current(self.conn) is not None:  # they wait as ready for the resume
+            work.result.held = pause.hold(self.conn, list(batch.delivery_ids))
+            return work.result
         claimed = self.records().claim(batch.delivery_ids, work.token, batch.inline)
         work.result.claimed = len(claimed.deliveries)
         self._skip_unreachable(claimed.unreachable, work.result)
@@ -322,9 +328,7 @@ class Notifier:
         if grant is None:
             raise Deferred("waiting for the rate limit would pass the invocation's deadline")
         try:
-            message_id = self.send(
-                chat_id, delivery.text, delivery.parse_mode, delivery.silent, delivery.reply_markup
-            )
+            message_id = self.send(chat_id, delivery)
         except BaseException:
             self.limiter.settle([grant])  # now, before any retry's wait
             raise
@@ -365,7 +369,7 @@ class Notifier:
         worn = [d.delivery_id for d, _ in work.later if d.attempts >= MAX_DELIVERY_ATTEMPTS]
         if worn:
             reason = f"rate limited or out of time on {MAX_DELIVERY_ATTEMPTS} attempts; given up"
-            self.records().settle(worn, DeliveryStatus.FAILED, reason)
+            self.records().settle(worn, DeliveryStatus.FAILED, reason, retryable=True)
             work.result.failed += len(worn)
         work.later = [(d, wait) for d, wait in work.later if d.delivery_id not in set(worn)]
 
@@ -383,7 +387,7 @@ class Notifier:
     def _give_back(self, ids: list[int], final: bool) -> None:
         """Transient failures: queued for the retry, or failed on the last receive."""
         if final:  # the last transient error is the reason
-            self.records().settle(ids, DeliveryStatus.FAILED, None)
+            self.records().settle(ids, DeliveryStatus.FAILED, None, retryable=True)
 
 
 def receive_count(record: object) -> int:

@@ -33,6 +33,9 @@ class Delivery:
     silent: bool
     attempts: int = 1
     reply_markup: Mapping[str, Any] | None = None
+    photo: str | None = None  # sent with sendPhoto, ``text`` as its caption
+    protect_content: bool = False
+    link_preview: bool = True
 
 
 @dataclass(frozen=True)
@@ -126,15 +129,19 @@ class DeliveryRecords:
                 ([delivery_id for delivery_id, _ in sent], [message_id for _, message_id in sent]),
             )
 
-    def settle(self, ids: Sequence[int], status: DeliveryStatus, error: str | None) -> None:
+    def settle(
+        self, ids: Sequence[int], status: DeliveryStatus, error: str | None,
+        retryable: bool = False,
+    ) -> None:  # fmt: skip
         """A final outcome (failed, uncertain, skipped) for these rows, with its reason
-        (None: the last error recorded stays the reason)."""
+        (None: the last error recorded stays the reason); ``retryable``: a failure of
+        Telegram or the network, which an admin's "retry failed" may send again."""
         with database_errors("recording deliveries"):
             self.conn.execute(
                 "UPDATE notification_deliveries SET status = %s,"
                 " last_error = COALESCE(%s, last_error), updated_at = now(),"
-                " claimed_until = NULL WHERE id = ANY(%s)",
-                (status, error, list(ids)),
+                " claimed_until = NULL, retryable = %s WHERE id = ANY(%s)",
+                (status, error, retryable, list(ids)),
             )
 
     def back_to_queued(self, ids: Sequence[int], error: str | None = None) -> None:
@@ -167,15 +174,16 @@ class DeliveryRecords:
 
 
 def recount(conn: psycopg.Connection, execution_id: int) -> None:
-    """An execution's sent, failed and uncertain counts, from its rows (so a crash or a lost
-    increment can never leave them wrong)."""
+    """An execution's sent, failed, uncertain and cancelled counts, from its rows (so a
+    crash or a lost increment can never leave them wrong)."""
     with database_errors("counting deliveries"):
         conn.execute(
             "UPDATE job_executions AS e SET sent_count = c.sent, failed_count = c.failed,"
-            " uncertain_count = c.uncertain"
+            " uncertain_count = c.uncertain, cancelled_count = c.cancelled"
             " FROM (SELECT count(*) FILTER (WHERE status = 'sent') AS sent,"
             "   count(*) FILTER (WHERE status = 'failed') AS failed,"
-            "   count(*) FILTER (WHERE status = 'uncertain') AS uncertain"
+            "   count(*) FILTER (WHERE status = 'uncertain') AS uncertain,"
+            "   count(*) FILTER (WHERE status = 'cancelled') AS cancelled"
             "   FROM notification_deliveries WHERE execution_id = %(id)s) AS c"
             " WHERE e.id = %(id)s",
             {"id": execution_id},
@@ -192,4 +200,7 @@ def _delivery(row: Mapping[str, Any], payload: Mapping[str, Any]) -> Delivery:
         silent=bool(payload.get("silent")),
         attempts=row["attempts"],
         reply_markup=payload.get("reply_markup"),
+        photo=payload.get("photo"),
+        protect_content=bool(payload.get("protect_content")),
+        link_preview=payload.get("link_preview", True) is not False,
     )

@@ -8,7 +8,8 @@ job sends to 100,000 people waits behind a few of that job's messages, not all o
 and no job can starve the others. It also makes a lost queue message visible: an
 execution with ``ready`` rows and an empty window (``Sweeper``) has lost its messages.
 
-Topping up is serialised per execution (an advisory lock), so two notifiers finishing at
+While sending is paused (``pause.py``) a top-up queues nothing. Topping up is serialised
+per execution (an advisory lock), so two notifiers finishing at
 once do not both fill the same room.
 """
 
@@ -20,6 +21,7 @@ import psycopg
 
 from job_scheduler.adapters.db import database_errors
 from job_scheduler.delivery.outbox import Outbox, pack
+from job_scheduler.delivery.pause import KEY as PAUSE_KEY
 from job_scheduler.errors import AwsError
 from job_scheduler.model import DeliveryStatus
 from job_scheduler.observability import logger
@@ -46,13 +48,14 @@ class Window:
                 "SELECT pg_advisory_xact_lock(%s, %s)",
                 (WINDOW_LOCK_SPACE, execution_id % 2_147_483_647),
             )
-            in_flight = conn.execute(
-                "SELECT count(*) AS n FROM notification_deliveries"
+            found = conn.execute(
+                "SELECT count(*) AS n, EXISTS (SELECT 1 FROM system_config WHERE key = %s)"
+                " AS paused FROM notification_deliveries"
                 " WHERE execution_id = %s AND status IN (%s, %s)",
-                (execution_id, DeliveryStatus.QUEUED, DeliveryStatus.SENDING),
-            ).fetchone()["n"]
-            room = self.rows - in_flight
-            if room <= 0:
+                (PAUSE_KEY, execution_id, DeliveryStatus.QUEUED, DeliveryStatus.SENDING),
+            ).fetchone()
+            room = self.rows - found["n"]
+            if room <= 0 or found["paused"]:  # paused: the backlog waits as ready
                 return 0
             rows = conn.execute(
                 "UPDATE notification_deliveries SET status = %(queued)s, updated_at = now(),"
