@@ -38,8 +38,9 @@ runs moto unpatched in this process instead (a thread sharing this process's GIL
 one window per firing on the queue this hardly matters any more; both are kept to compare
 with earlier runs.
 
-``--workers``: a placeholder for the sharded fan-out to come; only 1 (today's single
-executor) is accepted.
+``--workers 1,2,4``: instead, the sharded fan-out with that many worker processes against
+a bare SendMessageBatch loop at the same parallelism (``bench/sharded_fanout.py``); its
+last line is the ratios. ``--shard-size`` sets SHARD_SIZE.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from bench import sharded_fanout
 from bench.harness import (
     SqlTimer,
     StackSampler,
@@ -119,7 +121,7 @@ def main() -> None:
     header(
         "fan-out",
         users=args.users,
-        workers=args.workers,
+        workers=args.workers or "one executor, unsharded",
         moto="as released" if args.moto_as_released else "patched",
     )
     with (
@@ -127,6 +129,11 @@ def main() -> None:
         moto_server(separate=not args.moto_as_released) as aws_url,
     ):
         bench = prepare(database_url, aws_url, args.users)
+        if args.workers:
+            ratios = sharded_fanout.run(bench, args.workers, args.shard_size)
+            footer()
+            print("sharded fan-out vs bare SendMessageBatch: " + ", ".join(ratios))
+            return
         rows, messages = alone(bench)
         baselines = postgres_baselines(bench, messages)
         rows += baselines
@@ -177,10 +184,12 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument(
         "--workers",
-        type=int,
-        default=1,
-        help="fan-out workers: a placeholder, only 1 until the fan-out is sharded",
+        type=_counts,
+        default=None,
+        help="the sharded fan-out with this many worker processes (e.g. 1,2,4) against a"
+        " bare SendMessageBatch loop at the same parallelism (bench/sharded_fanout.py)",
     )
+    parser.add_argument("--shard-size", type=int, default=50_000, help="people per shard")
     parser.add_argument(
         "--profile", action="store_true", help="sample the stubbed run's threads and SQL"
     )
@@ -194,18 +203,29 @@ def _arguments() -> argparse.Namespace:
         action="store_true",
         help="only targeting, rendering, the Postgres baselines and the stubbed run",
     )
-    args = parser.parse_args()
-    if args.workers != 1:
-        parser.error("--workers: only 1 for now; the sharded fan-out is not built yet")
-    return args
+    return parser.parse_args()
+
+
+def _counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: worker counts like 1,2,4") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: each count at least 1")
+    return counts
 
 
 def prepare(database_url: str, aws_url: str, users: int) -> Bench:
     conn = connect(database_url)
     loaded = copy_users(conn, users)
     sqs = sqs_client(aws_url)
-    settings = bench_settings(
-        database_url, aws_url, make_queue(sqs, "notifications"), "http://127.0.0.1:9"
+    settings = bench_settings(  # one run, unsharded, unless --workers asks for shards
+        database_url,
+        aws_url,
+        make_queue(sqs, "notifications"),
+        "http://127.0.0.1:9",
+        shard_size=10_000_000,
     )
     job = add_custom_job(conn, settings, JOB)
     print(f"   set-up: {users:,} users loaded with COPY in {loaded:.2f} s\n")

@@ -458,7 +458,7 @@ def test_a_firing_reaches_telegram_with_its_buttons_and_the_execution_says_what_
     )
     notifier = Notifier(
         settings=full,
-        send=TelegramClient(TOKEN, full.telegram_api_url).send,
+        send=TelegramClient(TOKEN, full.telegram_api_url).deliver,
         limiter=LocalRateLimiter(per_second=1000, per_chat_per_second=100),
         outbox=Outbox(queues.sqs, full.notifications_queue_url),
     )
@@ -479,6 +479,44 @@ def test_a_firing_reaches_telegram_with_its_buttons_and_the_execution_says_what_
         " 1 not linked, 1 refused (1 told to link again),"
         " 0 could not be checked"
     )
+
+
+def test_the_reminder_in_shards_reaches_the_same_people_with_exact_counts(
+    db, rastar, box, client, settings, aws, telegram, monkeypatch
+):
+    """Two people a shard: six people make three shards, each checking its own people in
+    Rastar; the execution's counts are the shards' sums."""
+    from pipeline import delete, receive_all
+
+    from job_scheduler.execution.shards import ShardTask
+
+    People(db, rastar, box, client)
+    monkeypatch.setattr(UnselectedFoodReminder, "shard_size", 2)
+    queues = make_queues(aws)
+    full = replace(settings, aws_endpoint_url=aws, jobs_queue_url=queues.jobs["url"],
+                   jobs_queue_arn=queues.jobs["arn"], telegram_bot_token=TOKEN,
+                   notifications_queue_url=queues.notifications["url"],
+                   telegram_api_url=telegram.base_url, rule_prefix="test-food")  # fmt: skip
+    run_startup(full)
+    executor = Executor(settings=full, registry=register_all_jobs(), lock=FiringLock(None, 120),
+                        outbox=Outbox(queues.sqs, full.notifications_queue_url))  # fmt: skip
+    notifier = Notifier(settings=full, send=TelegramClient(TOKEN, full.telegram_api_url).deliver,
+                        limiter=LocalRateLimiter(per_second=1000, per_chat_per_second=100),
+                        outbox=Outbox(queues.sqs, full.notifications_queue_url))  # fmt: skip
+
+    outcome = executor.execute(Firing(job_name=JOB, scheduled_for=EVENING, trigger="manual"))
+    messages = receive_all(queues, queues.jobs)
+    delete(queues, queues.jobs, messages)
+    shards = [executor.run_shard(ShardTask.of(m["Body"])) for m in messages]
+    drain_notifications(queues, notifier.process)
+
+    assert outcome.status == "sharded" and [s.status for s in shards] == ["shard"] * 3
+    assert sorted(int(m["chat_id"]) for m in telegram.messages()) == [5002, 5003, 5004, 5005]
+    (execution,) = execution_rows(db)
+    counts = ("status", "recipients_count", "sent_count", "skipped_count", "shards")
+    assert [execution[name] for name in counts] == ["succeeded", 6, 4, 2, 3]
+    assert "3 reminded" not in execution["detail"]  # each shard says its own part
+    assert execution["detail"].count("2026-11-29:") == 3
 
 
 def test_a_refused_session_on_a_day_without_food_is_told_on_the_next_day_with_food(

@@ -10,6 +10,8 @@ then on.
 A resumed run writes again every row its job produces again; rows of an earlier attempt it
 does not produce again (the person picked their food meanwhile) and that have not been
 queued are skipped at the end.
+
+An execution cancelled while it fans out stops at its next chunk (``_write_chunk``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from psycopg.types.json import Jsonb
 
 from job_scheduler.adapters.db import database_errors
 from job_scheduler.delivery.window import Window
-from job_scheduler.model import DeliveryStatus, OutgoingMessage
+from job_scheduler.execution.targeting import LAST_ID
+from job_scheduler.model import DeliveryStatus, ExecutionStatus, OutgoingMessage
 
 CHUNK = 1000
 
@@ -37,6 +40,8 @@ class FanoutResult:
     skipped: int = 0
     sqs_calls: int = 0
     note: str | None = None
+    cancelled: bool = False  # an admin cancelled the execution: the rest was not written
+    unwritten: int = 0  # messages made but not written because of the cancel
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,6 +57,12 @@ def payload_of(message: OutgoingMessage) -> dict[str, Any]:
     }
     if message.reply_markup is not None:
         payload["reply_markup"] = dict(message.reply_markup)
+    if message.photo is not None:  # the rest only when set: most rows stay as small as before
+        payload["photo"] = message.photo
+    if message.protect_content:
+        payload["protect_content"] = True
+    if not message.link_preview:
+        payload["link_preview"] = False
     return payload
 
 
@@ -63,6 +74,7 @@ class Fanout:
     window: Window
     execution_id: int
     job_name: str
+    ids: tuple[int, int] | None = None  # a shard's range of user ids (shards.py)
 
     def run(self, messages: Iterator[OutgoingMessage]) -> FanoutResult:
         """Write every message ``messages`` yields and queue the execution's first window;
@@ -73,11 +85,14 @@ class Fanout:
         with database_errors("starting the fan-out"):
             started = self.conn.execute("SELECT now() AS at").fetchone()["at"]
         while chunk := list(islice(messages, CHUNK)):
+            if not self._write_chunk(chunk):
+                result.cancelled, result.unwritten = True, len(chunk)
+                break
             result.messages += len(chunk)
-            self._write_chunk(chunk)
             result.queued += self.window.top_up(self.conn, self.execution_id, self.job_name)
-        self._skip_rows_not_produced_again(started)
-        result.queued += self.window.top_up(self.conn, self.execution_id, self.job_name)
+        else:
+            self._skip_rows_not_produced_again(started)
+            result.queued += self.window.top_up(self.conn, self.execution_id, self.job_name)
         result.sqs_calls = self.window.outbox.calls - calls_before
         return result
 
@@ -85,23 +100,34 @@ class Fanout:
         """On a resumed run: rows of an earlier attempt that this attempt's job did not
         produce again, and that no notifier holds, are skipped, so nothing waits for ever;
         if one's message is still on the queue, the notifier's claim passes it by. On a
-        first run nothing matches."""
+        first run nothing matches. A shard looks at its own range of people only."""
         with database_errors("closing rows the resumed run did not produce"):
             self.conn.execute(
                 "UPDATE notification_deliveries SET status = %s, updated_at = now(),"
                 " last_error = 'not produced again when the run resumed'"
                 " WHERE execution_id = %s AND status IN (%s, %s) AND updated_at < %s"
-                " AND (claimed_until IS NULL OR claimed_until < now())",
+                " AND (claimed_until IS NULL OR claimed_until < now())"
+                " AND user_id BETWEEN %s AND %s",
                 (DeliveryStatus.SKIPPED, self.execution_id, DeliveryStatus.READY,
-                 DeliveryStatus.QUEUED, started),
+                 DeliveryStatus.QUEUED, started, *(self.ids or (0, LAST_ID))),
             )  # fmt: skip
 
-    def _write_chunk(self, chunk: list[OutgoingMessage]) -> None:
+    def _write_chunk(self, chunk: list[OutgoingMessage]) -> bool:
         """Upsert the chunk's rows as ``ready``; a row already queued or further keeps its
-        state (a resumed run touches it, so it is not skipped as not produced again)."""
+        state (a resumed run touches it, so it is not skipped as not produced again).
+
+        False, writing nothing, once the execution is cancelled. The execution row is read
+        FOR SHARE in the same transaction: a cancel (which updates that row, then cancels
+        the rows not sent) waits for this chunk to commit and so cancels it too, or has
+        committed first and is seen here."""
         by_user = {message.user_id: message for message in chunk}
         payloads = [Jsonb(payload_of(message)) for message in by_user.values()]
-        with database_errors("writing deliveries"):
+        with database_errors("writing deliveries"), self.conn.transaction():
+            status = self.conn.execute(
+                "SELECT status FROM job_executions WHERE id = %s FOR SHARE", (self.execution_id,)
+            ).fetchone()
+            if status is None or status["status"] == ExecutionStatus.CANCELLED:
+                return False
             self.conn.execute(
                 "INSERT INTO notification_deliveries (execution_id, user_id, status, payload)"
                 " SELECT %(execution)s, user_id, %(ready)s, payload"
@@ -113,3 +139,4 @@ class Fanout:
                 {"execution": self.execution_id, "ready": DeliveryStatus.READY,
                  "users": list(by_user), "payloads": payloads},
             )  # fmt: skip
+        return True

@@ -1,4 +1,5 @@
-"""The job_executor Lambda: each jobs-queue record is one firing, run by the ``Executor``.
+"""The job_executor Lambda: each jobs-queue record is one firing, or one shard of a split
+execution, run by the ``Executor``.
 
 Kept apart from ``delivery.handler`` so each function imports only its own path (the
 executor never loads pyTelegramBotAPI; the notifier never loads Jinja). A record handler
@@ -25,6 +26,7 @@ from job_scheduler.delivery.outbox import Outbox
 from job_scheduler.execution.executor import Executor, Outcome
 from job_scheduler.execution.firing import parse_firing
 from job_scheduler.execution.locks import FiringLock
+from job_scheduler.execution.shards import ShardTask
 from job_scheduler.jobs.catalog import register_all_jobs
 
 
@@ -64,6 +66,9 @@ class FiringHandler:
             return once_more_if_connection_lost(url, lambda: self._handle(record))
 
     def _handle(self, record: SQSRecord) -> Outcome:
+        task = ShardTask.of(record.body)
+        if task is not None:  # a shard of a split execution (execution/shards.py)
+            return self.executor.run_shard(task)
         firing = parse_firing(record.body, self.executor.job_for_rule)
         first_receive = record.attributes.approximate_first_receive_timestamp
         if first_receive:

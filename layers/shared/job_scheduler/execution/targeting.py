@@ -19,6 +19,7 @@ from job_scheduler.messages.languages import LANGUAGE
 from job_scheduler.model import Job, Recipient
 
 STREAM_BATCH = 2000
+LAST_ID = 2**63 - 1  # the end of the last shard's range: people who join later are in it
 
 _TARGETED = """
     FROM users AS u
@@ -56,19 +57,23 @@ class Targeting:
 
 
 def iter_recipients(
-    conn: psycopg.Connection, targeting: Targeting, page_size: int = STREAM_BATCH
+    conn: psycopg.Connection,
+    targeting: Targeting,
+    page_size: int = STREAM_BATCH,
+    ids: tuple[int, int] | None = None,
 ) -> Iterator[Recipient]:
-    """The targeted active users in id order, one page of ``page_size`` per query."""
+    """The targeted active users in id order, one page of ``page_size`` per query; with
+    ``ids`` (first, last), only those in that range (a shard's)."""
     query = (
         "SELECT u.id AS user_id, u.telegram_chat_id AS chat_id, u.first_name, u.last_name,"
         " u.username, " + LANGUAGE + " AS language_code" + _TARGETED + " AND u.id > %(after)s"
-        " ORDER BY u.id LIMIT %(limit)s"
+        " AND u.id <= %(last)s ORDER BY u.id LIMIT %(limit)s"
     )
-    after = 0
+    after, last = (ids[0] - 1, ids[1]) if ids else (0, LAST_ID)
     while True:
         with database_errors("resolving a job's recipients"):
             rows = conn.execute(
-                query, {**targeting.params(), "after": after, "limit": page_size}
+                query, {**targeting.params(), "after": after, "last": last, "limit": page_size}
             ).fetchall()
         yield from (Recipient(**row) for row in rows)
         if len(rows) < page_size:
@@ -80,3 +85,16 @@ def count_recipients(conn: psycopg.Connection, targeting: Targeting) -> int:
     with database_errors("counting a job's recipients"):
         row = conn.execute("SELECT count(*) AS n" + _TARGETED, targeting.params()).fetchone()
     return row["n"]
+
+
+def shard_starts(conn: psycopg.Connection, targeting: Targeting, size: int) -> list[int]:
+    """The first user id of every ``size`` targeted people, in order: shard boundaries
+    (one scan of the targeted ids; a shard is [start, next start - 1])."""
+    with database_errors("splitting a job's recipients into shards"):
+        rows = conn.execute(
+            "SELECT id FROM (SELECT u.id, row_number() OVER (ORDER BY u.id) AS n"
+            + _TARGETED
+            + ") AS t WHERE (n - 1) %% %(size)s = 0 ORDER BY id",
+            {**targeting.params(), "size": size},
+        ).fetchall()
+    return [row["id"] for row in rows]

@@ -28,6 +28,9 @@ class CodedJob(ABC):
     misfire_grace_seconds: ClassVar[int] = 300
     overlap_policy: ClassVar[OverlapPolicy] = OverlapPolicy.SKIP
     sends_messages: ClassVar[bool] = True  # False: a housekeeping job (no audience guard)
+    # People per shard when its audience is split over parallel invocations (None: the
+    # SHARD_SIZE setting). A job whose every person costs a remote call wants fewer.
+    shard_size: ClassVar[int | None] = None
 
     def __init__(self, context: JobContext | None = None) -> None:
         self.context = context
@@ -88,6 +91,10 @@ def _check_job(job: type[CodedJob]) -> None:
         fields.check_schedule(job.schedule, job.timezone)
     except InvalidJob as exc:
         raise RegistryError(f"Job '{name}' has an unusable default schedule: {exc}") from exc
+    if job.schedule.strip().startswith("at("):
+        raise RegistryError(
+            f"Job '{name}': coded jobs repeat (cron or rate); a one-off at() is for message jobs."
+        )
     try:
         fields.check_policies(job.misfire_grace_seconds, job.overlap_policy)
     except InvalidJob as exc:

@@ -3,6 +3,8 @@ it back where it continues, or says what became of it.
 
 - A run ``running`` past its lease (its executor died, and its firing's queue message is
   gone or not due back yet): its firing is queued again, and the executor resumes it.
+- A shard of a split execution that nothing holds or brings back (``execution/shards.py``):
+  its task is queued again (a shard is idempotent).
 - A delivery ``sending`` past its claim: its notifier stopped with the request possibly
   gone. At most once: it is not sent again but settled ``uncertain`` ("may have arrived").
 - A delivery ``queued`` but unclaimed for longer than any queue delay: its message was lost
@@ -35,6 +37,7 @@ from job_scheduler.delivery.records import recount
 from job_scheduler.delivery.window import Window
 from job_scheduler.errors import RegistryError
 from job_scheduler.execution.firing import Firing
+from job_scheduler.execution.shards import ShardTask, queue_tasks
 from job_scheduler.jobs.registry import CodedJob
 from job_scheduler.model import DeliveryStatus, JobRun, OutgoingMessage, Recipient
 from job_scheduler.observability import logger, metrics
@@ -51,16 +54,19 @@ class SweepReport:
     uncertain: int = 0
     requeued: int = 0
     topped_up: int = 0
+    shards: int = 0  # shard tasks queued again
     touched: set[int] = field(default_factory=set)
 
     def summary(self) -> str:
-        if not (self.resumed or self.uncertain or self.requeued or self.topped_up):
+        if not (self.resumed or self.uncertain or self.requeued or self.topped_up
+                or self.shards):  # fmt: skip
             return "nothing stranded"
         resumed = ", ".join(str(execution) for execution in self.resumed) or "none"
         return (
             f"resumed runs: {resumed}; {self.uncertain} sends that stopped midway shown as"
             f" 'may have arrived'; {self.requeued} deliveries whose queue message was lost"
             f" queued again; {self.topped_up} queued for windows that had gone empty"
+            + (f"; {self.shards} stranded shards queued again" if self.shards else "")
         )
 
 
@@ -79,6 +85,7 @@ class Sweeper:
     def sweep(self, after_restart: bool = False) -> SweepReport:
         report = SweepReport()
         self._resume_abandoned_runs(report, after_restart)
+        self._requeue_stranded_shards(report, after_restart)
         self._settle_stopped_sends(report, after_restart)
         self._requeue_lost_messages(report, after_restart)
         self._top_up_empty_windows(report)
@@ -101,7 +108,7 @@ class Sweeper:
                 "SELECT e.id, e.scheduled_for, e.trigger, e.triggered_by, j.name"
                 " FROM job_executions e JOIN scheduled_jobs j ON j.id = e.job_id"
                 " WHERE e.status = 'running' AND (%s OR e.lease_until < now())"
-                " AND j.name <> %s ORDER BY e.id",
+                " AND e.shards = 0 AND j.name <> %s ORDER BY e.id",
                 (after_restart, StrandedWorkSweeper.name),
             ).fetchall()
         if rows and not self.settings.jobs_queue_url:
@@ -116,6 +123,31 @@ class Sweeper:
                     MessageBody=json.dumps(firing.to_message()),
                 )
             report.resumed.append(row["id"])
+
+    def _requeue_stranded_shards(self, report: SweepReport, after_restart: bool) -> None:
+        """Shards of a split execution that nobody holds and nothing is bringing back: not
+        done, unclaimed or past their lease, and untouched for longer than a queue could
+        keep them waiting (an emulator restarted, or their messages were deleted)."""
+        with database_errors("finding stranded shards"):
+            rows = self.conn.execute(
+                "SELECT s.execution_id, s.shard FROM execution_shards AS s"
+                " JOIN job_executions AS e ON e.id = s.execution_id"
+                " WHERE e.status = 'running' AND s.status <> 'done'"
+                " AND (s.lease_until IS NULL OR s.lease_until < now())"
+                " AND (%s OR s.updated_at < now() - make_interval(secs => %s))"
+                " ORDER BY s.execution_id, s.shard LIMIT %s",
+                (after_restart, QUEUED_STALE_SECONDS, MOST_ROWS_PER_SWEEP),
+            ).fetchall()
+        if not rows:
+            return
+        queue_tasks(self.settings, [ShardTask(row["execution_id"], row["shard"]) for row in rows])
+        with database_errors("marking stranded shards queued again"):
+            self.conn.execute(
+                "UPDATE execution_shards SET updated_at = now()"
+                " WHERE (execution_id, shard) IN (SELECT * FROM unnest(%s::bigint[], %s::int[]))",
+                ([row["execution_id"] for row in rows], [row["shard"] for row in rows]),
+            )
+        report.shards += len(rows)
 
     def _settle_stopped_sends(self, report: SweepReport, after_restart: bool) -> None:
         with database_errors("settling sends that stopped midway"):
