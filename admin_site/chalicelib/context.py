@@ -49,7 +49,11 @@ class AdminContext:
 
     def guard(self) -> VolumeGuard:
         settings = self.settings
-        return VolumeGuard(settings.telegram_rate_per_second, settings.job_send_budget_hours)
+        return VolumeGuard(
+            settings.telegram_rate_per_second,
+            settings.job_send_budget_hours,
+            settings.telegram_paid_rate_per_second,
+        )
 
     # The link page's clients: made at its first use, kept while the container is warm
     # (cached_property fills the instance's __dict__, which a frozen dataclass still has).

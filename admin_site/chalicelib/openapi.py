@@ -140,6 +140,14 @@ SCHEMAS: dict[str, Any] = {
                 "type": "boolean",
                 "description": "True: the message cannot be forwarded or saved (default false).",
             },
+            "paid_broadcast": {
+                "type": "boolean",
+                "description": "True: a paid broadcast, COSTING TELEGRAM STARS. Sent with"
+                " Telegram's allow_paid_broadcast at up to TELEGRAM_PAID_RATE_PER_SECOND (1,000)"
+                " messages a second instead of 30; Telegram bills 0.1 Stars for every message"
+                " over the free 30 a second, from the bot's balance. Default false. A message"
+                " the balance cannot pay for fails, retryable (docs/paid-broadcasts.md).",
+            },
         },
     },
     "UrlButton": {
@@ -194,6 +202,10 @@ SCHEMAS: dict[str, Any] = {
                 "properties": {"status": {"type": "string"}, "scheduled_for": {"type": "string"}},
             },
             "targeting": {"type": "string"},
+            "paid_broadcast": {
+                "type": "boolean",
+                "description": "The job's message is a paid broadcast (it costs Telegram Stars).",
+            },
             "version": {"type": "integer"},
         },
     },
@@ -302,6 +314,7 @@ SAMPLE: dict[str, Any] = {
         "reply_markup": {"type": "object", "nullable": True},
         "link_preview": {"type": "boolean"},
         "protect_content": {"type": "boolean"},
+        "paid_broadcast": {"type": "boolean"},
     },
 }
 

@@ -141,6 +141,7 @@ async function showJobs() {
   const rows = jobs.map((job) => h("tr", { class: "clickable", "data-job": job.name,
                                            onclick: () => { location.hash = `#/jobs/${job.name}`; } },
     h("td", { "data-label": "Job" }, h("a", { href: `#/jobs/${job.name}` }, job.name),
+      job.paid_broadcast ? [" ", paidMark()] : null,
       h("div", { class: "muted" }, job.description)),
     h("td", { "data-label": "Status" }, badge(jobState(job))),
     h("td", { "data-label": "Schedule" }, job.schedule.in_words || job.schedule.error),
@@ -163,7 +164,11 @@ async function showJob(name) {
   fill(main,
     h("section", { class: "card" },
       h("h2", {}, job.name, " ", badge(job.enabled ? "enabled" : "disabled"),
-        job.finished ? [" ", badge(job.finished.state)] : null),
+        job.finished ? [" ", badge(job.finished.state)] : null,
+        job.paid_broadcast ? [" ", paidMark()] : null),
+      job.paid_broadcast ? h("p", { class: "paid-cost", id: "paid-note" }, "A paid broadcast:",
+        " sent at up to 1,000 messages a second, and Telegram bills the bot 0.1 Stars for",
+        " every message over the free 30 a second.") : null,
       job.finished ? h("p", { class: "muted", id: "finished" },
         `It fires no more: ${job.finished.says}.`,
         job.finished.state === "ended" ? " Move its end later to start it again."
@@ -411,7 +416,8 @@ function targetingEditor(job) {
     pickers.element, h("div", { class: "actions" }, saveButton));
 }
 
-// The photo, buttons and the last two toggles are message.js's messageExtras.
+// The photo, buttons, the last two toggles and the paid broadcast are message.js's
+// messageExtras.
 function messageFields(message) {
   const text = h("textarea", { id: "text", "data-field": "message.text" }, message.text || "");
   const html = h("input", { type: "checkbox", id: "html", checked: message.parse_mode === "HTML" });

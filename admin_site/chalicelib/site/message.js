@@ -1,5 +1,6 @@
-// The message editor's photo, URL buttons, link preview and protect-content fields, and the
-// preview drawn as Telegram shows the message: the photo above its caption, the buttons
+// The message editor's photo, URL buttons, link preview and protect-content fields, the
+// paid-broadcast switch (it costs Telegram Stars: off unless ticked), and the preview drawn
+// as Telegram shows the message: the photo above its caption, the buttons
 // under the bubble. app.js's messageFields and previewBox use them. The API checks each
 // field (messages/attachments.py) and names the one to fix; data-field on each input holds
 // that name, so mark() can point at it.
@@ -17,6 +18,7 @@ function messageExtras(message) {
                                checked: message.link_preview !== false });
   const protect = h("input", { type: "checkbox", id: "protect-content",
                                checked: !!message.protect_content });
+  const paid = paidBroadcast(message);
   const previewLabel = h("label", { class: "muted" }, preview, " Show a preview of the first link");
   const photoChanged = () => {  // a photo's caption has no link preview
     preview.disabled = photo.value.trim() !== "";
@@ -34,10 +36,40 @@ function messageExtras(message) {
       buttons.element,
       previewLabel,
       h("label", { class: "muted" }, protect, " Protect content (it cannot be forwarded or saved)"),
+      paid.element,
     ],
     value: () => ({ photo: photo.value.trim() || null, buttons: buttons.value(),
-                    link_preview: preview.checked, protect_content: protect.checked }),
+                    link_preview: preview.checked, protect_content: protect.checked,
+                    paid_broadcast: paid.checked() }),
   };
+}
+
+// Telegram's allow_paid_broadcast: up to 1,000 messages a second instead of 30, each one over
+// the free 30/s billed 0.1 Stars from the bot's balance. Off by default; says what it costs.
+function paidBroadcast(message) {
+  const box = h("input", { type: "checkbox", id: "paid-broadcast", "data-field":
+                           "message.paid_broadcast", checked: message.paid_broadcast === true });
+  const cost = h("p", { class: "hint paid-cost", id: "paid-cost" },
+    "⭐ Costs Telegram Stars: 0.1 Star for every message sent over the free 30 a second",
+    " (about 97 Stars a second at the full 1,000/s), paid from the bot's balance. When the",
+    " balance runs out, the rest fail; top it up, then retry failed.");
+  const shown = () => { cost.hidden = !box.checked; };
+  box.addEventListener("change", shown);
+  shown();
+  return {
+    element: h("div", { class: "paid-broadcast" },
+      h("label", { class: "paid-label", for: "paid-broadcast" }, box,
+        " Paid broadcast — up to 1,000 messages/s, billed in Telegram Stars for every message",
+        " over the free 30/s"),
+      cost),
+    checked: () => box.checked,
+  };
+}
+
+// The marker a paid broadcast's job carries in the jobs table and on its page.
+function paidMark() {
+  return h("span", { class: "badge paid", title: "A paid broadcast: it costs Telegram Stars" },
+    "⭐ paid broadcast");
 }
 
 // Rows of {label, link} inputs. A button left blank is dropped when the value is read, so
@@ -132,6 +164,7 @@ function telegramPreview(sample) {
     sample.protect_content ? "🔒 Protected: it cannot be forwarded or saved" : null,
     !sample.photo && sample.link_preview === false ? "No link preview" : null,
     sample.silent ? "🔕 Silent" : null,
+    sample.paid_broadcast ? "⭐ Paid broadcast (costs Telegram Stars)" : null,
   ].filter(Boolean);
   return h("div", { class: "telegram" }, bubble,
     keyboard.length ? h("div", { class: "preview-buttons" }, keyboard.map((buttons) =>
