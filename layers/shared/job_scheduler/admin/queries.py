@@ -78,17 +78,8 @@ def list_executions(
 ) -> list[Execution]:
     """A page of a job's executions, newest first; ``before`` is the last row's cursor."""
     job = get_job(conn, job_name)
-    query = "SELECT * FROM job_executions WHERE job_id = %(job)s"
-    params: dict[str, Any] = {"job": job.id, "limit": max(1, min(limit, MAX_PAGE))}
-    if status:
-        query += " AND status = %(status)s"
-        params["status"] = status
-    if before:
-        query += " AND (scheduled_for, id) < (%(at)s, %(id)s)"
-        params |= {"at": before[0], "id": before[1]}
-    query += " ORDER BY scheduled_for DESC, id DESC LIMIT %(limit)s"
-    with database_errors("listing executions"):
-        return [Execution.from_row(row) for row in conn.execute(query, params)]
+    found = search_executions(conn, status, None, None, before, limit, job_id=job.id)
+    return [execution for execution, _ in found]
 
 
 def get_execution(conn: psycopg.Connection, execution_id: int) -> ExecutionDetail:
@@ -138,12 +129,17 @@ def search_executions(
     until: datetime | None = None,
     before: tuple[datetime, int] | None = None,
     limit: int = 20,
+    job_id: int | None = None,
 ) -> list[tuple[Execution, str]]:
-    """Executions of every job (with the job's name), newest first: by status, and with a
-    scheduled time in [since, until); ``before`` is the last row's cursor."""
+    """Executions of every job (or of ``job_id``), with the job's name, newest first: by
+    status, and with a scheduled time in [since, until); ``before`` is the last row's
+    cursor."""
     query = ("SELECT e.*, j.name AS job_name FROM job_executions AS e"
              " JOIN scheduled_jobs AS j ON j.id = e.job_id WHERE true")  # fmt: skip
     params: dict[str, Any] = {"limit": max(1, min(limit, MAX_PAGE))}
+    if job_id is not None:
+        query += " AND e.job_id = %(job)s"
+        params["job"] = job_id
     if status:
         query += " AND e.status = %(status)s"
         params["status"] = status
