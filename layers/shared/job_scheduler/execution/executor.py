@@ -164,7 +164,7 @@ class Executor:
             started = self._start(job, firing, lock)
             if isinstance(started, Outcome):
                 return started
-            return self._run(job, firing, started)
+            return self._run(job, firing, started, fresh=True)
         finally:
             self.lock.release(lock)
 
@@ -204,7 +204,7 @@ class Executor:
         finally:
             self.lock.release(lock)
 
-    def _run(self, job: Job, firing: Firing, execution_id: int) -> Outcome:
+    def _run(self, job: Job, firing: Firing, execution_id: int, fresh: bool = False) -> Outcome:
         logger.set_correlation_id(str(execution_id))
         started = self.clock()
         run = JobRun(
@@ -214,7 +214,7 @@ class Executor:
             split = self._split(job, execution_id)
             if split is not None:
                 return split
-            result = self._fan_out(job, run)
+            result = self._fan_out(job, run, fresh=fresh)
         except Exception as exc:
             self._mark_failed(execution_id, exc)
             raise
@@ -268,7 +268,8 @@ class Executor:
         run = JobRun(job.name, execution.scheduled_for, execution.trigger, execution.id,
                      job.message_config)  # fmt: skip
         try:
-            result = self._fan_out(job, run, shard.ids)
+            fresh = shard.attempts == 1 and execution.attempts == 1
+            result = self._fan_out(job, run, shard.ids, fresh)
         except Exception as exc:
             self._shard_failed(rows, shard, exc)
             raise
@@ -293,13 +294,17 @@ class Executor:
                 " finishes the execution",
             )
 
-    def _fan_out(self, job: Job, run: JobRun, ids: tuple[int, int] | None = None) -> FanoutResult:
+    def _fan_out(
+        self, job: Job, run: JobRun, ids: tuple[int, int] | None = None, fresh: bool = False
+    ) -> FanoutResult:
         """The job's messages over its recipients (those of ``ids``, a shard's range),
-        written and queued; recipients counted."""
+        written and queued; recipients counted. ``fresh``: a first attempt, nothing of it
+        written yet (its rows are COPYed in)."""
         assert run.execution_id is not None
         targeted = iter_recipients(self.conn, Targeting.of_job(job), ids=ids)
         recipients = _Counted(targeted)
-        fanout = Fanout(self.conn, self.window, run.execution_id, job.name, ids)
+        fanout = Fanout(self.conn, self.window, run.execution_id, job.name, ids, fresh,
+                        prefetch=job.is_custom)  # fmt: skip
         result = fanout.run(self._messages(job, run, recipients))
         result.recipients = recipients.count
         result.skipped = recipients.count - result.messages - result.unwritten
