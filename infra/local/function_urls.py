@@ -1,6 +1,13 @@
 """Lambda function URLs, in-process: an HTTP server per function that turns each request
 into the event a function URL sends (payload format 2.0) and the handler's answer back
-into HTTP, as AWS does."""
+into HTTP, as AWS does.
+
+The handler runs on the function's own threads, as many as its reserved concurrency
+(``UrlFunction.concurrency``), kept from one request to the next as Lambda keeps warm
+environments: each keeps its Postgres connection, and a burst of updates holds no more
+connections than the function may on AWS (docs/connections.md). Requests beyond that wait
+for a free one (on AWS they would be throttled, and Telegram would send them again).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ import base64
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -48,13 +56,23 @@ def url_event(method: str, target: str, headers: dict[str, str], body: bytes) ->
     }  # fmt: skip
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # Telegram opens up to 40 connections at once to a webhook (setWebhook's max_connections);
+    # socketserver's default backlog of 5 resets some of them while the accept loop is busy.
+    request_queue_size = 64
+
+
 class FunctionUrl:
     """Serves one function on 127.0.0.1:port until ``stop``."""
 
     def __init__(self, function: UrlFunction, settings: Settings, port: int = 0) -> None:
         handler = load_function(function.code_uri, function.handler, settings)
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), _request_handler(function, handler))
-        self.server.daemon_threads = True
+        self.environments = ThreadPoolExecutor(
+            max_workers=function.concurrency, thread_name_prefix=f"lambda-{function.function}"
+        )
+        request_handler = _request_handler(function, handler, self.environments)
+        self.server = _Server(("127.0.0.1", port), request_handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True,
                                         name=f"url-{function.function}")  # fmt: skip
@@ -66,9 +84,16 @@ class FunctionUrl:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        self.environments.shutdown(wait=False, cancel_futures=True)
 
 
-def _request_handler(function: UrlFunction, handler: Any) -> type[BaseHTTPRequestHandler]:
+def _request_handler(
+    function: UrlFunction, handler: Any, environments: ThreadPoolExecutor
+) -> type[BaseHTTPRequestHandler]:
+    def invoke(event: dict[str, Any]) -> Any:
+        """On one of the function's threads: its context starts when the invocation does."""
+        return handler(event, LocalContext(function.function, timeout_seconds=function.timeout))
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -85,9 +110,8 @@ def _request_handler(function: UrlFunction, handler: Any) -> type[BaseHTTPReques
                 return
             body = self.rfile.read(length)
             event = url_event(self.command, self.path, dict(self.headers.items()), body)
-            context = LocalContext(function.function, timeout_seconds=function.timeout)
             try:
-                result = handler(event, context)
+                result = environments.submit(invoke, event).result()
             except Exception:
                 logger.exception(
                     "function URL handler raised", extra={"function": function.function}

@@ -15,7 +15,8 @@ import yaml
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 # Lambda runs as many invocations of an SQS-triggered function as its queue keeps busy; the
-# local runtime runs this many pollers of a mapping that sets no MaximumConcurrency.
+# local runtime runs this many pollers of a mapping that sets no MaximumConcurrency (and
+# this many invocations at once of a function URL without reserved concurrency).
 LOCAL_CONCURRENCY = 4
 
 
@@ -154,6 +155,9 @@ class UrlFunction:
     code_uri: str
     handler: str
     timeout: int
+    # Its ReservedConcurrentExecutions, else what the local runtime allows: the invocations
+    # that run at once (the rest wait their turn), each on a thread kept for the next.
+    concurrency: int = LOCAL_CONCURRENCY
 
 
 def url_functions(template: dict[str, Any]) -> list[UrlFunction]:
@@ -162,7 +166,9 @@ def url_functions(template: dict[str, Any]) -> list[UrlFunction]:
     return [
         UrlFunction(logical_id, resource["Properties"]["CodeUri"],
                     resource["Properties"]["Handler"],
-                    int(resource["Properties"].get("Timeout", defaults.get("Timeout", 3))))
+                    int(resource["Properties"].get("Timeout", defaults.get("Timeout", 3))),
+                    int(resource["Properties"].get("ReservedConcurrentExecutions",
+                                                   LOCAL_CONCURRENCY)))
         for logical_id, resource in template["Resources"].items()
         if resource["Type"] == "AWS::Serverless::Function"
         and "FunctionUrlConfig" in resource["Properties"]

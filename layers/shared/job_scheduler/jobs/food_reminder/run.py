@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from itertools import islice
 
+from job_scheduler.adapters.db import ConnectionPool
 from job_scheduler.errors import (
     CredentialsRefused,
     CredentialUnreadable,
@@ -130,6 +131,7 @@ class Reminding:
         finally:
             state.client.close()
             state.suggester.close()
+            state.sessions.close()
         run.note(_note(state))
         logger.info("food reminder", extra={"tally": state.tally.__dict__})
 
@@ -140,7 +142,10 @@ class Reminding:
         client = RastarClient.from_settings(settings)
         first = tomorrow(run)
         days = [first + timedelta(days=offset) for offset in range(self.days_ahead)]
-        sessions = Sessions(settings.database_url, box, client)
+        # The threads' refreshes share RASTAR_CONCURRENCY connections, closed with the run
+        # (docs/connections.md): not one per thread, kept after it.
+        pool = ConnectionPool(settings.database_url, settings.rastar_concurrency)
+        sessions = Sessions(settings.database_url, box, client, pool=pool)
         return _Run(self.context, days, self.min_unpicked, box, client, sessions,
                     Suggester.from_settings(settings))  # fmt: skip
 
