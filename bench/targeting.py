@@ -10,8 +10,8 @@ Measured, each the median of ``--repeat`` runs, every row read to the client:
 
 - baseline: ``SELECT id FROM users`` on a server-side cursor (what reading every id costs);
 - ``iter_recipients`` (one server-side cursor read 2,000 rows a fetch, ``Recipient`` named
-  tuples with names and the language) for: everyone; everyone but 1,000 excluded people; three packs plus 1,000
-  included people minus 1,000 excluded;
+  tuples with names and the language) for: everyone; everyone but 1,000 excluded people;
+  three packs plus 1,000 included people minus 1,000 excluded;
 - ``shard_starts``: the shard boundaries a split execution plans (one scan of the ids).
 
 Aim: each within 1.5x the baseline's time (the last line: the worst). "Per person" divides

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import pytest
 from admin_helpers import serve_admin, sign_in
-from pipeline import add_users
+from pipeline import add_custom_job, add_users
+from psycopg.types.json import Jsonb
 
 from job_scheduler.admin import tokens as admin_tokens
 
@@ -166,3 +167,65 @@ def test_a_bad_button_is_refused_and_pointed_at(page, site, db):
     assert page.locator("#buttons .button-cell").count() == 2  # the blank one went
     assert db.execute("SELECT count(*) AS n FROM scheduled_jobs WHERE name = 'bad-button'"
                       ).fetchone()["n"] == 0  # fmt: skip
+
+
+PAID_LABEL = (
+    "Paid broadcast — up to 1,000 messages/s, billed in Telegram Stars for every message over"
+    " the free 30/s"
+)
+
+
+def test_a_paid_broadcast_is_off_by_default_says_it_costs_stars_and_is_marked(
+    page, site, db, shots
+):
+    url, _, token = site
+    open_new_job(page, url, token)
+
+    assert not page.is_checked("#paid-broadcast")  # off unless ticked
+    assert " ".join(page.inner_text(".paid-broadcast label").split()) == PAID_LABEL
+    assert page.is_hidden("#paid-cost")
+    page.fill("#new-name", "flash-sale")
+    page.fill("#text", "<b>{{ user.first_name }}</b>, the flash sale starts now")
+    page.check("#paid-broadcast")
+    cost = page.inner_text("#paid-cost")
+    assert "Costs Telegram Stars: 0.1 Star for every message sent over the free 30" in cost
+    assert "paid from the bot's balance" in cost
+    page.click("text=Create")
+    page.wait_for_selector("h2:has-text('flash-sale')")
+
+    stored = db.execute(
+        "SELECT message_config FROM scheduled_jobs WHERE name = 'flash-sale'"
+    ).fetchone()["message_config"]
+    assert stored["paid_broadcast"] is True
+    assert page.inner_text("h2 .badge.paid") == "⭐ paid broadcast"
+    assert "Telegram bills the bot 0.1 Stars" in page.inner_text("#paid-note")
+    assert page.is_checked("#paid-broadcast")  # the editor shows what was saved
+    page.click("#preview-button")
+    page.wait_for_selector("#preview .preview-marks")
+    assert "Paid broadcast (costs Telegram Stars)" in page.inner_text("#preview .preview-marks")
+    editor = page.locator("section.card", has=page.locator("#text"))
+    editor.screenshot(path=str(shots / "message-paid-broadcast.png"))
+
+    page.uncheck("#paid-broadcast")
+    assert page.is_hidden("#paid-cost")
+    page.click("#save-message")
+    page.wait_for_selector("#toast:has-text('Message saved')")
+    page.wait_for_selector("h2:not(:has(.badge.paid))")
+    stored = db.execute(
+        "SELECT message_config FROM scheduled_jobs WHERE name = 'flash-sale'"
+    ).fetchone()["message_config"]
+    assert "paid_broadcast" not in stored
+
+
+def test_the_jobs_table_marks_paid_broadcasts_only(page, site, db):
+    url, _, token = site
+    for name, paid in (("flash-sale", True), ("weekly-hello", False)):
+        config = {"text": "hi", "parse_mode": None, "silent": False}
+        add_custom_job(db, name, message_config=Jsonb(
+            {**config, "paid_broadcast": True} if paid else config))  # fmt: skip
+    sign_in(page, url, token)
+
+    page.wait_for_selector("tr[data-job='flash-sale']")
+    assert page.inner_text("tr[data-job='flash-sale'] .badge.paid") == "⭐ paid broadcast"
+    assert page.locator("tr[data-job='weekly-hello'] .badge.paid").count() == 0
+    assert "Telegram Stars" in page.get_attribute("tr[data-job='flash-sale'] .badge.paid", "title")

@@ -314,6 +314,19 @@ def test_admin_tokens_are_printed_once_and_revoked_by_name(db, database_url):
     assert jobsctl("admin-token", "revoke", "sara", env=env).returncode == 2
 
 
+def test_a_paid_broadcast_is_made_and_unmade_from_the_command_line(db, settings, events):
+    env = service_env(settings)
+    created = jobsctl("job", "create", "sale", "--cron", "cron(0 9 * * ? *)", "--tz", "UTC",
+                      "--text", "hi", "--paid-broadcast", env=env)  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    config = "SELECT message_config FROM scheduled_jobs WHERE name = 'sale'"
+    assert db.execute(config).fetchone()["message_config"]["paid_broadcast"] is True
+
+    freed = jobsctl("job", "edit", "sale", "--free-broadcast", env=env)
+    assert freed.returncode == 0, freed.stderr
+    assert "paid_broadcast" not in db.execute(config).fetchone()["message_config"]
+
+
 def test_job_edit_disable_enable_and_delete_go_the_admin_way(db, settings, events):
     env = service_env(settings)
     assert jobsctl("job", "create", "promo", "--cron", "cron(0 9 * * ? *)", "--tz", "UTC",

@@ -264,3 +264,86 @@ def test_the_limiter_goes_back_to_redis_once_it_answers_again(
 
     assert not limiter.degraded
     assert redis_client.zcard(f"{{{prefix}}}:chat:3") == 1  # counted in the shared window
+
+
+# --- paid broadcasts: the same window, a higher limit for paid sends --------------------------
+
+
+def paid_and_free_through(limiters: list[RateLimiter], seconds: float) -> dict[bool, list[Send]]:
+    """Two threads per limiter send paid broadcasts and one sends free messages, each to chats
+    of its own, for ``seconds``; what each kind sent."""
+    sends: dict[bool, list[Send]] = {True: [], False: []}
+    stop = time.monotonic() + seconds
+
+    def work(limiter: RateLimiter, paid: bool, first_chat: int) -> None:
+        chat = first_chat
+        while (grant := limiter.acquire(chat, deadline=stop, paid=paid)) is not None:
+            granted = time.monotonic()
+            sends[paid].append((granted, time.monotonic(), chat))
+            limiter.settle([grant])
+            chat += 1
+
+    run_threads(
+        [
+            lambda n=n, lim=lim, paid=paid: work(lim, paid, 100_000 * (n + 1))
+            for n, (lim, paid) in enumerate(
+                (lim, paid) for lim in limiters for paid in (True, True, False)
+            )
+        ]
+    )
+    return sends
+
+
+@pytest.mark.parametrize("make", MAKERS)
+def test_paid_sends_go_at_the_paid_rate_and_free_ones_wait_behind_them(
+    make: Maker, redis_url, prefix
+):
+    limiters = make(redis_url, prefix, 2, per_second=3, per_chat_per_second=1, paid_per_second=60)
+
+    sends = paid_and_free_through(limiters, 1.6)
+
+    everything = sends[True] + sends[False]
+    assert most_at_a_grant(everything, 1.0 - EPSILON) <= 60  # one window for both kinds
+    assert len(sends[True]) >= 2 * 60 - 3 - len(sends[False])  # two windows' worth, less free
+    assert len(sends[True]) <= 2 * 60
+    # A free send goes only while the window holds fewer than 3: never once paid ones fill it.
+    for granted, _, _ in sends[False]:
+        assert sum(1 for g, s, _ in everything if g < granted and s > granted - 1.0) < 3
+
+
+@pytest.mark.parametrize("make", MAKERS)
+def test_free_sends_alone_still_go_at_the_free_rate(make: Maker, redis_url, prefix):
+    limiters = make(redis_url, prefix, 2, per_second=5, per_chat_per_second=1, paid_per_second=60)
+    stop = time.monotonic() + 1.5
+    sends: list[Send] = []
+
+    def work(limiter: RateLimiter, first_chat: int) -> None:
+        chat = first_chat
+        while (grant := limiter.acquire(chat, deadline=stop)) is not None:
+            sends.append((time.monotonic(), time.monotonic(), chat))
+            limiter.settle([grant])
+            chat += 1
+
+    run_threads([lambda n=n: work(limiters[n % len(limiters)], 1000 * (n + 1)) for n in range(4)])
+    assert most_at_a_grant(sends, 1.0 - EPSILON) <= 5
+    assert len(sends) == 10  # a window at once, the next a second later
+
+
+def test_the_shared_limiter_keeps_the_paid_limit_when_it_falls_back(redis_url, prefix):
+    client = new_redis_client(redis_url)
+    limiter = RedisRateLimiter(client, 3, 1, prefix=prefix, paid_per_second=8)
+    client.connection_pool = new_redis_client(DEAD).connection_pool  # Redis goes away
+    granted = [
+        limiter.acquire(chat, deadline=time.monotonic(), paid=True) is not None
+        for chat in range(10)
+    ]
+    assert limiter.degraded
+    assert granted == [True] * 8 + [False, False]
+
+
+def test_the_factory_passes_the_paid_limit_on(redis_url):
+    shared = rate_limiter(new_redis_client(redis_url), 3, 1, paid_per_second=7)
+    local = rate_limiter(None, 3, 1, paid_per_second=7)
+    assert isinstance(shared, RedisRateLimiter) and shared._paid_per_second == 7
+    granted = [local.acquire(chat, deadline=time.monotonic(), paid=True) for chat in range(8)]
+    assert [grant is not None for grant in granted] == [True] * 7 + [False]

@@ -165,7 +165,7 @@ def test_a_rich_message_is_saved_previewed_and_sent_as_a_test(db, api, telegram)
         "user_id": preview["sample"]["user_id"], "first_name": "User0",
         "text": "<b>User0</b>, lunch is ready", "parse_mode": "HTML", "silent": False,
         "photo": PHOTO, "reply_markup": {"inline_keyboard": [[MENU], [BOT]]},
-        "link_preview": True, "protect_content": True,
+        "link_preview": True, "protect_content": True, "paid_broadcast": False,
     }  # fmt: skip
 
     status, answer = call(api, "POST", "/api/jobs/lunch/test", token)

@@ -38,11 +38,21 @@ def test_inside_lambda_logs_are_json_and_the_prefix_follows_the_stage():
         ({"RULES_PER_BUS_QUOTA": "0"}, "RULES_PER_BUS_QUOTA"),
         ({"RULE_PREFIX": "has space"}, "RULE_PREFIX"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"TELEGRAM_PAID_RATE_PER_SECOND": "fast"}, "TELEGRAM_PAID_RATE_PER_SECOND"),
+        ({"TELEGRAM_PAID_RATE_PER_SECOND": "0"}, "TELEGRAM_PAID_RATE_PER_SECOND"),
     ],
 )
 def test_a_bad_setting_is_named(environ, named):
     with pytest.raises(ConfigError, match=named):
         Settings.from_env(environ)
+
+
+def test_a_paid_broadcasts_rate_is_telegrams_thousand_unless_set():
+    assert Settings.from_env({}).telegram_paid_rate_per_second == 1000
+    assert (
+        Settings.from_env({"TELEGRAM_PAID_RATE_PER_SECOND": "500"}).telegram_paid_rate_per_second
+        == 500
+    )
 
 
 def test_secrets_stay_out_of_repr_but_are_known_for_scrubbing():

@@ -253,6 +253,8 @@ RICH_ACCEPTED = [
     pytest.param({"link_preview": True}, {}, id="preview-is-the-default"),
     pytest.param({"protect_content": True}, {"protect_content": True}, id="protected"),
     pytest.param({"protect_content": False}, {}, id="unprotected-is-the-default"),
+    pytest.param({"paid_broadcast": True}, {"paid_broadcast": True}, id="paid-broadcast"),
+    pytest.param({"paid_broadcast": False}, {}, id="free-is-the-default"),
 ]  # fmt: skip
 
 
@@ -328,6 +330,13 @@ RICH_REFUSED = [
                  id="preview-string"),
     pytest.param({"protect_content": 1}, "message_config.protect_content", "not 1",
                  id="protect-1"),
+    pytest.param({"paid_broadcast": "yes"}, "message_config.paid_broadcast",
+                 "message_config.paid_broadcast must be true or false, not 'yes'", id="paid-yes"),
+    pytest.param({"paid_broadcast": None}, "message_config.paid_broadcast", "not None",
+                 id="paid-null"),
+    pytest.param({"allow_paid_broadcast": True}, "message_config.allow_paid_broadcast",
+                 "allowed: text, parse_mode, silent, photo, buttons, link_preview,"
+                 " protect_content, paid_broadcast", id="telegrams-name"),
 ]  # fmt: skip
 
 
@@ -348,6 +357,13 @@ def test_each_message_carries_the_photo_buttons_and_flags():
     assert ann == OutgoingMessage(1, 101, "Lunch for Ann", "HTML", False, keyboard, PHOTO_URL,
                                   protect_content=True, link_preview=False)  # fmt: skip
     assert bob.text == "Lunch for Bob" and bob.reply_markup is ann.reply_markup  # built once
+
+
+def test_a_paid_broadcast_marks_each_message_and_a_plain_job_none():
+    paid = custom_message_job_messages(job_row(text="Hi", paid_broadcast=True), RUN, [ANN, BOB])
+    plain = custom_message_job_messages(job_row(text="Hi"), RUN, [ANN])
+    assert [message.paid_broadcast for message in paid] == [True, True]
+    assert [message.paid_broadcast for message in plain] == [False]
 
 
 def test_a_caption_pushed_past_1024_by_a_name_skips_that_person_only():

@@ -508,6 +508,59 @@ def test_enforced_limits_cap_all_chats_together(fake: Any, http: httpx.Client) -
     assert statuses == [200, 200, 200, 429, 429]
 
 
+def test_a_paid_broadcast_goes_past_the_overall_limit_up_to_the_paid_one(
+    fake: Any, http: httpx.Client
+) -> None:
+    fake.configure(enforce_limits=True, global_per_second=3, paid_per_second=5)
+
+    free = [send(http, chat_id=chat, text="x").status_code for chat in range(1, 5)]
+    paid = [
+        send(http, chat_id=chat, text="x", allow_paid_broadcast=True).status_code
+        for chat in range(11, 14)
+    ]
+
+    assert free == [200, 200, 200, 429]  # the fourth free one would pass 3 a second
+    assert paid == [200, 200, 429]  # 3 free + 2 paid fill the paid limit of 5
+    assert send(http, chat_id=20, text="x").status_code == 429  # still full for free ones
+    assert [m["paid_broadcast"] for m in recorded(http)] == [False] * 3 + [True] * 2
+    stats = fake.stats()
+    assert (stats["sent"], stats["paid"], stats["billed"], stats["429"]) == (5, 2, 2, 3)
+
+
+def test_paid_messages_within_the_free_rate_are_not_billed(fake: Any, http: httpx.Client) -> None:
+    fake.configure(enforce_limits=True, global_per_second=2, stars_balance=0)
+
+    answers = [
+        send(http, chat_id=chat, text="x", allow_paid_broadcast="true") for chat in range(1, 4)
+    ]
+
+    assert [a.status_code for a in answers[:2]] == [200, 200]  # free: under 2 a second
+    assert answers[2].status_code == 400
+    assert answers[2].json() == error(400, "Bad Request: BALANCE_TOO_LOW")
+    assert (fake.stats()["paid"], fake.stats()["billed"], fake.stats()["400"]) == (2, 0, 1)
+
+
+def test_the_stars_balance_pays_for_billed_messages_until_it_runs_out(
+    fake: Any, http: httpx.Client, bot: Any
+) -> None:
+    fake.configure(global_per_second=1, stars_balance=0.2)  # two billed messages' worth
+
+    statuses = [
+        send(http, chat_id=chat, text="x", allow_paid_broadcast=True).status_code
+        for chat in range(1, 5)
+    ]
+    with pytest.raises(apihelper.ApiTelegramException) as raised:
+        bot.send_message(9, "x", allow_paid_broadcast=True)
+
+    assert statuses == [200, 200, 200, 400]  # the first is free; the next two cost 0.1 each
+    assert (raised.value.error_code, raised.value.description) == (
+        400, "Bad Request: BALANCE_TOO_LOW")  # fmt: skip
+    assert fake.stats()["billed"] == 2
+    fake.configure(stars_balance=10)  # topped up
+    assert send(http, chat_id=9, text="x", allow_paid_broadcast=True).status_code == 200
+    assert send(http, chat_id=10, text="free, and past the free rate").status_code == 200
+
+
 def test_message_ids_stay_unique_under_concurrent_sends(fake: Any, server: Any) -> None:
     def worker() -> None:
         with httpx.Client(base_url=server.base_url, timeout=5) as client:
@@ -555,6 +608,8 @@ def test_config_over_http(fake: Any, http: httpx.Client) -> None:
     [
         ({"no_such_knob": 1}, "unknown behaviour field(s): no_such_knob"),
         ({"rate_limit_every": -1}, "rate_limit_every: must be >= 0"),
+        ({"stars_balance": -1}, "stars_balance: must be >= 0"),
+        ({"paid_per_second": 0}, "paid_per_second: must be >= 1"),
         ({"blocked_chat_ids": 5}, "blocked_chat_ids: must be a list of chat ids"),
         ([1, 2], "JSON object"),
     ],
@@ -603,6 +658,8 @@ def test_stats_count_by_outcome(fake: Any, http: httpx.Client) -> None:
         "429": 0,
         "5xx": 0,
         "dropped": 0,
+        "paid": 0,
+        "billed": 0,
         "messages": 2,
     }
 

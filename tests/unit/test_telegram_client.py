@@ -13,7 +13,7 @@ import pytest
 from infra.fakes.telegram import FakeTelegram
 from job_scheduler.adapters.telegram import TelegramClient
 from job_scheduler.delivery.records import Delivery
-from job_scheduler.errors import Rejected, Transient
+from job_scheduler.errors import Rejected, StarsBalanceTooLow, Transient
 from job_scheduler.model import OutgoingMessage
 
 TOKEN = "123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"  # shaped like a real one, is not
@@ -122,3 +122,21 @@ def test_a_rendered_message_can_go_without_its_link_preview(fake, client):
 def test_what_telegram_refuses_of_a_photo_is_rejected_in_its_words(client, fields, words):
     with pytest.raises(Rejected, match=words):
         client.deliver(77, delivery(**fields))
+
+
+def test_a_paid_broadcast_goes_with_allow_paid_broadcast_and_a_plain_one_without(fake, client):
+    client.deliver(77, delivery(paid_broadcast=True))
+    client.deliver(78, delivery(photo=PHOTO, paid_broadcast=True))
+    client.deliver(79, delivery())
+
+    assert [record["paid_broadcast"] for record in fake[0].messages()] == [True, True, False]
+    assert fake[0].stats()["paid"] == 2
+
+
+def test_a_paid_message_the_stars_cannot_pay_for_is_stars_balance_too_low(fake, client):
+    fake[0].configure(global_per_second=1, stars_balance=0)
+    client.deliver(77, delivery(paid_broadcast=True))  # within the free rate: not billed
+
+    with pytest.raises(StarsBalanceTooLow, match=r"BALANCE_TOO_LOW.*top the balance up"):
+        client.deliver(78, delivery(paid_broadcast=True))
+    assert [record["chat_id"] for record in fake[0].messages()] == [77]

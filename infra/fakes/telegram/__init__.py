@@ -13,8 +13,9 @@ tests and the benchmarks use it::
 
 The modules:
 
-- ``behaviour``: ``Behaviour``, the failures on demand (latency, 429s, the real flood limits,
-  blocked, deactivated, missing and migrated chats, 502s, reset connections) and the checks and
+- ``behaviour``: ``Behaviour``, the failures on demand (latency, 429s, the real flood limits
+  and a paid broadcast's higher one, a Stars balance that runs out, blocked, deactivated,
+  missing and migrated chats, 502s, reset connections) and the checks and
   conversions of its fields; ``ApiError``, an error answer of the Bot API; the Bot API's limits
   on a message's text and the outcomes the stats count.
 - ``html_parser``: the port of tdlib's ``parse_html`` and of the cleaning and trimming of

@@ -2,7 +2,10 @@
 
 Failures on demand, through ``Behaviour`` (at construction, ``FakeTelegram.configure()`` or
 ``POST /_fake/config``): latency, 429 every Nth call or for a period, the real flood limits
-(sliding one-second windows overall and per chat), blocked and deactivated users, chats not
+(sliding one-second windows overall and per chat; a paid broadcast's message, sent with
+``allow_paid_broadcast``, may go past the overall limit up to ``paid_per_second``), a Stars
+balance that paid broadcasts spend (0.1 Stars a message over the free overall limit; one it
+cannot pay for answers 400 ``BALANCE_TOO_LOW``), blocked and deactivated users, chats not
 found or migrated to a supergroup, 502 Bad Gateway every Nth call, and connections reset
 without an answer. Every knob is off by default; each field is checked and converted on
 construction (chat ids may be ``@usernames``), so a bad value is a ValueError naming the field.
@@ -55,6 +58,10 @@ def _instant(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def _stars(value: Any) -> float | None:
+    return None if value is None else _seconds(value)  # Stars: a number >= 0
+
+
 def _flag(value: Any) -> bool:
     if isinstance(value, str):
         return _truthy(value)
@@ -100,6 +107,8 @@ _COERCE: dict[str, Callable[[Any], Any]] = {
     "enforce_limits": _flag,
     "global_per_second": _positive,
     "per_chat_per_second": _positive,
+    "paid_per_second": _positive,
+    "stars_balance": _stars,
     "blocked_chat_ids": _chat_ids,
     "deactivated_chat_ids": _chat_ids,
     "missing_chat_ids": _chat_ids,
@@ -121,6 +130,13 @@ class Behaviour:
     enforce_limits: bool = False  # the real flood limits, as 429 with retry_after 1
     global_per_second: int = 30
     per_chat_per_second: int = 1
+    # With enforce_limits, a message sent with allow_paid_broadcast=true may go while the
+    # overall window holds fewer than this (Telegram: 1000), a free one fewer than 30.
+    paid_per_second: int = 1000
+    # The bot's Telegram Stars (None: never runs out). A paid message that arrives with the
+    # overall window already at global_per_second is billed 0.1 Stars; one the balance cannot
+    # pay for answers 400 BALANCE_TOO_LOW. Setting it (re)fills the balance.
+    stars_balance: float | None = None
     blocked_chat_ids: frozenset[int] = frozenset()  # 403 bot was blocked by the user
     deactivated_chat_ids: frozenset[int] = frozenset()  # 403 user is deactivated
     missing_chat_ids: frozenset[int] = frozenset()  # 400 chat not found

@@ -8,7 +8,7 @@
 
 A photo shows above its caption: the picture itself for a URL (the browser loads it; the
 fake never does), a placeholder for a file_id. A protected message is marked 🔒, a text
-message sent without its link preview "no preview".
+message sent without its link preview "no preview", a paid broadcast's "⭐ paid".
 
 Every character of a message is escaped; the only tags are the page's own, chosen from the
 message's entities, so it shows formatting without trusting the text.
@@ -161,10 +161,12 @@ def _render_message(message: dict[str, Any]) -> str:
 
 
 def _marks(message: Mapping[str, Any]) -> list[str]:
-    """What else was asked of Telegram: protected content, no link preview."""
+    """What else was asked of Telegram: protected content, no link preview, paid broadcast."""
     marks = ["🔒 protected"] if message.get("protect_content") else []
     if not message.get("photo") and message.get("link_preview") is False:
         marks.append("no preview")
+    if message.get("paid_broadcast"):
+        marks.append("⭐ paid")
     return marks
 
 

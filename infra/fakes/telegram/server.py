@@ -15,7 +15,12 @@ What it serves:
   4096-character limit on the visible text in UTF-16 code units. The answer is a Message that
   ``telebot.types.Message.de_json`` reads, with ``entities``; message ids count per chat.
 - The failures a ``Behaviour`` asks for, the real flood limits included (sliding one-second
-  windows overall and per chat, answered with 429 and retry_after 1).
+  windows overall and per chat, answered with 429 and retry_after 1). A message sent with
+  ``allow_paid_broadcast=true`` counts in the same overall window but may go while it holds
+  fewer than ``paid_per_second`` (1000), and, arriving once it holds ``global_per_second``
+  (30), is billed 0.1 Stars from ``stars_balance``; one the balance cannot pay for answers
+  400 ``Bad Request: BALANCE_TOO_LOW``. Each message records ``paid_broadcast``; the stats
+  count paid messages and billed ones.
 - Inspection: ``GET /_fake/messages`` (``?chat_id=``), ``DELETE /_fake/messages``,
   ``GET /_fake/stats``, ``GET|POST /_fake/config``, ``POST /_fake/reset``, and ``GET /_fake``, the
   page rendered by ``page``.
@@ -99,24 +104,26 @@ class _SlidingWindow:
         self._all.clear()
         self._chats.clear()
 
-    def admit(self, chat_id: int, now: float, overall: int, per_chat: int) -> bool:
+    def loads(self, chat_id: int, now: float) -> tuple[int, int]:
+        """Sends in the second before ``now``: overall, and to ``chat_id``."""
         horizon = now - 1.0
         _prune(self._all, horizon)
-        if len(self._all) >= overall:
-            return False
+        chat = self._chats.get(chat_id)
+        if chat is not None:
+            _prune(chat, horizon)
+        return len(self._all), len(chat) if chat is not None else 0
+
+    def add(self, chat_id: int, now: float) -> None:
+        horizon = now - 1.0
+        self._all.append(now)
         chat = self._chats.get(chat_id)
         if chat is None:
             chat = self._chats[chat_id] = deque()
-        _prune(chat, horizon)
-        if len(chat) >= per_chat:
-            return False
-        self._all.append(now)
         chat.append(now)
         if now - self._swept > 1.0:
             self._swept = now
             for stale in [key for key, sent in self._chats.items() if sent[-1] <= horizon]:
                 del self._chats[stale]
-        return True
 
 
 def _prune(sent: deque[float], horizon: float) -> None:
@@ -201,6 +208,7 @@ def _new_record(
         "parse_mode": parse_mode,
         "disable_notification": _truthy(params.get("disable_notification", "")),
         "protect_content": _truthy(params.get("protect_content", "")),
+        "paid_broadcast": _truthy(params.get("allow_paid_broadcast", "")),
         "link_preview": False,
         "photo": None,
         "message_id": 0,
@@ -233,6 +241,16 @@ def _outcome(code: int) -> str:
     return "5xx" if code >= 500 else str(code)
 
 
+def _no_stats() -> dict[str, int]:
+    """Answers by outcome, and of the sent: paid broadcasts' and the billed ones of those."""
+    return dict.fromkeys((*OUTCOMES, "paid", "billed"), 0)
+
+
+def _tenths(stars: float | None) -> int | None:
+    """A Stars balance in tenths of a Star (a paid message costs one), None for unlimited."""
+    return None if stars is None else int(round(stars * 10, 6))
+
+
 class FakeTelegram:
     """The fake Bot API server; see the module docstring. Thread-safe."""
 
@@ -242,9 +260,10 @@ class FakeTelegram:
         self._lock = threading.Lock()
         self._messages: deque[dict[str, Any]] = deque(maxlen=KEPT_MESSAGES)
         self._last_ids: dict[int, int] = {}
-        self._stats = dict.fromkeys(OUTCOMES, 0)
+        self._stats = _no_stats()
         self._counters = dict.fromkeys(_FAULT_KINDS, 0)
         self._window = _SlidingWindow()
+        self._stars = _tenths(self._initial.stars_balance)  # tenths of a Star left
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
@@ -318,8 +337,11 @@ class FakeTelegram:
             for kind in _FAULT_KINDS:
                 if f"{kind}_every" in changes:
                     self._counters[kind] = 0
-            if changes.keys() & {"enforce_limits", "global_per_second", "per_chat_per_second"}:
+            if changes.keys() & {"enforce_limits", "global_per_second", "per_chat_per_second",
+                                 "paid_per_second", "stars_balance"}:  # fmt: skip
                 self._window.clear()
+            if "stars_balance" in changes:
+                self._stars = _tenths(behaviour.stars_balance)
         return behaviour
 
     def reset(self) -> None:
@@ -328,9 +350,10 @@ class FakeTelegram:
             self._behaviour = _started(self._initial)
             self._messages.clear()
             self._last_ids.clear()
-            self._stats = dict.fromkeys(OUTCOMES, 0)
+            self._stats = _no_stats()
             self._counters = dict.fromkeys(_FAULT_KINDS, 0)
             self._window.clear()
+            self._stars = _tenths(self._initial.stars_balance)
             self.chats.reset()
 
     def clear_messages(self) -> None:
@@ -342,7 +365,7 @@ class FakeTelegram:
         text (as sent; a photo's caption), parse_mode, disable_notification, protect_content,
         link_preview (False when disabled, and for a photo), photo (as sent, None for text)
         and photo_file_id, message_id, time (ISO 8601 UTC), visible_text (what the user
-        sees), entities and reply_markup."""
+        sees), entities, reply_markup and paid_broadcast (sent with allow_paid_broadcast)."""
         with self._lock:
             snapshot = list(self._messages)
         if chat_id is not None:
@@ -356,7 +379,9 @@ class FakeTelegram:
         return newest[::-1]
 
     def stats(self) -> dict[str, int]:
-        """Answers by outcome: sent, 400, 401, 403, 404, 429, 5xx, dropped; and messages kept."""
+        """Answers by outcome: sent, 400, 401, 403, 404, 429, 5xx, dropped; of the sent, paid
+        (with allow_paid_broadcast) and billed (paid past the free overall limit, 0.1 Stars
+        each); and messages kept."""
         with self._lock:
             counts = dict(self._stats)
             counts["messages"] = len(self._messages)
@@ -496,23 +521,38 @@ class FakeTelegram:
         return count % every == 0
 
     def _record(self, behaviour: Behaviour, record: dict[str, Any]) -> int:
-        chat_id = record["chat_id"]
+        chat_id, paid = record["chat_id"], record["paid_broadcast"]
         with self._lock:
-            if behaviour.enforce_limits and not self._window.admit(
-                chat_id,
-                time.monotonic(),
-                behaviour.global_per_second,
-                behaviour.per_chat_per_second,
-            ):
-                limited = True
-            else:
-                limited = False
+            refused = self._admit(behaviour, chat_id, paid)
+            if refused is None:
                 message_id = record["message_id"] = self._next_message_id(chat_id)
                 self._messages.append(record)
                 self._stats["sent"] += 1
-        if limited:
-            raise _too_many_requests(1)
+                self._stats["paid"] += paid
+        if refused is not None:
+            raise refused
         return message_id
+
+    def _admit(self, behaviour: Behaviour, chat_id: int, paid: bool) -> ApiError | None:
+        """The flood limits and the Stars a paid message costs; None when it may go (the
+        caller holds the lock). The window is kept while limits are enforced or Stars billed."""
+        if not behaviour.enforce_limits and behaviour.stars_balance is None:
+            return None
+        now = time.monotonic()
+        overall, to_chat = self._window.loads(chat_id, now)
+        free = behaviour.global_per_second
+        if behaviour.enforce_limits:
+            limit = max(free, behaviour.paid_per_second) if paid else free
+            if overall >= limit or to_chat >= behaviour.per_chat_per_second:
+                return _too_many_requests(1)
+        billed = paid and overall >= free
+        if billed and self._stars is not None:
+            if self._stars < 1:
+                return ApiError(400, "Bad Request: BALANCE_TOO_LOW")
+            self._stars -= 1
+        self._window.add(chat_id, now)
+        self._stats["billed"] += billed
+        return None
 
     # the chat's messages, for ``chats`` (the caller holds the lock) ---------------------------
 

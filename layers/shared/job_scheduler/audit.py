@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-import psycopg
 from psycopg.types.json import Jsonb
+
+from job_scheduler.adapters.db import Conn
 
 
 def _jsonable(value: Any) -> Any:
@@ -20,7 +21,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def record_change(
-    conn: psycopg.Connection[Any],
+    conn: Conn,
     actor: str,
     action: str,
     entity_type: str,

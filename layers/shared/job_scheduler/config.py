@@ -54,6 +54,8 @@ class Settings:
     notify_window_messages: int = 4
     telegram_rate_per_second: int = 30
     telegram_rate_per_chat_per_second: int = 1
+    # A paid broadcast's overall rate (Telegram: up to 1000/s, 0.1 Stars a message over 30/s).
+    telegram_paid_rate_per_second: int = 1000
     notifier_concurrency: int = 8
     job_send_budget_hours: int = 4  # of the bot's sending a day one job may take unconfirmed
     log_format: str = "text"  # "json" inside Lambda, chosen by from_env
@@ -137,6 +139,7 @@ _NUMBERS = {
     "notify_window_messages": (1, 1000),
     "telegram_rate_per_second": (1, 100_000),
     "telegram_rate_per_chat_per_second": (1, 1000),
+    "telegram_paid_rate_per_second": (1, 100_000),
     "notifier_concurrency": (1, 64),
     "telegram_timeout_seconds": (1, 60),
     "job_send_budget_hours": (1, 24),

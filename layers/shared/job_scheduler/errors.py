@@ -54,6 +54,7 @@ the CLI map each root: ``admin_site/chalicelib/http.py`` and ``cli.py``)::
     │   ├── RateLimited *        Telegram's 429: wait ``retry_after``
     │   ├── Transient *          5xx, or the request never reached Telegram
     │   ├── Uncertain *          no answer after sending: Telegram may have delivered it
+    │   ├── StarsBalanceTooLow * the bot's Telegram Stars cannot pay for a paid broadcast
     │   └── Deferred *           too little time left in this invocation: re-queued
     └── InternalError        the deployment or the code is wrong    API 500 · CLI exit 1
         ├── ConfigError          a setting is missing or malformed (names the setting)
@@ -340,6 +341,11 @@ class Transient(SendError, Unavailable):
 
 class Uncertain(SendError, Unavailable):
     """The request may have reached Telegram; sending again could deliver it twice."""
+
+
+class StarsBalanceTooLow(SendError, Unavailable):
+    """A paid broadcast's message Telegram refused because the bot's Stars balance cannot pay
+    for it: nothing was sent, and nothing will be until someone tops the balance up."""
 
 
 class Deferred(SendError, Unavailable):

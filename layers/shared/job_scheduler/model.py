@@ -14,9 +14,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-if TYPE_CHECKING:
-    import psycopg
+from job_scheduler.adapters.db import Conn
 
+if TYPE_CHECKING:
     from job_scheduler.config import Settings
 
 
@@ -306,4 +306,4 @@ class JobContext:
     """What a coded job may use while it runs: the settings and the executor's connection."""
 
     settings: Settings
-    conn: psycopg.Connection
+    conn: Conn

@@ -1,4 +1,5 @@
 """Postgres access: one connection per warm Lambda (per thread), migrations applied by yoyo.
+How many connections each function holds, and the budget they add up to: docs/connections.md.
 
 A Lambda runs one invocation at a time, so "per thread" is "per Lambda" there; it matters
 locally, where several handlers run in one process and must not share a session (one
@@ -18,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import psycopg
 from psycopg.pq import TransactionStatus
@@ -41,6 +42,10 @@ _local = threading.local()
 # Every connection get_connection opened, with the thread it belongs to.
 _all_connections: list[tuple[threading.Thread, psycopg.Connection]] = []
 _registry_lock = threading.Lock()
+
+
+# The package's connections: dict rows (``connect`` and ``get_connection`` make them so).
+Conn: TypeAlias = "psycopg.Connection[dict[str, Any]]"
 
 
 @contextmanager
@@ -103,6 +108,59 @@ def get_connection(database_url: str) -> psycopg.Connection[dict[str, Any]]:
         for orphan in orphans:
             orphan.close()
     return conn
+
+
+class ConnectionPool:
+    """At most ``size`` connections, each lent to one thread at a time, all closed by
+    ``close``: for work spread over many threads that needs Postgres only now and then (the
+    food reminder's session refreshes), whose connections should be bounded by what runs at
+    once, not by its threads, and gone when the work is (docs/connections.md).
+
+    Connections are opened as needed and kept for the next borrower; one that comes back
+    broken or inside a transaction is closed instead.
+    """
+
+    def __init__(self, database_url: str, size: int) -> None:
+        self.database_url = database_url
+        self._slots = threading.BoundedSemaphore(size)
+        self._idle: list[psycopg.Connection[dict[str, Any]]] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        """A connection of the pool's, waiting while ``size`` are lent out."""
+        with self._slots:
+            conn = self._take()
+            try:
+                yield conn
+            finally:
+                self._give_back(conn)
+
+    def close(self) -> None:
+        """Close the idle connections now, and the lent ones when they come back."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    def _take(self) -> psycopg.Connection[dict[str, Any]]:
+        with self._lock:
+            while self._idle:
+                conn = self._idle.pop()
+                if not (conn.closed or conn.broken):
+                    return conn
+        return connect(self.database_url)
+
+    def _give_back(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
+        idle = not (conn.closed or conn.broken)
+        idle = idle and conn.info.transaction_status == TransactionStatus.IDLE
+        with self._lock:
+            if idle and not self._closed:
+                self._idle.append(conn)
+                return
+        conn.close()
 
 
 def _usable(conn: psycopg.Connection, idle: float) -> bool:

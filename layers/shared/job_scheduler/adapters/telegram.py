@@ -10,6 +10,8 @@ here, once, into what the notifier should do about it:
     ├── ChatGone        403 blocked / deactivated / kicked, 400 chat not found: stop
     │                   targeting the user
     ├── ChatMigrated    400 with ``migrate_to_chat_id``: send again to the new chat
+    ├── StarsBalanceTooLow  a paid broadcast's message the bot's Stars cannot pay for
+    │                   (Telegram's BALANCE_TOO_LOW): not sent; top up, then "retry failed"
     ├── Rejected        any other 400: the message itself is wrong; retrying cannot help
     ├── Transient       5xx, and network errors before the request reached Telegram:
     │                   retry with backoff, then let SQS retry
@@ -42,6 +44,7 @@ from job_scheduler.errors import (
     RateLimited,
     Rejected,
     SendError,
+    StarsBalanceTooLow,
     Transient,
     Uncertain,
 )
@@ -55,6 +58,9 @@ _GONE_MARKERS = (
     "bot can't initiate conversation",
     "user not found",
 )
+# What a paid broadcast's refusal for want of Stars says. The Bot API's documentation does
+# not word it; Telegram's own name for the error is BALANCE_TOO_LOW (docs/paid-broadcasts.md).
+_NO_STARS_MARKERS = ("balance_too_low", "balance too low", "not enough stars")
 
 
 def configure_api(api_url: str, read_timeout: float = 10) -> None:
@@ -87,6 +93,8 @@ class Sendable(Protocol):
     def protect_content(self) -> bool: ...
     @property
     def link_preview(self) -> bool: ...
+    @property
+    def paid_broadcast(self) -> bool: ...  # allow_paid_broadcast: billed in Stars
 
 
 def _request(method: str, url: str, **kwargs: Any) -> requests.Response:
@@ -141,20 +149,23 @@ class TelegramClient:
         markup = message.reply_markup
         markup_json = json.dumps(markup, ensure_ascii=False) if markup else None
         protect = True if message.protect_content else None
+        paid = True if message.paid_broadcast else None
         with _classified():
             if message.photo:
                 sent = self._bot.send_photo(
                     chat_id, message.photo, caption=message.text or None,
                     parse_mode=message.parse_mode if message.text else None,
                     disable_notification=message.silent, protect_content=protect,
-                    reply_markup=markup_json,
+                    reply_markup=markup_json,  # type: ignore[arg-type]  # Telegram's JSON as is
+                    allow_paid_broadcast=paid,
                 )  # fmt: skip
             else:
                 sent = self._bot.send_message(
                     chat_id, message.text, parse_mode=message.parse_mode,
                     disable_notification=message.silent, protect_content=protect,
                     link_preview_options=None if message.link_preview else _NO_PREVIEW,
-                    reply_markup=markup_json,
+                    reply_markup=markup_json,  # type: ignore[arg-type]  # Telegram's JSON as is
+                    allow_paid_broadcast=paid,
                 )  # fmt: skip
         return sent.message_id
 
@@ -252,8 +263,14 @@ def classify(code: int, description: str, body: dict[str, Any] | None) -> SendEr
         return ChatMigrated(int(parameters["migrate_to_chat_id"]), text)
     if code in (401, 404):  # the bot token or API URL is wrong: fix the setting, then retry
         return Transient(f"{text} (check TELEGRAM_BOT_TOKEN and TELEGRAM_API_URL)")
-    if code in (400, 403) and any(marker in description.lower() for marker in _GONE_MARKERS):
+    lowered = description.lower()
+    if code in (400, 403) and any(marker in lowered for marker in _GONE_MARKERS):
         return ChatGone(text)
+    if 400 <= code < 500 and any(marker in lowered for marker in _NO_STARS_MARKERS):
+        return StarsBalanceTooLow(
+            f"{text} (the bot's Telegram Stars cannot pay for this paid broadcast: top the"
+            " balance up, then retry failed)"
+        )
     if code == 403 or 400 <= code < 500:
         return Rejected(text)
     return Transient(text)

@@ -16,10 +16,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
 from psycopg.types.json import Jsonb
 
-from job_scheduler.adapters.db import database_errors
+from job_scheduler.adapters.db import Conn, database_errors
 from job_scheduler.admin.specs import CustomJobSpec
 from job_scheduler.admin.volume import CONFIRM_FIELD, VolumeGuard
 from job_scheduler.audit import record_change
@@ -47,7 +46,7 @@ _NAME_TAKEN = "scheduled_jobs_name_key"
 
 
 def create_job(
-    conn: psycopg.Connection,
+    conn: Conn,
     rules: RuleStore,
     spec: CustomJobSpec,
     actor: str,
@@ -72,12 +71,14 @@ def create_job(
             if guard is not None and spec.enabled:
                 schedule = fields.check_schedule(spec.cron_expression, spec.timezone)
                 targeting = Targeting(spec.include_user_ids, spec.exclude_user_ids, spec.pack_ids)
-                if guard.check(conn, schedule, targeting, confirm_audience, now):
+                paid = spec.message.paid_broadcast
+                if guard.check(conn, schedule, targeting, confirm_audience, now, paid):
                     columns = {**columns, CONFIRM_FIELD: True}  # the audit says who confirmed
             row = conn.execute(
                 f"INSERT INTO scheduled_jobs ({names}) VALUES ({placeholders}) RETURNING *",
                 stored,
             ).fetchone()
+            assert row is not None  # INSERT ... RETURNING always returns the row
             job = Job.from_row(row)
             record_change(conn, actor, "create", "job", spec.name, None, columns, now)
             _rules_in_step(conn, rules, job, None, now)
@@ -89,7 +90,7 @@ def create_job(
 
 
 def edit_job(
-    conn: psycopg.Connection,
+    conn: Conn,
     rules: RuleStore,
     name: str,
     body: Mapping[str, Any],
@@ -109,10 +110,11 @@ def edit_job(
             return job
         fields.check_timely(replace(job, **changes), now, list(changes))
         audited = dict(changes)
-        if guard is not None and _guarded(replace(job, **changes), changes):
+        if guard is not None and _guarded(job, replace(job, **changes), changes):
             merged = replace(job, **changes)
             schedule = fields.check_schedule(merged.cron_expression, merged.timezone)
-            if guard.check(conn, schedule, Targeting.of_job(merged), confirm_audience, now):
+            targeting, paid = Targeting.of_job(merged), _paid(merged)
+            if guard.check(conn, schedule, targeting, confirm_audience, now, paid):
                 audited[CONFIRM_FIELD] = True
         stored = {column: _stored(column, value) for column, value in changes.items()}
         assignments = ", ".join(f"{column} = %({column})s" for column in stored)
@@ -130,7 +132,7 @@ def edit_job(
 
 
 def set_enabled(
-    conn: psycopg.Connection,
+    conn: Conn,
     rules: RuleStore,
     name: str,
     enabled: bool,
@@ -144,9 +146,7 @@ def set_enabled(
     return edit_job(conn, rules, name, body, actor, guard=guard, confirm_audience=confirm_audience)
 
 
-def delete_job(
-    conn: psycopg.Connection, rules: RuleStore, name: str, version: int, actor: str
-) -> None:
+def delete_job(conn: Conn, rules: RuleStore, name: str, version: int, actor: str) -> None:
     """Delete a custom-message job (its history goes with it; the audit log keeps the job)."""
     now = datetime.now(UTC)
     with database_errors("deleting the job"), conn.transaction():
@@ -162,9 +162,7 @@ def delete_job(
         _rules_in_step(conn, rules, gone, job, now)
 
 
-def preview_job(
-    conn: psycopg.Connection, job: Job, body: Mapping[str, Any], now: datetime
-) -> dict[str, Any]:
+def preview_job(conn: Conn, job: Job, body: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """How many people the job (with ``body``'s unsaved edits) reaches, and its message as
     the first of them would get it: what the editor shows before anything is saved."""
     edits = {field: value for field, value in body.items() if field != "version"}
@@ -189,6 +187,7 @@ def preview_job(
             "reply_markup": message.reply_markup,
             "link_preview": message.link_preview,
             "protect_content": message.protect_content,
+            "paid_broadcast": message.paid_broadcast,
         },
     }
 
@@ -203,13 +202,13 @@ def rules_named_for(rules: RuleStore, job: Job) -> list[str]:
 # -- inside the change's transaction ---------------------------------------------------------
 
 
-def _exclude_the_sync(conn: psycopg.Connection) -> None:
+def _exclude_the_sync(conn: Conn) -> None:
     """Hold off the startup sync until this transaction ends: it would not see an
     uncommitted job and would delete the rules made for it as nobody's."""
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (SYNC_LOCK_ID,))
 
 
-def _locked(conn: psycopg.Connection, name: str, version: int, mode: str) -> Job:
+def _locked(conn: Conn, name: str, version: int, mode: str) -> Job:
     """The job, its row locked for this transaction, if ``version`` is still its version.
 
     Edits lock ``FOR NO KEY UPDATE``: an execution starting meanwhile (its foreign key takes
@@ -230,11 +229,17 @@ def _locked(conn: psycopg.Connection, name: str, version: int, mode: str) -> Job
     return job
 
 
-def _guarded(job: Job, changes: Mapping[str, Any]) -> bool:
-    """Whether a change may make a job send more: what it reaches, when, or that it runs."""
+def _guarded(old: Job, job: Job, changes: Mapping[str, Any]) -> bool:
+    """Whether a change may make a job send more, or slower: what it reaches, when, that it
+    runs, or that it is a paid broadcast no more (sent at 30 a second, not 1000)."""
     if not job.enabled or job.is_orphaned or not _sends_messages(job):
         return False
-    return any(column in changes for column in _VOLUME_COLUMNS)
+    return any(column in changes for column in _VOLUME_COLUMNS) or _paid(old) != _paid(job)
+
+
+def _paid(job: Job) -> bool:
+    """Whether the job is a paid broadcast (``message_config.paid_broadcast``)."""
+    return job.is_custom and job.message_config.get("paid_broadcast") is True
 
 
 def _sends_messages(job: Job) -> bool:
@@ -251,9 +256,7 @@ def _version(body: Mapping[str, Any]) -> int:
     return version
 
 
-def _validated_changes(
-    conn: psycopg.Connection, job: Job, body: Mapping[str, Any]
-) -> dict[str, Any]:
+def _validated_changes(conn: Conn, job: Job, body: Mapping[str, Any]) -> dict[str, Any]:
     """The columns to change (only those that differ), every one checked."""
     unknown = sorted(set(body) - set(fields.FIELDS) - {"version"})
     if unknown:
@@ -281,9 +284,7 @@ def _validated_changes(
     return changes
 
 
-def _rules_in_step(
-    conn: psycopg.Connection, rules: RuleStore, new: Job, old: Job | None, now: datetime
-) -> None:
+def _rules_in_step(conn: Conn, rules: RuleStore, new: Job, old: Job | None, now: datetime) -> None:
     """Change the job's rules; on failure put back what the old row wants, then raise."""
     try:
         sync_job_rules(conn, rules, new, now)

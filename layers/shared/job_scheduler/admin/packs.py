@@ -9,9 +9,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
-
-from job_scheduler.adapters.db import database_errors
+from job_scheduler.adapters.db import Conn, database_errors
 from job_scheduler.audit import record_change
 from job_scheduler.errors import (
     ConstraintViolation,
@@ -31,12 +29,12 @@ _PACK = (
 )
 
 
-def list_packs(conn: psycopg.Connection) -> list[dict[str, Any]]:
+def list_packs(conn: Conn) -> list[dict[str, Any]]:
     with database_errors("listing character packs"):
         return conn.execute(_PACK + " ORDER BY p.name, p.id").fetchall()
 
 
-def get_pack(conn: psycopg.Connection, pack_id: int) -> dict[str, Any]:
+def get_pack(conn: Conn, pack_id: int) -> dict[str, Any]:
     with database_errors("reading a character pack"):
         row = conn.execute(_PACK + " WHERE p.id = %s", (pack_id,)).fetchone()
     if row is None:
@@ -44,7 +42,7 @@ def get_pack(conn: psycopg.Connection, pack_id: int) -> dict[str, Any]:
     return row
 
 
-def create_pack(conn: psycopg.Connection, actor: str, values: dict[str, Any]) -> dict[str, Any]:
+def create_pack(conn: Conn, actor: str, values: dict[str, Any]) -> dict[str, Any]:
     """A new pack from ``slug``, ``name`` and optionally ``description``, ``open_to_join``."""
     fields = checked({"description": "", "open_to_join": False, **values}, creating=True)
     with _slug_free(fields["slug"]), database_errors("creating a character pack"), \
@@ -58,9 +56,7 @@ def create_pack(conn: psycopg.Connection, actor: str, values: dict[str, Any]) ->
     return get_pack(conn, row["id"])
 
 
-def update_pack(
-    conn: psycopg.Connection, actor: str, pack_id: int, changes: dict[str, Any]
-) -> dict[str, Any]:
+def update_pack(conn: Conn, actor: str, pack_id: int, changes: dict[str, Any]) -> dict[str, Any]:
     """Change the given fields only; the deep link follows a new slug (old links stop)."""
     fields = checked(changes, creating=False)
     with _slug_free(fields.get("slug", "")), database_errors("changing a character pack"), \
@@ -82,9 +78,7 @@ def update_pack(
     return get_pack(conn, pack_id)
 
 
-def add_members(
-    conn: psycopg.Connection, actor: str, pack_id: int, user_ids: Sequence[int]
-) -> dict[str, Any]:
+def add_members(conn: Conn, actor: str, pack_id: int, user_ids: Sequence[int]) -> dict[str, Any]:
     """Put these people in the pack (open or not: an admin may); all of them or none."""
     if not user_ids or len(user_ids) > 1000:
         raise InvalidPack("give 1-1000 user ids to add", "user_ids")
@@ -108,9 +102,7 @@ def add_members(
     return get_pack(conn, pack_id)
 
 
-def remove_member(
-    conn: psycopg.Connection, actor: str, pack_id: int, user_id: int
-) -> dict[str, Any]:
+def remove_member(conn: Conn, actor: str, pack_id: int, user_id: int) -> dict[str, Any]:
     with database_errors("removing a pack member"), conn.transaction():
         pack = _locked(conn, pack_id)
         gone = conn.execute(
@@ -156,7 +148,7 @@ def checked(values: dict[str, Any], creating: bool) -> dict[str, Any]:
     return fields
 
 
-def _locked(conn: psycopg.Connection, pack_id: int) -> dict[str, Any]:
+def _locked(conn: Conn, pack_id: int) -> dict[str, Any]:
     pack = conn.execute(
         "SELECT id, slug FROM character_packs WHERE id = %s FOR UPDATE", (pack_id,)
     ).fetchone()

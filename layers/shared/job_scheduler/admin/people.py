@@ -6,9 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import psycopg
-
-from job_scheduler.adapters.db import database_errors
+from job_scheduler.adapters.db import Conn, database_errors
 from job_scheduler.errors import UserNotFound
 
 STATES = ("active", "blocked", "opted_out")
@@ -33,7 +31,7 @@ FROM users u LEFT JOIN rastar_accounts a ON a.user_id = u.id
 
 
 def list_people(
-    conn: psycopg.Connection,
+    conn: Conn,
     query: str | None = None,
     state: str | None = None,
     limit: int = 50,
@@ -66,7 +64,7 @@ def list_people(
         ).fetchall()
 
 
-def get_person(conn: psycopg.Connection, user_id: int) -> dict[str, Any]:
+def get_person(conn: Conn, user_id: int) -> dict[str, Any]:
     with database_errors("reading a person"):
         row = conn.execute(_PERSON + " WHERE u.id = %s", (user_id,)).fetchone()
     if row is None:
@@ -75,7 +73,7 @@ def get_person(conn: psycopg.Connection, user_id: int) -> dict[str, Any]:
 
 
 def deliveries_of(
-    conn: psycopg.Connection, user_id: int, limit: int = 50, before_id: int | None = None
+    conn: Conn, user_id: int, limit: int = 50, before_id: int | None = None
 ) -> list[dict[str, Any]]:
     """What this person was sent (or not, and why), newest first: each delivery with its
     job, the firing it belonged to, its status, when and Telegram's message id."""
@@ -97,7 +95,7 @@ def deliveries_of(
         ).fetchall()
 
 
-def counts(conn: psycopg.Connection) -> dict[str, int]:
+def counts(conn: Conn) -> dict[str, int]:
     """How many people are in each state."""
     with database_errors("counting people"):
         row = conn.execute(

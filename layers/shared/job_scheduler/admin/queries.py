@@ -7,9 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import psycopg
-
-from job_scheduler.adapters.db import database_errors
+from job_scheduler.adapters.db import Conn, database_errors
 from job_scheduler.errors import ExecutionNotFound, JobNotFound
 from job_scheduler.model import Execution, ExecutionStatus, Job, JobOverview, LastRun
 
@@ -30,7 +28,7 @@ class ExecutionDetail:
     retryable: int = 0  # failed deliveries "retry failed" would send again
 
 
-def list_jobs(conn: psycopg.Connection, name: str | None = None) -> list[JobOverview]:
+def list_jobs(conn: Conn, name: str | None = None) -> list[JobOverview]:
     """Every job (or the one named) with its latest execution, by name."""
     with database_errors("listing jobs"):
         rows = conn.execute(
@@ -54,14 +52,14 @@ def _overview(row: dict[str, Any]) -> JobOverview:
     return JobOverview(Job.from_row(row), last)
 
 
-def job_overview(conn: psycopg.Connection, name: str) -> JobOverview:
+def job_overview(conn: Conn, name: str) -> JobOverview:
     found = list_jobs(conn, name)
     if not found:
         raise JobNotFound(f"There is no job named '{name}'.", "name")
     return found[0]
 
 
-def get_job(conn: psycopg.Connection, name: str) -> Job:
+def get_job(conn: Conn, name: str) -> Job:
     with database_errors("loading the job"):
         row = conn.execute("SELECT * FROM scheduled_jobs WHERE name = %s", (name,)).fetchone()
     if row is None:
@@ -70,7 +68,7 @@ def get_job(conn: psycopg.Connection, name: str) -> Job:
 
 
 def list_executions(
-    conn: psycopg.Connection,
+    conn: Conn,
     job_name: str,
     status: str | None = None,
     before: tuple[datetime, int] | None = None,
@@ -82,7 +80,7 @@ def list_executions(
     return [execution for execution, _ in found]
 
 
-def get_execution(conn: psycopg.Connection, execution_id: int) -> ExecutionDetail:
+def get_execution(conn: Conn, execution_id: int) -> ExecutionDetail:
     """One execution with its job's name, its deliveries counted by status, and the latest
     delivery errors."""
     with database_errors("loading the execution"):
@@ -123,7 +121,7 @@ def get_execution(conn: psycopg.Connection, execution_id: int) -> ExecutionDetai
 
 
 def search_executions(
-    conn: psycopg.Connection,
+    conn: Conn,
     status: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -157,7 +155,7 @@ def search_executions(
         return [(Execution.from_row(row), row["job_name"]) for row in conn.execute(query, params)]
 
 
-def search_users(conn: psycopg.Connection, query: str, limit: int = 20) -> list[dict[str, Any]]:
+def search_users(conn: Conn, query: str, limit: int = 20) -> list[dict[str, Any]]:
     """Users whose name or username contains ``query`` (or whose id or chat id it is)."""
     pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     number = int(query) if re.fullmatch(r"-?[0-9]{1,18}", query.strip()) else None
@@ -171,7 +169,7 @@ def search_users(conn: psycopg.Connection, query: str, limit: int = 20) -> list[
         ).fetchall()
 
 
-def users_by_id(conn: psycopg.Connection, ids: list[int]) -> list[dict[str, Any]]:
+def users_by_id(conn: Conn, ids: list[int]) -> list[dict[str, Any]]:
     """The users with these ids (the pickers show names for ids already chosen)."""
     with database_errors("reading users"):
         return conn.execute(
@@ -181,9 +179,7 @@ def users_by_id(conn: psycopg.Connection, ids: list[int]) -> list[dict[str, Any]
         ).fetchall()
 
 
-def list_audit(
-    conn: psycopg.Connection, job_name: str | None = None, limit: int = 50
-) -> list[dict[str, Any]]:
+def list_audit(conn: Conn, job_name: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
     """Audit rows, newest first; of one job when ``job_name`` is given."""
     query = "SELECT id, at, actor, action, entity_type, entity_name, before, after FROM audit_log"
     params: dict[str, Any] = {"limit": max(1, min(limit, MAX_PAGE))}

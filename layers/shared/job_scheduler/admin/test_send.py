@@ -1,14 +1,14 @@
 """'Send me a test': a custom job's message rendered for the admin and sent to their own
 Telegram chat only. It is not an execution: nothing is counted, nobody else is reached;
-the audit log records it."""
+the audit log records it. A paid broadcast's test goes as a plain send: one message needs
+no paid rate, and costs no Stars."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
-import psycopg
-
+from job_scheduler.adapters.db import Conn
 from job_scheduler.adapters.telegram import TelegramClient
 from job_scheduler.audit import record_change
 from job_scheduler.errors import InvalidJob
@@ -18,7 +18,7 @@ from job_scheduler.model import Job, Recipient
 
 
 def send_test(
-    conn: psycopg.Connection[dict[str, Any]],
+    conn: Conn,
     telegram: TelegramClient,
     job: Job,
     chat_id: int,
@@ -38,7 +38,7 @@ def send_test(
     if row:
         recipient = Recipient(row["id"], chat_id, row["first_name"], row["last_name"],
                               row["username"], row["language"])  # fmt: skip
-    message = message_for(job, recipient, now)
+    message = replace(message_for(job, recipient, now), paid_broadcast=False)
     message_id = telegram.deliver(chat_id, message)
     with conn.transaction():
         record_change(conn, actor, "test_send", "job", job.name, None,

@@ -14,9 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import psycopg
-
-from job_scheduler.adapters.db import database_errors
+from job_scheduler.adapters.db import Conn, database_errors
 from job_scheduler.audit import record_change
 from job_scheduler.errors import InvalidTokenName, TokenExists, TokenNotFound
 
@@ -44,7 +42,7 @@ def digest(token: str) -> str:
 
 
 def create(
-    conn: psycopg.Connection,
+    conn: Conn,
     name: str,
     actor: str,
     role: str = "admin",
@@ -78,7 +76,7 @@ def create(
     return token
 
 
-def revoke(conn: psycopg.Connection, name: str, actor: str) -> None:
+def revoke(conn: Conn, name: str, actor: str) -> None:
     now = datetime.now(UTC)
     with database_errors("revoking an admin token"), conn.transaction():
         row = conn.execute(
@@ -91,7 +89,7 @@ def revoke(conn: psycopg.Connection, name: str, actor: str) -> None:
         record_change(conn, actor, "revoke", "admin_token", name, {"name": name}, None, now)
 
 
-def authenticate(conn: psycopg.Connection, token: str) -> Holder | None:
+def authenticate(conn: Conn, token: str) -> Holder | None:
     """Whom the live token ``token`` names, with its role; None if it is not one."""
     if not TOKEN_RE.fullmatch(token):
         return None

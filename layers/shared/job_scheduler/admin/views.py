@@ -97,6 +97,8 @@ def job_summary(overview: JobOverview, now: datetime) -> dict[str, Any]:
         if last is None
         else {"status": last.status, "scheduled_for": _iso(last.scheduled_for)},
         "targeting": targeting_summary(job),
+        # Sent with Telegram's allow_paid_broadcast: faster, and billed in Stars.
+        "paid_broadcast": job.is_custom and job.message_config.get("paid_broadcast") is True,
         "version": job.version,
     }
 

@@ -7,6 +7,10 @@ and every other job's messages wait behind them. So creating or enabling a job, 
 its schedule or audience, is refused with the numbers when it would send more a day than
 ``JOB_SEND_BUDGET_HOURS`` of the bot's sending, or when one firing takes longer to send
 than the gap to the next, unless the request confirms it (``confirm_audience``).
+
+A paid broadcast (``message_config.paid_broadcast``) is measured against the paid rate
+(``TELEGRAM_PAID_RATE_PER_SECOND``, 1000 a second): what it may send unconfirmed is what that
+many hours of sending at that rate would be. Its cost in Stars is the admin's to weigh.
 """
 
 from __future__ import annotations
@@ -15,8 +19,7 @@ import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import psycopg
-
+from job_scheduler.adapters.db import Conn
 from job_scheduler.errors import InvalidJob
 from job_scheduler.execution.targeting import Targeting, count_recipients
 from job_scheduler.schedule.zoned import Schedule
@@ -54,34 +57,41 @@ class VolumeGuard:
 
     per_second: int  # TELEGRAM_RATE_PER_SECOND
     budget_hours: int  # JOB_SEND_BUDGET_HOURS
+    paid_per_second: int = 1000  # TELEGRAM_PAID_RATE_PER_SECOND, for paid broadcasts
 
-    @property
-    def budget_per_day(self) -> int:
-        return self.per_second * 3600 * self.budget_hours
+    def rate(self, paid: bool) -> int:
+        """The messages a second a job is sent at: the paid rate for a paid broadcast."""
+        return max(self.per_second, self.paid_per_second) if paid else self.per_second
+
+    def budget_per_day(self, paid: bool = False) -> int:
+        return self.rate(paid) * 3600 * self.budget_hours
 
     def check(
         self,
-        conn: psycopg.Connection,
+        conn: Conn,
         schedule: Schedule,
         targeting: Targeting,
         confirmed: bool,
         now: datetime,
+        paid: bool = False,
     ) -> bool:
         """Whether the job needed confirming; InvalidJob (field ``confirm_audience``) with
-        the numbers if it is over the budget or piles up and the caller did not confirm."""
-        volume = volume_of(conn, schedule, targeting, self.per_second, now)
-        over = volume.per_day > self.budget_per_day
+        the numbers if it is over the budget or piles up and the caller did not confirm.
+        ``paid``: the job is a paid broadcast, sent at the paid rate."""
+        volume = volume_of(conn, schedule, targeting, self.rate(paid), now)
+        over = volume.per_day > self.budget_per_day(paid)
         needed = over or volume.piles_up()
         if needed and not confirmed:
-            raise InvalidJob(self._explain(volume, over), CONFIRM_FIELD)
+            raise InvalidJob(self._explain(volume, over, paid), CONFIRM_FIELD)
         return needed
 
-    def _explain(self, volume: Volume, over: bool) -> str:
-        hours = volume.per_day / self.per_second / 3600
+    def _explain(self, volume: Volume, over: bool, paid: bool) -> str:
+        hours = volume.per_day / volume.per_second / 3600
+        kind = " (a paid broadcast)" if paid else ""
         said = (
             f"This job would send about {volume.per_day:,} messages a day"
             f" ({volume.audience:,} people × {volume.firings_per_day:,.1f} firings),"
-            f" {hours:,.1f} hours of the bot's sending at {self.per_second} a second"
+            f" {hours:,.1f} hours of the bot's sending at {volume.per_second:,} a second{kind}"
         )
         if volume.piles_up() and volume.shortest_gap is not None:
             said += (
@@ -90,7 +100,7 @@ class VolumeGuard:
                 " messages pile up and other jobs' wait behind them"
             )
         limit = (
-            f" Unconfirmed, a job may send {self.budget_per_day:,} a day"
+            f" Unconfirmed, a job may send {self.budget_per_day(paid):,} a day"
             f" ({self.budget_hours} hours of sending)"
             if over
             else ""
@@ -102,7 +112,7 @@ class VolumeGuard:
 
 
 def volume_of(
-    conn: psycopg.Connection,
+    conn: Conn,
     schedule: Schedule,
     targeting: Targeting,
     per_second: int,

@@ -10,8 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-import psycopg
-
+from job_scheduler.adapters.db import Conn
 from job_scheduler.bot import packs, people
 from job_scheduler.bot.people import Person
 from job_scheduler.bot.texts import plain, say
@@ -33,7 +32,7 @@ class Bot(Protocol):
     telegram: TelegramClient
 
     @property
-    def conn(self) -> psycopg.Connection: ...
+    def conn(self) -> Conn: ...
 
     @property
     def box(self) -> SecretBox: ...

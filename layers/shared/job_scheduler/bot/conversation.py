@@ -13,10 +13,9 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import psycopg
 from telebot import types
 
-from job_scheduler.adapters.db import get_connection
+from job_scheduler.adapters.db import Conn, get_connection
 from job_scheduler.adapters.telegram import TelegramClient
 from job_scheduler.bot import buttons, commands, ledger, people
 from job_scheduler.bot.people import Person, TelegramPerson
@@ -51,7 +50,7 @@ class Bot:
         return cls(settings, telegram)
 
     @property
-    def conn(self) -> psycopg.Connection:
+    def conn(self) -> Conn:
         return get_connection(self.settings.database_url)
 
     @cached_property

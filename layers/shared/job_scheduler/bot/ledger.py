@@ -10,15 +10,13 @@ an undelivered update after 24 hours) and pruned as updates arrive.
 
 from __future__ import annotations
 
-import psycopg
-
-from job_scheduler.adapters.db import database_errors
+from job_scheduler.adapters.db import Conn, database_errors
 
 KEEP_DAYS = 7
 PRUNE_EVERY = 500  # one prune per this many claimed update ids (by id)
 
 
-def claim(conn: psycopg.Connection, update_id: int, kind: str) -> bool:
+def claim(conn: Conn, update_id: int, kind: str) -> bool:
     """True if this update is new and is now this caller's to apply."""
     with database_errors("recording a Telegram update"):
         claimed = (
@@ -34,7 +32,7 @@ def claim(conn: psycopg.Connection, update_id: int, kind: str) -> bool:
     return claimed
 
 
-def finish(conn: psycopg.Connection, update_id: int, outcome: str) -> None:
+def finish(conn: Conn, update_id: int, outcome: str) -> None:
     """``applied``, ``failed`` or ``ignored``: for whoever reads the table to see."""
     with database_errors("recording a Telegram update"):
         conn.execute(
@@ -42,7 +40,7 @@ def finish(conn: psycopg.Connection, update_id: int, outcome: str) -> None:
         )
 
 
-def prune(conn: psycopg.Connection, keep_days: int = KEEP_DAYS) -> int:
+def prune(conn: Conn, keep_days: int = KEEP_DAYS) -> int:
     with database_errors("pruning Telegram updates"):
         return conn.execute(
             "DELETE FROM bot_updates WHERE received_at < now() - make_interval(days => %s)",

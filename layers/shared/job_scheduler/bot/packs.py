@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import psycopg
-
-from job_scheduler.adapters.db import database_errors
+from job_scheduler.adapters.db import Conn, database_errors
 
 START_PREFIX = "pack_"
 
@@ -28,7 +26,7 @@ def deep_link(bot_username: str, slug: str) -> str:
     return f"https://t.me/{bot_username}?start={START_PREFIX}{slug}"
 
 
-def packs_of(conn: psycopg.Connection, user_id: int) -> list[Pack]:
+def packs_of(conn: Conn, user_id: int) -> list[Pack]:
     """The open packs, and any other the person is in, by name."""
     with database_errors("listing packs"):
         rows = conn.execute(
@@ -41,7 +39,7 @@ def packs_of(conn: psycopg.Connection, user_id: int) -> list[Pack]:
     return [Pack(**row) for row in rows]
 
 
-def find(conn: psycopg.Connection, user_id: int, *, pack_id: int | None = None,
+def find(conn: Conn, user_id: int, *, pack_id: int | None = None,
          slug: str | None = None) -> Pack | None:  # fmt: skip
     with database_errors("reading a pack"):
         row = conn.execute(
@@ -53,7 +51,7 @@ def find(conn: psycopg.Connection, user_id: int, *, pack_id: int | None = None,
     return Pack(**row) if row else None
 
 
-def join(conn: psycopg.Connection, user_id: int, pack: Pack) -> bool:
+def join(conn: Conn, user_id: int, pack: Pack) -> bool:
     """Join an open pack; False if they already were in it (or it is closed)."""
     if not pack.open_to_join:
         return False
@@ -69,7 +67,7 @@ def join(conn: psycopg.Connection, user_id: int, pack: Pack) -> bool:
         )
 
 
-def leave(conn: psycopg.Connection, user_id: int, pack: Pack) -> bool:
+def leave(conn: Conn, user_id: int, pack: Pack) -> bool:
     with database_errors("leaving a pack"):
         return (
             conn.execute(

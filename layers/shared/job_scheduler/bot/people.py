@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import psycopg
-
-from job_scheduler.adapters.db import database_errors
+from job_scheduler.adapters.db import Conn, database_errors
 from job_scheduler.messages.languages import LANGUAGE, Language, language_of
 
 BLOCKED = "blocked"  # inactive_reason when Telegram says the person blocked the bot
@@ -65,7 +63,7 @@ def _person(row: dict[str, Any], created: bool = False) -> Person:
                   created)  # fmt: skip
 
 
-def register(conn: psycopg.Connection, who: TelegramPerson) -> Person:
+def register(conn: Conn, who: TelegramPerson) -> Person:
     """The person this update is from, registered now if new, their details refreshed and
     marked active (they are writing to the bot, so it can reach them)."""
     with database_errors("registering a person"):
@@ -83,7 +81,7 @@ def register(conn: psycopg.Connection, who: TelegramPerson) -> Person:
     return _person(row, row["created"])
 
 
-def opt_out(conn: psycopg.Connection, user_id: int) -> bool:
+def opt_out(conn: Conn, user_id: int) -> bool:
     """/stop: no scheduled message reaches them until /resume; False if already out."""
     return _changed(
         conn,
@@ -93,7 +91,7 @@ def opt_out(conn: psycopg.Connection, user_id: int) -> bool:
     )
 
 
-def opt_in(conn: psycopg.Connection, user_id: int) -> bool:
+def opt_in(conn: Conn, user_id: int) -> bool:
     """/resume; False if they were not opted out."""
     return _changed(
         conn,
@@ -103,7 +101,7 @@ def opt_in(conn: psycopg.Connection, user_id: int) -> bool:
     )
 
 
-def choose_language(conn: psycopg.Connection, user_id: int, language: Language | None) -> Language:
+def choose_language(conn: Conn, user_id: int, language: Language | None) -> Language:
     """Their own choice (None: follow Telegram's); the language they are now spoken to in."""
     with database_errors("choosing a language"):
         row = conn.execute(
@@ -114,7 +112,7 @@ def choose_language(conn: psycopg.Connection, user_id: int, language: Language |
     return language_of(row["spoken"] if row else None)
 
 
-def mark_blocked(conn: psycopg.Connection, chat_id: int) -> bool:
+def mark_blocked(conn: Conn, chat_id: int) -> bool:
     """Telegram says the person blocked the bot: inactive, reason "blocked"."""
     with database_errors("marking a person blocked"):
         row = conn.execute(
@@ -125,6 +123,6 @@ def mark_blocked(conn: psycopg.Connection, chat_id: int) -> bool:
     return row is not None
 
 
-def _changed(conn: psycopg.Connection, statement: str, user_id: int) -> bool:
+def _changed(conn: Conn, statement: str, user_id: int) -> bool:
     with database_errors("changing a person"):
         return conn.execute(statement, (user_id,)).rowcount > 0

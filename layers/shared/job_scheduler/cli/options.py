@@ -10,10 +10,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-import psycopg
-
 from job_scheduler import observability
-from job_scheduler.adapters.db import get_connection
+from job_scheduler.adapters.db import Conn, get_connection
 from job_scheduler.config import Settings
 
 
@@ -59,7 +57,7 @@ def run_env(path: Path) -> dict[str, str]:
     return found
 
 
-def connection(settings: Settings) -> psycopg.Connection:
+def connection(settings: Settings) -> Conn:
     return get_connection(settings.database_url)
 
 

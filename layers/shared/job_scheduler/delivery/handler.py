@@ -41,6 +41,7 @@ def build_notifier(settings: Settings) -> Notifier:
             redis_from_url(settings.redis_url),
             per_second=settings.telegram_rate_per_second,
             per_chat_per_second=settings.telegram_rate_per_chat_per_second,
+            paid_per_second=settings.telegram_paid_rate_per_second,
         ),
         outbox=Outbox(client(settings, "sqs"), settings.notifications_queue_url),
     )

@@ -15,7 +15,9 @@ For one queue message (one ``DeliveryBatch``):
    statement): ``sent`` with Telegram's message_id; 403/chat-not-found → the person goes
    inactive and the delivery fails for good; a migrated chat → the person's chat id is
    updated and the message sent again; 429 → the limiter is penalised and the delivery
-   re-queued with a delay; 5xx or a connection that never reached Telegram → retried here
+   re-queued with a delay; a paid broadcast's message the bot's Telegram Stars cannot pay
+   for → failed, retryable (nothing was sent; "retry failed" sends it once the balance is
+   topped up); 5xx or a connection that never reached Telegram → retried here
    with backoff, then queued again for the record's redelivery (on the last receive the
    delivery fails); no answer after sending (read timeout, cut connection) → ``uncertain``
    ("may have arrived"), never sent again; too little time left in the invocation →
@@ -38,10 +40,9 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import psycopg
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from job_scheduler.adapters.db import get_connection
+from job_scheduler.adapters.db import Conn, get_connection
 from job_scheduler.config import Settings
 from job_scheduler.delivery import pause
 from job_scheduler.delivery.outbox import DeliveryBatch, Outbox
@@ -58,6 +59,7 @@ from job_scheduler.errors import (
     Rejected,
     RetryLater,
     SendError,
+    StarsBalanceTooLow,
     Transient,
     Uncertain,
 )
@@ -106,7 +108,7 @@ class Notifier:
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     @property
-    def conn(self) -> psycopg.Connection:
+    def conn(self) -> Conn:
         """The calling thread's connection; sending threads never write to Postgres."""
         return get_connection(self.settings.database_url)
 
@@ -308,7 +310,7 @@ class Notifier:
         except JobSchedulerError as exc:
             return Rejected(f"{moved}; moving the user to the new chat failed: {exc}")
 
-    def _thread_conn(self) -> psycopg.Connection:
+    def _thread_conn(self) -> Conn:
         return get_connection(self.settings.database_url)
 
     @retry(
@@ -323,7 +325,9 @@ class Notifier:
         if deadline is not None and time.monotonic() > deadline - SEND_MARGIN_SECONDS:
             raise Deferred("the invocation is about to time out")
         grant = self.limiter.acquire(
-            chat_id, deadline=None if deadline is None else deadline - SEND_MARGIN_SECONDS
+            chat_id,
+            deadline=None if deadline is None else deadline - SEND_MARGIN_SECONDS,
+            paid=delivery.paid_broadcast,
         )
         if grant is None:
             raise Deferred("waiting for the rate limit would pass the invocation's deadline")
@@ -350,6 +354,10 @@ class Notifier:
             records.settle([delivery_id], DeliveryStatus.UNCERTAIN, str(outcome))
             result.uncertain += 1
             metrics.add_metric(name="DeliveriesUncertain", unit="Count", value=1)
+        elif isinstance(outcome, StarsBalanceTooLow):  # the bot's to fix, not the person's
+            records.settle([delivery_id], DeliveryStatus.FAILED, str(outcome), retryable=True)
+            result.failed += 1
+            metrics.add_metric(name="PaidBroadcastStarsTooLow", unit="Count", value=1)
         elif isinstance(outcome, ChatGone):
             records.deactivate(delivery.user_id, str(outcome))
             records.settle([delivery_id], DeliveryStatus.FAILED, str(outcome))

@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from psycopg.types.json import Jsonb
 
-from job_scheduler.adapters.db import database_errors
+from job_scheduler.adapters.db import Conn, database_errors
 from job_scheduler.audit import record_change
 from job_scheduler.errors import InvalidField, NotPaused, SystemPaused
 from job_scheduler.model import DeliveryStatus
@@ -66,7 +65,7 @@ class Resumed:
         }
 
 
-def current(conn: psycopg.Connection[Any]) -> Pause | None:
+def current(conn: Conn) -> Pause | None:
     """The pause in force, or None."""
     with database_errors("reading the pause switch"):
         row = conn.execute("SELECT value FROM system_config WHERE key = %s", (KEY,)).fetchone()
@@ -76,7 +75,7 @@ def current(conn: psycopg.Connection[Any]) -> Pause | None:
     return Pause(value["by"], datetime.fromisoformat(value["at"]), value.get("reason", ""))
 
 
-def pause(conn: psycopg.Connection[Any], actor: str, reason: str, now: datetime) -> Pause:
+def pause(conn: Conn, actor: str, reason: str, now: datetime) -> Pause:
     """Turn the pause on (audited); pausing twice is refused, so the first reason stays."""
     reason = (reason or "").strip()
     if len(reason) > MAX_REASON:
@@ -95,7 +94,7 @@ def pause(conn: psycopg.Connection[Any], actor: str, reason: str, now: datetime)
 
 
 def resume(
-    conn: psycopg.Connection[Any], actor: str, max_delay_seconds: int, now: datetime
+    conn: Conn, actor: str, max_delay_seconds: int, now: datetime
 ) -> tuple[Resumed, list[tuple[int, str]]]:
     """Turn the pause off (audited); drop what a too-long pause held. Returns what it did
     and the executions (id, job name) whose windows the caller tops up again."""
@@ -123,11 +122,11 @@ def resume(
     return done, [(item["execution_id"], item["name"]) for item in waiting]
 
 
-TopUp = Callable[[psycopg.Connection[Any], int, str], int]  # Window.top_up
+TopUp = Callable[[Conn, int, str], int]  # Window.top_up
 
 
 def resume_and_top_up(
-    conn: psycopg.Connection[Any], top_up: TopUp, actor: str, max_delay_seconds: int,
+    conn: Conn, top_up: TopUp, actor: str, max_delay_seconds: int,
     now: datetime,
 ) -> Resumed:  # fmt: skip
     """Resume, then top every waiting execution's window up again (``top_up``: a Window's;
@@ -138,7 +137,7 @@ def resume_and_top_up(
     return done
 
 
-def _drop_waiting(conn: psycopg.Connection[Any], paused_at: datetime, seconds: int) -> int:
+def _drop_waiting(conn: Conn, paused_at: datetime, seconds: int) -> int:
     """Deliveries held by the pause (waiting to be queued) are skipped as missed."""
     rows = conn.execute(
         "UPDATE notification_deliveries SET status = %s, updated_at = now(), last_error = %s"
@@ -154,7 +153,7 @@ def _drop_waiting(conn: psycopg.Connection[Any], paused_at: datetime, seconds: i
     return len(rows)
 
 
-def hold(conn: psycopg.Connection[Any], ids: list[int]) -> int:
+def hold(conn: Conn, ids: list[int]) -> int:
     """A notifier's message received while paused: its unclaimed ``queued`` rows go back to
     ``ready`` (they are topped up again on resume); how many."""
     with database_errors("holding deliveries while paused"):

@@ -5,6 +5,14 @@ sends overall and at most ``per_chat_per_second`` to one chat, and a 429's ``ret
 (``penalise``) pauses everyone sharing the limiter. A refused caller sleeps until the oldest
 send in its way leaves the window, so nothing spins.
 
+A paid broadcast's send (``acquire(..., paid=True)``: Telegram's ``allow_paid_broadcast``)
+is counted in the same overall window, but may go while it holds fewer than
+``paid_per_second`` sends (Telegram: up to 1000); a free send only while it holds fewer than
+``per_second``. That is Telegram's rule as the fake models it: every message counts towards
+the free 30 a second, and only a paid one may go past them (and is billed 0.1 Stars). So
+while a paid broadcast fills the window, free sends wait: sent, they would earn a 429 whose
+retry_after pauses the paid broadcast too. The per-chat window and the penalty are shared.
+
 A send is counted from when it *finished* (``settle``), not from when it was granted:
 Telegram counts a message when it arrives, somewhere between the grant and the answer, and
 by a different delay each time; counted from the grant, the 31st send of a second could
@@ -47,16 +55,18 @@ WINDOW_SECONDS = 1.0
 IN_FLIGHT_SECONDS = 60.0
 TELEGRAM_PER_SECOND = 30
 TELEGRAM_PER_CHAT_PER_SECOND = 1
+TELEGRAM_PAID_PER_SECOND = 1000  # a paid broadcast (allow_paid_broadcast), billed in Stars
 DEFAULT_PREFIX = "tg:ratelimit"
 RECHECK_SECONDS = 15.0  # after a Redis failure, how often to see whether it answers again
 _MIN_SLEEP = 0.001  # a wait rounded to nothing would turn the retry loop into a spin
 _PRUNE_EVERY = 1024  # local: drop idle chats' windows every so many grants
 
-# KEYS: global window, chat window, penalty.  ARGV: global limit, chat limit, window (us),
-# in-flight hold (us), member.  Returns 0 when granted, else microseconds to wait.  Numbers
-# go to Redis as '%.0f' strings: Lua's default formatting (%.14g) would round microsecond
-# timestamps.  A send in flight is stamped ``hold`` ahead, so the wait it causes is capped
-# at one window: by then it has settled, and the next try sees its real stamp.
+# KEYS: global window, chat window, penalty.  ARGV: global limit (the free or the paid one,
+# as the caller's send is), chat limit, window (us), in-flight hold (us), member.  Returns 0
+# when granted, else microseconds to wait.  Numbers go to Redis as '%.0f' strings: Lua's
+# default formatting (%.14g) would round microsecond timestamps.  A send in flight is stamped
+# ``hold`` ahead, so the wait it causes is capped at one window: by then it has settled, and
+# the next try sees its real stamp.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -125,11 +135,14 @@ class RateLimiter(Protocol):
     """What the notifier needs: wait for a send slot; count the send when it is over; pause
     everyone after a 429."""
 
-    def acquire(self, chat_id: int, deadline: float | None = None) -> Grant | None:
+    def acquire(
+        self, chat_id: int, deadline: float | None = None, paid: bool = False
+    ) -> Grant | None:
         """Block until a message to ``chat_id`` may be sent, and hold its slot.
 
         With a ``deadline`` (a ``time.monotonic()`` value), give up and return None rather
-        than wait past it: a Lambda near its timeout should re-queue, not sleep.
+        than wait past it: a Lambda near its timeout should re-queue, not sleep. ``paid``: a
+        paid broadcast's message, held to the paid overall limit instead of the free one.
         """
 
     def settle(self, grants: Sequence[Grant]) -> None:
@@ -154,15 +167,20 @@ _Stamp = list[float]  # one element, mutable: settling a send re-stamps it in pl
 
 
 class LocalRateLimiter:
-    """In-process, thread-safe limiter: right for one process, too generous for many."""
+    """In-process, thread-safe limiter: right for one process, too generous for many.
+
+    A paid send is never held to less than a free one: ``paid_per_second`` below
+    ``per_second`` counts as ``per_second``."""
 
     def __init__(
         self,
         per_second: int = TELEGRAM_PER_SECOND,
         per_chat_per_second: int = TELEGRAM_PER_CHAT_PER_SECOND,
+        paid_per_second: int = TELEGRAM_PAID_PER_SECOND,
     ) -> None:
         _check_limits(per_second, per_chat_per_second)
         self._per_second = per_second
+        self._paid_per_second = max(per_second, paid_per_second)
         self._per_chat = per_chat_per_second
         self._lock = threading.Lock()
         self._global: deque[_Stamp] = deque()
@@ -170,8 +188,10 @@ class LocalRateLimiter:
         self._penalty_until = 0.0
         self._grants = 0
 
-    def acquire(self, chat_id: int, deadline: float | None = None) -> Grant | None:
-        while isinstance(outcome := self._try_acquire(chat_id), float):
+    def acquire(
+        self, chat_id: int, deadline: float | None = None, paid: bool = False
+    ) -> Grant | None:
+        while isinstance(outcome := self._try_acquire(chat_id, paid), float):
             if _past(deadline, outcome):
                 return None
             time.sleep(max(outcome, _MIN_SLEEP))
@@ -188,15 +208,16 @@ class LocalRateLimiter:
         with self._lock:
             self._penalty_until = max(self._penalty_until, time.monotonic() + seconds)
 
-    def _try_acquire(self, chat_id: int) -> Grant | float:
+    def _try_acquire(self, chat_id: int, paid: bool) -> Grant | float:
         """A grant, or how long the caller must wait."""
+        overall = self._paid_per_second if paid else self._per_second
         with self._lock:
             now = time.monotonic()
             if self._penalty_until > now:
                 return self._penalty_until - now
             chat = self._chats.setdefault(chat_id, deque())
             wait = max(
-                _window_wait(self._global, self._per_second, now),
+                _window_wait(self._global, overall, now),
                 _window_wait(chat, self._per_chat, now),
             )
             if wait > 0:
@@ -241,7 +262,8 @@ def _window_wait(stamps: deque[_Stamp], limit: int, now: float) -> float:
 
 
 class RedisRateLimiter:
-    """The limit shared by every process using the same Redis and ``prefix``."""
+    """The limit shared by every process using the same Redis and ``prefix`` (a paid send is
+    never held to less than a free one, as in ``LocalRateLimiter``)."""
 
     def __init__(
         self,
@@ -249,9 +271,11 @@ class RedisRateLimiter:
         per_second: int = TELEGRAM_PER_SECOND,
         per_chat_per_second: int = TELEGRAM_PER_CHAT_PER_SECOND,
         prefix: str = DEFAULT_PREFIX,
+        paid_per_second: int = TELEGRAM_PAID_PER_SECOND,
     ) -> None:
         _check_limits(per_second, per_chat_per_second)
         self._limits = (per_second, per_chat_per_second)
+        self._paid_per_second = max(per_second, paid_per_second)
         # One hash tag: the script's keys must share a slot on a Redis cluster.
         self._prefix = f"{{{prefix}}}"
         self._acquire = client.register_script(_ACQUIRE)
@@ -270,12 +294,14 @@ class RedisRateLimiter:
         """True once Redis failed and this limiter went local for good."""
         return self._fallback is not None
 
-    def acquire(self, chat_id: int, deadline: float | None = None) -> Grant | None:
+    def acquire(
+        self, chat_id: int, deadline: float | None = None, paid: bool = False
+    ) -> Grant | None:
         self._maybe_back_to_redis()
         while (fallback := self._fallback) is None:
             member = f"{self._instance}:{next(self._counter)}"
             try:
-                wait = self._try_acquire(chat_id, member)
+                wait = self._try_acquire(chat_id, member, paid)
             except REDIS_ERRORS as exc:
                 self._fall_back(exc)
                 continue
@@ -284,7 +310,7 @@ class RedisRateLimiter:
             if _past(deadline, wait):
                 return None
             time.sleep(max(wait, _MIN_SLEEP))
-        return fallback.acquire(chat_id, deadline)
+        return fallback.acquire(chat_id, deadline, paid)
 
     def settle(self, grants: Sequence[Grant]) -> None:
         shared = [grant for grant in grants if isinstance(grant.token, str)]
@@ -315,11 +341,13 @@ class RedisRateLimiter:
     def _window_keys(self, chat_id: int) -> list[str]:
         return [f"{self._prefix}:global", f"{self._prefix}:chat:{chat_id}"]
 
-    def _try_acquire(self, chat_id: int, member: str) -> float:
+    def _try_acquire(self, chat_id: int, member: str, paid: bool) -> float:
         """0 when granted, else how long the caller must wait (seconds)."""
         keys = [*self._window_keys(chat_id), f"{self._prefix}:penalty"]
+        per_second, per_chat = self._limits
         args = [
-            *self._limits,
+            self._paid_per_second if paid else per_second,
+            per_chat,
             round(WINDOW_SECONDS * 1e6),
             round(IN_FLIGHT_SECONDS * 1e6),
             member,
@@ -344,7 +372,7 @@ class RedisRateLimiter:
         with self._switch:
             if self._fallback is not None:
                 return self._fallback  # another thread switched first, and warned
-            self._fallback = LocalRateLimiter(*self._limits)
+            self._fallback = LocalRateLimiter(*self._limits, self._paid_per_second)
             self._fell_back_at = time.monotonic()
         logger.warning(
             "Redis failed under the shared Telegram rate limiter; this process limits itself"
@@ -359,6 +387,7 @@ def rate_limiter(
     client: redis.Redis | None,
     per_second: int = TELEGRAM_PER_SECOND,
     per_chat_per_second: int = TELEGRAM_PER_CHAT_PER_SECOND,
+    paid_per_second: int = TELEGRAM_PAID_PER_SECOND,
 ) -> RateLimiter:
     """The shared limiter when Redis answers, else a local one (with a warning: several
     processes limiting themselves separately can together pass Telegram's limit)."""
@@ -369,14 +398,17 @@ def rate_limiter(
         except REDIS_ERRORS as exc:
             reason = f"Redis did not answer ({type(exc).__name__})"
         else:
-            return RedisRateLimiter(client, per_second, per_chat_per_second)
+            return RedisRateLimiter(
+                client, per_second, per_chat_per_second, paid_per_second=paid_per_second
+            )
     logger.warning(
         f"Telegram rate limit is per process: {reason}", extra={"per_second": per_second}
     )
-    return LocalRateLimiter(per_second, per_chat_per_second)
+    return LocalRateLimiter(per_second, per_chat_per_second, paid_per_second)
 
 
 __all__ = [
+    "TELEGRAM_PAID_PER_SECOND",
     "TELEGRAM_PER_CHAT_PER_SECOND",
     "TELEGRAM_PER_SECOND",
     "Grant",

@@ -14,9 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
-
-from job_scheduler.adapters.db import database_errors
+from job_scheduler.adapters.db import Conn, database_errors
 from job_scheduler.model import DeliveryStatus
 from job_scheduler.observability import metrics
 
@@ -36,6 +34,7 @@ class Delivery:
     photo: str | None = None  # sent with sendPhoto, ``text`` as its caption
     protect_content: bool = False
     link_preview: bool = True
+    paid_broadcast: bool = False  # sent with allow_paid_broadcast, limited at the paid rate
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ RETURNING d.id, d.user_id, d.attempts, d.payload, u.telegram_chat_id AS chat_id,
 class DeliveryRecords:
     """Reads and writes the rows of the deliveries one notifier handles."""
 
-    def __init__(self, conn: psycopg.Connection, lease_seconds: int) -> None:
+    def __init__(self, conn: Conn, lease_seconds: int) -> None:
         self.conn = conn
         self.lease_seconds = lease_seconds
 
@@ -173,7 +172,7 @@ class DeliveryRecords:
             )
 
 
-def recount(conn: psycopg.Connection, execution_id: int) -> None:
+def recount(conn: Conn, execution_id: int) -> None:
     """An execution's sent, failed, uncertain and cancelled counts, from its rows (so a
     crash or a lost increment can never leave them wrong)."""
     with database_errors("counting deliveries"):
@@ -203,4 +202,5 @@ def _delivery(row: Mapping[str, Any], payload: Mapping[str, Any]) -> Delivery:
         photo=payload.get("photo"),
         protect_content=bool(payload.get("protect_content")),
         link_preview=payload.get("link_preview", True) is not False,
+        paid_broadcast=payload.get("paid_broadcast") is True,
     )

@@ -14,9 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-import psycopg
-
-from job_scheduler.adapters.db import database_errors
+from job_scheduler.adapters.db import Conn, database_errors
 from job_scheduler.audit import record_change
 from job_scheduler.delivery.records import recount
 from job_scheduler.delivery.window import Window
@@ -39,7 +37,7 @@ class Retried:
 
 
 def retry_failed(
-    conn: psycopg.Connection[Any], window: Window, execution_id: int, actor: str, now: datetime
+    conn: Conn, window: Window, execution_id: int, actor: str, now: datetime
 ) -> Retried:
     """Make the execution's retryable failed deliveries ``ready`` again (audited) and top
     its window up."""
@@ -67,7 +65,7 @@ def retry_failed(
             "SELECT count(*) AS n FROM notification_deliveries"
             " WHERE execution_id = %s AND status = %s",
             (execution_id, DeliveryStatus.FAILED),
-        ).fetchone()["n"]
+        ).fetchone()["n"]  # type: ignore[index]  # count(*) always has a row
         recount(conn, execution_id)
         record_change(conn, actor, "retry-failed", "execution", str(execution_id), None,
                       {"retried": retried, "not_retried": left}, now)  # fmt: skip

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import psycopg
-
-from job_scheduler.adapters.db import database_errors
+from job_scheduler.adapters.db import Conn, database_errors
 from job_scheduler.delivery.outbox import Outbox, pack
 from job_scheduler.delivery.pause import KEY as PAUSE_KEY
 from job_scheduler.errors import AwsError
@@ -41,7 +39,7 @@ class Window:
     def rows(self) -> int:
         return self.per_message * self.messages
 
-    def top_up(self, conn: psycopg.Connection, execution_id: int, job_name: str) -> int:
+    def top_up(self, conn: Conn, execution_id: int, job_name: str) -> int:
         """Queue the execution's next ``ready`` rows, up to its window; how many."""
         with database_errors("topping up the send window"), conn.transaction():
             conn.execute(
@@ -72,9 +70,7 @@ class Window:
             self.send(conn, execution_id, job_name, ids)
         return len(ids)
 
-    def send(
-        self, conn: psycopg.Connection, execution_id: int, job_name: str, ids: list[int]
-    ) -> None:
+    def send(self, conn: Conn, execution_id: int, job_name: str, ids: list[int]) -> None:
         """Put these ``queued`` rows' messages on the queue; if SQS refuses, they go back to
         ``ready`` (the next top-up takes them) and the error is raised."""
         try:

@@ -20,9 +20,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-import psycopg
-
-from job_scheduler.adapters.db import database_errors
+from job_scheduler.adapters.db import Conn, database_errors
 from job_scheduler.audit import record_change
 from job_scheduler.delivery.records import recount
 from job_scheduler.errors import ExecutionNotFound, ExecutionSettled
@@ -43,9 +41,7 @@ class Cancelled:
         return asdict(self)
 
 
-def cancel_execution(
-    conn: psycopg.Connection[Any], execution_id: int, actor: str, now: datetime
-) -> Cancelled:
+def cancel_execution(conn: Conn, execution_id: int, actor: str, now: datetime) -> Cancelled:
     """Cancel the execution and its unsent deliveries (audited); refuse a settled one."""
     with database_errors("cancelling the execution"), conn.transaction():
         row = conn.execute(
@@ -67,7 +63,7 @@ def cancel_execution(
             "SELECT count(*) AS n FROM notification_deliveries"
             " WHERE execution_id = %s AND status = %s",
             (execution_id, DeliveryStatus.SENDING),
-        ).fetchone()["n"]
+        ).fetchone()["n"]  # type: ignore[index]  # count(*) always has a row
         if row["status"] == ExecutionStatus.SUCCEEDED and not cancelled and not in_flight:
             raise ExecutionSettled(
                 f"execution {execution_id} has finished sending: there is nothing left to"

@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from job_scheduler.adapters.db import database_errors, get_connection
+from job_scheduler.adapters.db import Conn, database_errors, get_connection
 from job_scheduler.config import Settings
 from job_scheduler.delivery import pause
 from job_scheduler.delivery.outbox import Outbox
@@ -98,7 +98,7 @@ class Executor:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     @property
-    def conn(self) -> psycopg.Connection:
+    def conn(self) -> Conn:
         return get_connection(self.settings.database_url)
 
     @property

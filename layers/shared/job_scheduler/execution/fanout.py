@@ -23,10 +23,9 @@ from dataclasses import asdict, dataclass
 from itertools import islice
 from typing import Any
 
-import psycopg
 from psycopg.types.json import Jsonb
 
-from job_scheduler.adapters.db import database_errors
+from job_scheduler.adapters.db import Conn, database_errors
 from job_scheduler.delivery.window import Window
 from job_scheduler.execution.targeting import LAST_ID
 from job_scheduler.model import DeliveryStatus, ExecutionStatus, OutgoingMessage
@@ -109,7 +108,7 @@ def payload_of(message: OutgoingMessage) -> dict[str, Any]:
 class Fanout:
     """Where one execution's messages go: its rows, and its window on the queue."""
 
-    conn: psycopg.Connection
+    conn: Conn
     window: Window
     execution_id: int
     job_name: str

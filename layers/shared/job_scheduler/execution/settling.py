@@ -21,7 +21,7 @@ from datetime import datetime
 
 import psycopg
 
-from job_scheduler.adapters.db import database_errors
+from job_scheduler.adapters.db import Conn, database_errors
 from job_scheduler.audit import record_change
 from job_scheduler.config import Settings
 from job_scheduler.errors import JobSchedulerError, ScheduleError
@@ -47,7 +47,7 @@ def is_last_firing(job: Job, now: datetime) -> bool:
     return job.is_once or (job.ends_at is not None and now > job.ends_at)
 
 
-def settle(conn: psycopg.Connection, settings: Settings, job: Job, now: datetime) -> None:
+def settle(conn: Conn, settings: Settings, job: Job, now: datetime) -> None:
     """Mark a one-off done and delete the rules of a schedule that is over (best effort)."""
     try:
         if job.is_once:
@@ -61,7 +61,7 @@ def settle(conn: psycopg.Connection, settings: Settings, job: Job, now: datetime
         metrics.add_metric(name="SchedulesNotSettled", unit="Count", value=1)
 
 
-def _complete(conn: psycopg.Connection, job: Job, now: datetime) -> None:
+def _complete(conn: Conn, job: Job, now: datetime) -> None:
     with database_errors("marking the one-off job done"), conn.transaction():
         row = conn.execute(
             "UPDATE scheduled_jobs SET completed_at = %(now)s, version = version + 1,"
@@ -83,7 +83,7 @@ def _complete(conn: psycopg.Connection, job: Job, now: datetime) -> None:
             logger.info("one-off job done", extra={"job": job.name})
 
 
-def _delete_rules(conn: psycopg.Connection, settings: Settings, job_id: int, now: datetime) -> None:
+def _delete_rules(conn: Conn, settings: Settings, job_id: int, now: datetime) -> None:
     from job_scheduler.sync.rules import RuleStore  # the events client, only when needed
 
     with database_errors("removing the rules of a finished schedule"), conn.transaction():

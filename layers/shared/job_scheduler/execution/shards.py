@@ -32,10 +32,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
-
 from job_scheduler.adapters.aws import aws_call, client
-from job_scheduler.adapters.db import database_errors
+from job_scheduler.adapters.db import Conn, database_errors
 from job_scheduler.config import Settings
 from job_scheduler.errors import AwsError, ConfigError, InvalidFiring
 from job_scheduler.execution.targeting import LAST_ID
@@ -112,7 +110,7 @@ def queue_tasks(settings: Settings, tasks: list[ShardTask]) -> None:
 class ShardRows:
     """The ``execution_shards`` rows of the executor's connection."""
 
-    def __init__(self, conn: psycopg.Connection, lease_seconds: int) -> None:
+    def __init__(self, conn: Conn, lease_seconds: int) -> None:
         self.conn = conn
         self.lease_seconds = lease_seconds
 

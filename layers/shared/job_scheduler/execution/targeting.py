@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.rows import args_row
 
-from job_scheduler.adapters.db import database_errors
+from job_scheduler.adapters.db import Conn, database_errors
 from job_scheduler.messages.languages import LANGUAGE
 from job_scheduler.model import Job, Recipient
 
@@ -58,7 +58,7 @@ class Targeting:
 
 
 def iter_recipients(
-    conn: psycopg.Connection,
+    conn: Conn,
     targeting: Targeting,
     page_size: int = STREAM_BATCH,
     ids: tuple[int, int] | None = None,
@@ -91,7 +91,7 @@ def iter_recipients(
                 return
 
 
-def _reader(conn: psycopg.Connection) -> psycopg.Connection:
+def _reader(conn: Conn) -> Conn:
     """A connection to ``conn``'s database for one read; its transaction holds the cursor."""
     info = conn.info
     with database_errors("connecting to Postgres to read recipients"):
@@ -99,13 +99,13 @@ def _reader(conn: psycopg.Connection) -> psycopg.Connection:
                                application_name="telegram-jobs")  # fmt: skip
 
 
-def count_recipients(conn: psycopg.Connection, targeting: Targeting) -> int:
+def count_recipients(conn: Conn, targeting: Targeting) -> int:
     with database_errors("counting a job's recipients"):
         row = conn.execute("SELECT count(*) AS n" + _TARGETED, targeting.params()).fetchone()
     return row["n"]
 
 
-def shard_starts(conn: psycopg.Connection, targeting: Targeting, size: int) -> list[int]:
+def shard_starts(conn: Conn, targeting: Targeting, size: int) -> list[int]:
     """The first user id of every ``size`` targeted people, in order: shard boundaries
     (one scan of the targeted ids; a shard is [start, next start - 1])."""
     with database_errors("splitting a job's recipients into shards"):

@@ -13,9 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import psycopg
-
-from job_scheduler.adapters.db import database_errors
+from job_scheduler.adapters.db import Conn, database_errors
 from job_scheduler.errors import InvalidExpression, InvalidJob, ScheduleError
 from job_scheduler.model import OverlapPolicy
 from job_scheduler.schedule.zoned import Schedule, load_zone
@@ -109,7 +107,7 @@ def check_target_sizes(job: JobFields) -> None:
             raise InvalidJob(f"{name} may hold at most {MAX_TARGET_IDS} ids", name)
 
 
-def check_targets_exist(conn: psycopg.Connection, job: JobFields) -> None:
+def check_targets_exist(conn: Conn, job: JobFields) -> None:
     """Refuse ids of users or packs that do not exist (a typo would silently reach nobody)."""
     for name, table in _TARGET_TABLES.items():
         wanted = list(getattr(job, name))

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
-import psycopg
-
-from job_scheduler.adapters.db import database_errors
+from job_scheduler.adapters.db import Conn, database_errors
 from job_scheduler.errors import RegistryError
 from job_scheduler.jobs.registry import CodedJob
 from job_scheduler.model import JobRun, OutgoingMessage, Recipient
@@ -60,7 +58,7 @@ class PruneReport:
 
 
 def prune(
-    conn: psycopg.Connection, keep_days: int, dry_run: bool = False, now: datetime | None = None
+    conn: Conn, keep_days: int, dry_run: bool = False, now: datetime | None = None
 ) -> PruneReport:
     cutoff = (now or datetime.now(UTC)) - timedelta(days=keep_days)
     params = {"cutoff": cutoff}
@@ -80,7 +78,7 @@ def prune(
     return PruneReport(cutoff, deleted)
 
 
-def _in_batches(conn: psycopg.Connection, table: str, query: str, params: dict) -> int:
+def _in_batches(conn: Conn, table: str, query: str, params: dict) -> int:
     total = 0
     while True:
         gone = conn.execute(
@@ -91,7 +89,7 @@ def _in_batches(conn: psycopg.Connection, table: str, query: str, params: dict) 
             return total
 
 
-def _count(conn: psycopg.Connection, query: str, params: dict) -> int:
+def _count(conn: Conn, query: str, params: dict) -> int:
     return conn.execute(f"SELECT count(*) AS n FROM ({query}) AS old", params).fetchone()["n"]
 
 

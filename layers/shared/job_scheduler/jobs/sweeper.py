@@ -27,10 +27,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-import psycopg
-
 from job_scheduler.adapters.aws import aws_call, client
-from job_scheduler.adapters.db import database_errors
+from job_scheduler.adapters.db import Conn, database_errors
 from job_scheduler.config import Settings
 from job_scheduler.delivery.outbox import Outbox
 from job_scheduler.delivery.records import recount
@@ -73,11 +71,11 @@ class SweepReport:
 @dataclass(frozen=True)
 class Sweeper:
     settings: Settings
-    conn: psycopg.Connection
+    conn: Conn
     window: Window
 
     @classmethod
-    def from_settings(cls, settings: Settings, conn: psycopg.Connection) -> Sweeper:
+    def from_settings(cls, settings: Settings, conn: Conn) -> Sweeper:
         outbox = Outbox(client(settings, "sqs"), settings.notifications_queue_url)
         window = Window(outbox, settings.recipients_per_message, settings.notify_window_messages)
         return cls(settings, conn, window)

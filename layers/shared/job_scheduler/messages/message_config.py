@@ -4,8 +4,10 @@ It holds ``{"text": ..., "parse_mode": "HTML" | null, "silent": bool}`` and, whe
 ``"photo"`` (a picture's URL or Telegram file_id: the message goes with sendPhoto and the
 text is its caption, at most 1024 characters and possibly empty), ``"buttons"`` (rows of
 ``{text, url}`` under the message), ``"link_preview": false`` (no preview of the text's
-first link) and ``"protect_content": true`` (it cannot be forwarded or saved). Keys at their
-default are left out, so a plain message is stored as it always was.
+first link), ``"protect_content": true`` (it cannot be forwarded or saved) and
+``"paid_broadcast": true`` (sent with Telegram's ``allow_paid_broadcast``, at up to
+``TELEGRAM_PAID_RATE_PER_SECOND``, billed in Telegram Stars: docs/paid-broadcasts.md). Keys at
+their default are left out, so a plain message is stored as it always was.
 
 ``MessageConfig.from_json`` is the one place that reads it: the admin side calls it before
 saving (InvalidMessage names the field), the executor once per run.
@@ -29,7 +31,16 @@ from job_scheduler.messages.telegram_html import HTML, PARSE_MODES
 from job_scheduler.messages.templates import MessageTemplate
 
 FIELD = "message_config"
-KEYS = ("text", "parse_mode", "silent", "photo", "buttons", "link_preview", "protect_content")
+KEYS = (
+    "text",
+    "parse_mode",
+    "silent",
+    "photo",
+    "buttons",
+    "link_preview",
+    "protect_content",
+    "paid_broadcast",
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,8 @@ class MessageConfig:
     buttons: Rows = ()  # rows of URL buttons (``attachments.UrlButton``) under the message
     link_preview: bool = True  # False: Telegram shows no preview of the text's first link
     protect_content: bool = False  # True: it cannot be forwarded or saved
+    # True: Telegram's allow_paid_broadcast, faster than 30/s and paid for in Stars.
+    paid_broadcast: bool = False
     template: MessageTemplate = field(init=False, repr=False, compare=False)
     # The buttons as Telegram's reply_markup, built once: every message of a run shares it.
     reply_markup: Mapping[str, Any] | None = field(init=False, repr=False, compare=False)
@@ -51,6 +64,7 @@ class MessageConfig:
         _check_types(self.text, self.parse_mode, self.silent)
         _check_flag(self.link_preview, "link_preview")
         _check_flag(self.protect_content, "protect_content")
+        _check_flag(self.paid_broadcast, "paid_broadcast")
         photo = check_photo(self.photo, f"{FIELD}.photo")
         buttons = check_buttons(self.buttons, f"{FIELD}.buttons")
         object.__setattr__(self, "photo", photo)
@@ -73,7 +87,8 @@ class MessageConfig:
         if not isinstance(data, dict):
             raise InvalidMessage(
                 f"{FIELD} must be an object with text (and, if wanted, parse_mode, silent,"
-                f" photo, buttons, link_preview, protect_content), not {type(data).__name__}.",
+                f" photo, buttons, link_preview, protect_content, paid_broadcast), not"
+                f" {type(data).__name__}.",
                 FIELD,
             )
         unknown = sorted(set(data) - set(KEYS))
@@ -89,9 +104,10 @@ class MessageConfig:
             data.get("parse_mode", HTML),
             data.get("silent", False),
             photo=data.get("photo"),
-            buttons=data.get("buttons"),
+            buttons=data.get("buttons"),  # type: ignore[arg-type]  # checked in __post_init__
             link_preview=data.get("link_preview", True),
             protect_content=data.get("protect_content", False),
+            paid_broadcast=data.get("paid_broadcast", False),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -109,6 +125,8 @@ class MessageConfig:
             data["link_preview"] = False
         if self.protect_content:
             data["protect_content"] = True
+        if self.paid_broadcast:
+            data["paid_broadcast"] = True
         return data
 
 

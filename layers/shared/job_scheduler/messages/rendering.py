@@ -74,6 +74,7 @@ def _render_each(
         yield OutgoingMessage(
             recipient.user_id, recipient.chat_id, text, config.parse_mode, config.silent,
             config.reply_markup, config.photo, config.protect_content, config.link_preview,
+            config.paid_broadcast,
         )  # fmt: skip
 
 

@@ -22,10 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
-
 from job_scheduler.adapters.aws import aws_call, client
-from job_scheduler.adapters.db import database_errors
+from job_scheduler.adapters.db import Conn, database_errors
 from job_scheduler.config import Settings
 from job_scheduler.delivery.outbox import DeliveryBatch
 from job_scheduler.errors import ConfigError, InvalidBatch, InvalidField
@@ -97,7 +95,7 @@ class DeadLetters:
         self._make_visible(handles)
         return list(found.values())
 
-    def redrive(self, conn: psycopg.Connection[Any] | None = None) -> Redriven:
+    def redrive(self, conn: Conn | None = None) -> Redriven:
         """Every message back to its queue; a notifications message's deliveries reset
         first (``conn``: the database they are in)."""
         if self.which == "notifications" and conn is None:
@@ -163,7 +161,7 @@ def _summary(which: str, message: dict[str, Any]) -> str:
     return body[:80]
 
 
-def _reset_deliveries(conn: psycopg.Connection[Any], body: str) -> int:
+def _reset_deliveries(conn: Conn, body: str) -> int:
     """The message's deliveries that failed for a retryable reason (or wait unclaimed) are
     ``queued`` again, so the message's redelivery claims and sends them."""
     try:

@@ -14,9 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import psycopg
-
-from job_scheduler.adapters.db import database_errors
+from job_scheduler.adapters.db import Conn, database_errors
 from job_scheduler.errors import UserNotFound
 from job_scheduler.rastar.crypto import SecretBox
 from job_scheduler.rastar.protocol import Session
@@ -40,7 +38,7 @@ def unseal(box: SecretBox, sealed: str) -> Session:
     return Session.from_json(json.loads(box.decrypt(sealed)))
 
 
-def link(conn: psycopg.Connection, box: SecretBox, user_id: int, session: Session) -> None:
+def link(conn: Conn, box: SecretBox, user_id: int, session: Session) -> None:
     """Store (or replace) the person's session, sealed; a refused account is linked again."""
     with database_errors("linking a Rastar account"):
         found = conn.execute("SELECT 1 FROM users WHERE id = %s", (user_id,)).fetchone()
@@ -50,7 +48,7 @@ def link(conn: psycopg.Connection, box: SecretBox, user_id: int, session: Sessio
 
 
 def store_session(
-    conn: psycopg.Connection, box: SecretBox, user_id: int, session: Session, fresh_link: bool
+    conn: Conn, box: SecretBox, user_id: int, session: Session, fresh_link: bool
 ) -> None:
     """Write the session (a link, or a refresh's new pair: stored before it is used)."""
     relinked = (
@@ -67,7 +65,7 @@ def store_session(
     )
 
 
-def unlink(conn: psycopg.Connection, user_id: int) -> bool:
+def unlink(conn: Conn, user_id: int) -> bool:
     """Forget the person's account; whether there was one."""
     with database_errors("unlinking a Rastar account"):
         row = conn.execute(
@@ -76,7 +74,7 @@ def unlink(conn: psycopg.Connection, user_id: int) -> bool:
     return row is not None
 
 
-def accounts_of(conn: psycopg.Connection, user_ids: Sequence[int]) -> dict[int, Account]:
+def accounts_of(conn: Conn, user_ids: Sequence[int]) -> dict[int, Account]:
     """The accounts of these people, by user id (people without one are absent)."""
     with database_errors("reading Rastar accounts"):
         rows = conn.execute(
@@ -97,7 +95,7 @@ def accounts_of(conn: psycopg.Connection, user_ids: Sequence[int]) -> dict[int, 
     }
 
 
-def linked_as(conn: psycopg.Connection, box: SecretBox, user_id: int) -> str | None:
+def linked_as(conn: Conn, box: SecretBox, user_id: int) -> str | None:
     """The email the person is linked as, or None (not linked, or to link again)."""
     account = accounts_of(conn, [user_id]).get(user_id)
     if account is None or account.refused or account.sealed_session is None:
@@ -105,9 +103,7 @@ def linked_as(conn: psycopg.Connection, box: SecretBox, user_id: int) -> str | N
     return unseal(box, account.sealed_session).email
 
 
-def mark_refused(
-    conn: psycopg.Connection, user_id: int, reason: str, sealed_session: str | None = None
-) -> None:
+def mark_refused(conn: Conn, user_id: int, reason: str, sealed_session: str | None = None) -> None:
     """Record that Rastar refused this session; one linked since then stays linked."""
     with database_errors("recording a refused Rastar session"):
         conn.execute(
@@ -119,7 +115,7 @@ def mark_refused(
         )
 
 
-def mark_relink_notified(conn: psycopg.Connection, user_ids: Sequence[int]) -> None:
+def mark_relink_notified(conn: Conn, user_ids: Sequence[int]) -> None:
     with database_errors("recording re-link notices"):
         conn.execute(
             "UPDATE rastar_accounts SET relink_notified_at = now(), updated_at = now()"
@@ -128,7 +124,7 @@ def mark_relink_notified(conn: psycopg.Connection, user_ids: Sequence[int]) -> N
         )
 
 
-def reseal_all(conn: psycopg.Connection, box: SecretBox) -> int:
+def reseal_all(conn: Conn, box: SecretBox) -> int:
     """Re-encrypt every stored session with the newest key (key rotation); how many."""
     with database_errors("re-encrypting Rastar sessions"), conn.transaction():
         rows = conn.execute(

@@ -17,9 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-import psycopg
-
-from job_scheduler.adapters.db import database_errors
+from job_scheduler.adapters.db import Conn, database_errors
 from job_scheduler.config import Settings
 from job_scheduler.errors import (
     ConfigError,
@@ -61,7 +59,7 @@ def digest(state: str) -> str:
     return hashlib.sha256(state.encode()).hexdigest()
 
 
-def create_link(conn: psycopg.Connection, settings: Settings, user_id: int) -> str:
+def create_link(conn: Conn, settings: Settings, user_id: int) -> str:
     """A new one-time link for the person (earlier unused ones stop working)."""
     if not settings.link_page_url:
         raise ConfigError("LINK_PAGE_URL is not set: where the Rastar link page is served")
@@ -82,7 +80,7 @@ def create_link(conn: psycopg.Connection, settings: Settings, user_id: int) -> s
     return f"{settings.link_page_url}?{urlencode({'state': state})}"
 
 
-def peek(conn: psycopg.Connection, state: str) -> LinkState:
+def peek(conn: Conn, state: str) -> LinkState:
     """The link's state if it can still be used; LinkNotFound or LinkUnusable says why not.
     Changes nothing (a GET of the page)."""
     with database_errors("reading a link"):
@@ -100,7 +98,7 @@ def peek(conn: psycopg.Connection, state: str) -> LinkState:
 
 
 def sign_in(
-    conn: psycopg.Connection,
+    conn: Conn,
     box: SecretBox,
     client: RastarClient,
     state: str,
@@ -134,7 +132,7 @@ def sign_in(
                   person["language"] or "")  # fmt: skip
 
 
-def _spend_a_try(conn: psycopg.Connection, state: str) -> int:
+def _spend_a_try(conn: Conn, state: str) -> int:
     with database_errors("using a link"):
         row = conn.execute(
             "UPDATE rastar_link_states SET tries = tries + 1 WHERE state_sha256 = %s"
@@ -147,7 +145,7 @@ def _spend_a_try(conn: psycopg.Connection, state: str) -> int:
     return row["user_id"]
 
 
-def _give_back_a_try(conn: psycopg.Connection, state: str) -> None:
+def _give_back_a_try(conn: Conn, state: str) -> None:
     with database_errors("using a link"):
         conn.execute(
             "UPDATE rastar_link_states SET tries = tries - 1 WHERE state_sha256 = %s AND tries > 0",

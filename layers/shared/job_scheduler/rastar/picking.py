@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-import psycopg
 from psycopg.types.json import Jsonb
 
-from job_scheduler.adapters.db import database_errors
+from job_scheduler.adapters.db import Conn, database_errors
 from job_scheduler.errors import AccessTokenExpired, PickFailed, PickRefused, RastarError
 from job_scheduler.rastar import accounts
 from job_scheduler.rastar.protocol import Food, Offering, Selection, Session
@@ -59,7 +58,7 @@ class Picked:
     unchanged: bool = False  # it was already the pick
 
 
-def make_offer(conn: psycopg.Connection, user_id: int, days: Sequence[OfferedDay]) -> Offer:
+def make_offer(conn: Conn, user_id: int, days: Sequence[OfferedDay]) -> Offer:
     """Store a new offer (it lasts until its last day is over in Tehran)."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
     last = max(day.date for day in days)
@@ -81,7 +80,7 @@ def day_data(offer: Offer, day: int) -> str:
     return f"{DAY}:{offer.token}:{day}"
 
 
-def load_offer(conn: psycopg.Connection, token: str, chat_id: int) -> Offer:
+def load_offer(conn: Conn, token: str, chat_id: int) -> Offer:
     """The offer a button names, if the chat tapping it is its person's; PickRefused if not."""
     with database_errors("reading a reminder's offer"):
         row = conn.execute(
@@ -97,7 +96,7 @@ def load_offer(conn: psycopg.Connection, token: str, chat_id: int) -> Offer:
     return Offer(token, row["user_id"], days)
 
 
-def pick(conn: psycopg.Connection, sessions: Sessions, offer: Offer, day: int, dish: int) -> Picked:
+def pick(conn: Conn, sessions: Sessions, offer: Offer, day: int, dish: int) -> Picked:
     """Pick that dish for the person in Rastar (changing that day's earlier pick, if any)."""
     if not (0 <= day < len(offer.days) and 0 <= dish < len(offer.days[day].dishes)):
         raise PickRefused("this button does not match its reminder", "mismatch")

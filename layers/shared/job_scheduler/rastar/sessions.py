@@ -16,13 +16,12 @@ account to be linked again (``CredentialsRefused``); one that fails on the netwo
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
-import psycopg
-
-from job_scheduler.adapters.db import database_errors, get_connection
+from job_scheduler.adapters.db import Conn, ConnectionPool, database_errors, get_connection
 from job_scheduler.errors import AccessTokenExpired, CredentialsRefused
 from job_scheduler.rastar import accounts
 from job_scheduler.rastar.crypto import SecretBox
@@ -37,16 +36,27 @@ if TYPE_CHECKING:  # the client (httpx) loads only where Rastar is called
 
 @dataclass(frozen=True)
 class Sessions:
-    """Each thread reaches Postgres through its own connection (``get_connection``)."""
+    """Postgres is needed for refreshes only: through ``pool`` when one is given (a run on
+    many threads: its connections bounded by the pool and closed with it, ``close``), else
+    through the calling thread's own connection (``get_connection``)."""
 
     database_url: str
     box: SecretBox
     client: RastarClient
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    pool: ConnectionPool | None = None
 
     @property
-    def conn(self) -> psycopg.Connection:
+    def conn(self) -> Conn:
         return get_connection(self.database_url)
+
+    def close(self) -> None:
+        """Close the pool's connections, if there is a pool."""
+        if self.pool is not None:
+            self.pool.close()
+
+    def _connection(self) -> AbstractContextManager[Conn]:
+        return self.pool.connection() if self.pool is not None else nullcontext(self.conn)
 
     def live(self, user_id: int, sealed: str) -> Session:
         """The person's session from ``sealed`` (as read with the account), refreshed first
@@ -71,9 +81,13 @@ class Sessions:
         unless another run already replaced the one this caller saw (``seen``, its refresh
         token: those always rotate, while two access tokens issued in one second can be
         the same string)."""
+        with self._connection() as conn:
+            return self._refresh(conn, user_id, seen, expired)
+
+    def _refresh(self, conn: Conn, user_id: int, seen: str, expired: bool) -> Session:
         refused: CredentialsRefused | None = None
-        with database_errors("refreshing a Rastar session"), self.conn.transaction():
-            row = self.conn.execute(
+        with database_errors("refreshing a Rastar session"), conn.transaction():
+            row = conn.execute(
                 "SELECT sealed_session, status FROM rastar_accounts WHERE user_id = %s FOR UPDATE",
                 (user_id,),
             ).fetchone()
@@ -89,9 +103,9 @@ class Sessions:
             except CredentialsRefused as exc:
                 refused = exc  # recorded below, outside the transaction that rolls back
             else:
-                accounts.store_session(self.conn, self.box, user_id, fresh, fresh_link=False)
+                accounts.store_session(conn, self.box, user_id, fresh, fresh_link=False)
                 return fresh
-        accounts.mark_refused(self.conn, user_id, str(refused), row["sealed_session"])
+        accounts.mark_refused(conn, user_id, str(refused), row["sealed_session"])
         raise refused
 
     def _stale(self, session: Session) -> bool:

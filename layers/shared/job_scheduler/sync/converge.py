@@ -22,10 +22,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
 from psycopg.types.json import Jsonb
 
-from job_scheduler.adapters.db import database_errors
+from job_scheduler.adapters.db import Conn, database_errors
 from job_scheduler.audit import record_change
 from job_scheduler.errors import RuleQuotaExceeded, ScheduleError, SyncError
 from job_scheduler.jobs.registry import CodedJob, JobRegistry
@@ -76,7 +75,7 @@ class SyncSummary:
 
 
 def sync_jobs_and_rules(
-    conn: psycopg.Connection,
+    conn: Conn,
     registry: JobRegistry,
     rules: RuleStore,
     now: datetime | None = None,
@@ -95,7 +94,7 @@ def sync_jobs_and_rules(
 
 
 def _sync_coded_jobs(
-    conn: psycopg.Connection, registry: JobRegistry, summary: SyncSummary, now: datetime
+    conn: Conn, registry: JobRegistry, summary: SyncSummary, now: datetime
 ) -> None:
     rows = {
         row.name: row
@@ -120,7 +119,7 @@ def _sync_coded_jobs(
             summary.jobs_orphaned.append(row.name)
 
 
-def _insert_coded_job(conn: psycopg.Connection, job: type[CodedJob], now: datetime) -> None:
+def _insert_coded_job(conn: Conn, job: type[CodedJob], now: datetime) -> None:
     defaults = job.defaults()
     values = {**defaults, "name": job.name, "kind": JobKind.CODED, "code_defaults": Jsonb(defaults)}
     values |= {"created_by": ACTOR, "updated_by": ACTOR, "created_at": now, "updated_at": now}
@@ -131,7 +130,7 @@ def _insert_coded_job(conn: psycopg.Connection, job: type[CodedJob], now: dateti
 
 
 def _update_coded_job(
-    conn: psycopg.Connection,
+    conn: Conn,
     job: type[CodedJob],
     row: Job,
     summary: SyncSummary,
@@ -162,7 +161,7 @@ def _update_coded_job(
 
 
 def _apply(
-    conn: psycopg.Connection,
+    conn: Conn,
     row: Job,
     changes: dict[str, Any],
     now: datetime,
@@ -181,7 +180,7 @@ def _apply(
 
 
 def _sync_rules(
-    conn: psycopg.Connection,
+    conn: Conn,
     jobs: list[Job],
     rules: RuleStore,
     summary: SyncSummary,
@@ -248,7 +247,7 @@ def _check_quota(rules: RuleStore, net_new: int, summary: SyncSummary) -> None:
 
 
 def _record_installed_rules(
-    conn: psycopg.Connection,
+    conn: Conn,
     jobs: list[Job],
     per_job: dict[int, list[RuleSpec]],
     now: datetime,
@@ -268,7 +267,7 @@ def _record_installed_rules(
 
 
 def sync_job_rules(
-    conn: psycopg.Connection | None,
+    conn: Conn | None,
     rules: RuleStore,
     job: Job,
     now: datetime,
