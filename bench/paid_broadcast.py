@@ -138,27 +138,12 @@ def main() -> None:
         time.sleep(WINDOW)
         base = baseline(fake, messages, args.baseline_threads, clock)
         rows = [base.row("httpx loop at the limit (baseline)", base.rate)]
-        sqs = sqs_client(aws_url)
-        last, outcomes = None, []
+        outcomes = []
         for number, instances in enumerate(counts):
-            queue_url = make_queue(sqs, f"notifications-{number}", VISIBILITY_SECONDS)
-            settings = notifier_settings(database_url, aws_url, queue_url, fake.url, args)
-            execution_id = fire_paid_job(conn, settings, sqs, f"paid-{number}", messages)
-            fake.reset()
-            time.sleep(WINDOW)  # nothing of the last variant left in the fake's window
-            spec = {
-                "database_url": database_url,
-                "aws_url": aws_url,
-                "queue_url": queue_url,
-                "telegram_url": fake.url,
-                "prefix": f"bench:paid:{uuid.uuid4().hex[:8]}",
-                "concurrency": args.concurrency,
-                "per_message": args.per_message,
-                "notify_window": args.notify_window,
-            }
-            last = drain(spec, instances, conn, execution_id, messages, args.seconds, fake, clock)
-            rows.append(last.row(f"{instances} notifier(s), Redis shared", base.rate))
-            outcomes.append((f"{instances} notifier(s)", last))
+            label = f"{instances} notifier{'s' if instances > 1 else ''}, Redis limiter"
+            outcome = variant(number, instances, conn, database_url, aws_url, fake, clock, args)
+            rows.append(outcome.row(label, base.rate))
+            outcomes.append((label, outcome))
     print(f"   goal: rate / {LIMIT:,} >= 0.97 and no 429s")
     table(
         ("sender", "sent", "sent by each", "rate msg/s", f"rate / {LIMIT:,}", "vs baseline",
@@ -169,9 +154,33 @@ def main() -> None:
     for label, outcome in outcomes:
         statements_report(label, outcome, messages)
     footer()
-    if last is not None:
-        print(f"   ratio (rate / {LIMIT:,}) of the last variant, {counts[-1]} notifier(s):")
+    if outcomes:
+        label, last = outcomes[-1]
+        print(f"   ratio (rate / {LIMIT:,}) of the last variant, {label}:")
         print(f"{last.rate / LIMIT:.3f}", flush=True)
+
+
+def variant(number: int, instances: int, conn: Any, database_url: str, aws_url: str,
+            fake: Any, clock: CpuClock, args: argparse.Namespace) -> Outcome:  # fmt: skip
+    """A paid job fired to everyone, drained by ``instances`` notifier processes."""
+    messages = LIMIT * args.seconds
+    sqs = sqs_client(aws_url)
+    queue_url = make_queue(sqs, f"notifications-{number}", VISIBILITY_SECONDS)
+    settings = notifier_settings(database_url, aws_url, queue_url, fake.url, args)
+    execution_id = fire_paid_job(conn, settings, sqs, f"paid-{number}", messages)
+    fake.reset()
+    time.sleep(WINDOW)  # nothing of the last variant left in the fake's window
+    spec = {
+        "database_url": database_url,
+        "aws_url": aws_url,
+        "queue_url": queue_url,
+        "telegram_url": fake.url,
+        "prefix": f"bench:paid:{uuid.uuid4().hex[:8]}",
+        "concurrency": args.concurrency,
+        "per_message": args.per_message,
+        "notify_window": args.notify_window,
+    }
+    return drain(spec, instances, conn, execution_id, messages, args.seconds, fake, clock)
 
 
 # --- the result of a variant ----------------------------------------------------------------
