@@ -45,7 +45,7 @@ class AdminContext:
         """Where a retry or a resume puts the deliveries it lets go (the notifier's queue)."""
         settings = self.settings
         outbox = Outbox(client(settings, "sqs"), settings.notifications_queue_url)
-        return Window(outbox, settings.recipients_per_message, settings.notify_window_messages)
+        return Window.of(outbox, settings)
 
     def guard(self) -> VolumeGuard:
         settings = self.settings

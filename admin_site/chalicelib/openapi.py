@@ -373,6 +373,19 @@ def _array_of(key: str, items: dict[str, Any]) -> dict[str, Any]:
     return _object({key: {"type": "array", "items": items}}, [key])
 
 
+def _execution_action(description: str, fields: dict[str, str], required: list[str]) -> dict:
+    """A POST on one execution (cancel, retry-failed): what it did, by field type."""
+    answer = {"execution_id": {"type": "integer"}, "job": {"type": "string"},
+              **{name: {"type": kind} for name, kind in fields.items()}}  # fmt: skip
+    return {
+        "parameters": [EXECUTION_ID],
+        "post": {
+            "description": description,
+            "responses": _responses("200", _object(answer, required), (*READ, "404", "409")),
+        },
+    }
+
+
 def document() -> dict[str, Any]:
     version_query = {
         "name": "version",
@@ -530,48 +543,18 @@ def document() -> dict[str, Any]:
                 ),
             }
         },
-        "/api/executions/{execution_id}/cancel": {
-            "parameters": [EXECUTION_ID],
-            "post": {
-                "description": "Stop a send: its deliveries not sent yet are cancelled, those"
-                " in flight finish. Audited.",
-                "responses": _responses(
-                    "200",
-                    _object(
-                        {
-                            "execution_id": {"type": "integer"},
-                            "job": {"type": "string"},
-                            "was": {"type": "string"},
-                            "cancelled": {"type": "integer"},
-                            "in_flight": {"type": "integer"},
-                        },
-                        ["cancelled", "in_flight"],
-                    ),
-                    (*READ, "404", "409"),
-                ),
-            },
-        },
-        "/api/executions/{execution_id}/retry-failed": {
-            "parameters": [EXECUTION_ID],
-            "post": {
-                "description": "Send once more the deliveries that failed for Telegram's or the"
-                " network's reason (never a person who blocked the bot or opted out). Audited.",
-                "responses": _responses(
-                    "200",
-                    _object(
-                        {
-                            "execution_id": {"type": "integer"},
-                            "job": {"type": "string"},
-                            "retried": {"type": "integer"},
-                            "not_retried": {"type": "integer"},
-                            "queued": {"type": "integer"},
-                        },
-                        ["retried", "not_retried"],
-                    ),
-                    (*READ, "404", "409"),
-                ),
-            },
-        },
+        "/api/executions/{execution_id}/cancel": _execution_action(
+            "Stop a send: its deliveries not sent yet are cancelled, those in flight finish."
+            " Audited.",
+            {"was": "string", "cancelled": "integer", "in_flight": "integer"},
+            ["cancelled", "in_flight"],
+        ),
+        "/api/executions/{execution_id}/retry-failed": _execution_action(
+            "Send once more the deliveries that failed for Telegram's or the network's reason"
+            " (never a person who blocked the bot or opted out). Audited.",
+            {"retried": "integer", "not_retried": "integer", "queued": "integer"},
+            ["retried", "not_retried"],
+        ),
         "/api/system": {
             "get": {"responses": _responses("200", _ref("Pause"), READ)},
         },

@@ -135,18 +135,13 @@ def search_executions(
     query = ("SELECT e.*, j.name AS job_name FROM job_executions AS e"
              " JOIN scheduled_jobs AS j ON j.id = e.job_id WHERE true")  # fmt: skip
     params: dict[str, Any] = {"limit": max(1, min(limit, MAX_PAGE))}
-    if job_id is not None:
-        query += " AND e.job_id = %(job)s"
-        params["job"] = job_id
-    if status:
-        query += " AND e.status = %(status)s"
-        params["status"] = status
-    if since:
-        query += " AND e.scheduled_for >= %(since)s"
-        params["since"] = since
-    if until:
-        query += " AND e.scheduled_for < %(until)s"
-        params["until"] = until
+    filters = {"job": (job_id, "e.job_id = %(job)s"), "status": (status, "e.status = %(status)s"),
+               "since": (since, "e.scheduled_for >= %(since)s"),
+               "until": (until, "e.scheduled_for < %(until)s")}  # fmt: skip
+    for name, (value, condition) in filters.items():
+        if value is not None and value != "":
+            query += f" AND {condition}"
+            params[name] = value
     if before:
         query += " AND (e.scheduled_for, e.id) < (%(at)s, %(id)s)"
         params |= {"at": before[0], "id": before[1]}

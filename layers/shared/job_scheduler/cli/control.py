@@ -47,7 +47,7 @@ def _window(settings: Settings) -> Window:
     from job_scheduler.adapters.aws import client
 
     outbox = Outbox(client(settings, "sqs"), settings.notifications_queue_url)
-    return Window(outbox, settings.recipients_per_message, settings.notify_window_messages)
+    return Window.of(outbox, settings)
 
 
 def _cancel(args: argparse.Namespace) -> int:

@@ -114,8 +114,7 @@ class Notifier:
 
     @property
     def window(self) -> Window:
-        settings = self.settings
-        return Window(self.outbox, settings.recipients_per_message, settings.notify_window_messages)
+        return Window.of(self.outbox, self.settings)
 
     def records(self) -> DeliveryRecords:
         return DeliveryRecords(self.conn, self.settings.execution_lease_seconds)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from job_scheduler.adapters.db import Conn, database_errors
+from job_scheduler.config import Settings
 from job_scheduler.delivery.outbox import Outbox, pack
 from job_scheduler.delivery.pause import KEY as PAUSE_KEY
 from job_scheduler.errors import AwsError
@@ -34,6 +35,11 @@ class Window:
     outbox: Outbox
     per_message: int  # deliveries per queue message (RECIPIENTS_PER_MESSAGE)
     messages: int  # messages' worth of deliveries queued or sending at once (NOTIFY_WINDOW)
+
+    @classmethod
+    def of(cls, outbox: Outbox, settings: Settings) -> Window:
+        """The window the settings give (RECIPIENTS_PER_MESSAGE, NOTIFY_WINDOW_MESSAGES)."""
+        return cls(outbox, settings.recipients_per_message, settings.notify_window_messages)
 
     @property
     def rows(self) -> int:

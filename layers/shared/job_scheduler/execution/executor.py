@@ -103,8 +103,7 @@ class Executor:
 
     @property
     def window(self) -> Window:
-        settings = self.settings
-        return Window(self.outbox, settings.recipients_per_message, settings.notify_window_messages)
+        return Window.of(self.outbox, self.settings)
 
     def execute(self, firing: Firing) -> Outcome:
         logger.set_correlation_id(None)  # set to the execution id once there is one

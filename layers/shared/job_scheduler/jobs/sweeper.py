@@ -77,7 +77,7 @@ class Sweeper:
     @classmethod
     def from_settings(cls, settings: Settings, conn: Conn) -> Sweeper:
         outbox = Outbox(client(settings, "sqs"), settings.notifications_queue_url)
-        window = Window(outbox, settings.recipients_per_message, settings.notify_window_messages)
+        window = Window.of(outbox, settings)
         return cls(settings, conn, window)
 
     def sweep(self, after_restart: bool = False) -> SweepReport:
