@@ -65,13 +65,41 @@ def fire(queues, job: str) -> None:
     queues.sqs.send_message(QueueUrl=queues.jobs["url"], MessageBody=json.dumps(body))
 
 
-def wait_until(check, timeout: float = 120, every: float = 0.05):
+def wait_until(check, timeout: float = 120, every: float = 0.05, state=None):
+    """``check()``'s first true value; on timeout, says what ``state()`` shows then."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if (value := check()) is not None and value is not False:
             return value
         time.sleep(every)
-    raise AssertionError("timed out waiting")
+    raise AssertionError(f"timed out waiting{f': {state()}' if state else ''}")
+
+
+def wait_finished(db, log, timeout: float = 120) -> None:
+    """Every execution succeeded and no delivery left unfinished; on timeout, the rows'
+    states and the workers' last log lines, so a failure says where it stopped."""
+
+    def state() -> str:
+        executions = db.execute("SELECT status, attempts FROM job_executions").fetchall()
+        deliveries = db.execute(
+            "SELECT status, count(*) AS n FROM notification_deliveries GROUP BY status"
+        ).fetchall()
+        tail = log.read_text()[-3000:] if log.exists() else ""
+        return f"executions {executions}, deliveries {deliveries}\n{tail}"
+
+    wait_until(lambda: finished(db), timeout=timeout, state=state)
+
+
+def fan_out(db, queues, env: dict[str, str], log) -> None:
+    """Fire the job and stop the executor once it has finished the execution: stopping it
+    at the first row written would cut its fan-out short, leaving the execution running
+    with no executor to resume it (the drill below that kills it mid fan-out does so on
+    purpose, and sweeps)."""
+    with running("JobExecutorFunction", env, log):
+        fire(queues, "promo")
+        wait_until(lambda: db.execute(
+            "SELECT 1 FROM job_executions WHERE status = 'succeeded'"
+        ).fetchone())  # fmt: skip
 
 
 def unfinished(db) -> int:
@@ -125,9 +153,7 @@ def test_a_notifier_killed_mid_send_leaves_no_one_twice_and_no_one_lost(db, dril
     add_users(db, 300)
     add_custom_job(db)
     telegram.configure(latency_ms=150)
-    with running("JobExecutorFunction", env, log):
-        fire(queues, "promo")
-        wait_until(lambda: db.execute("SELECT 1 FROM notification_deliveries").fetchone())
+    fan_out(db, queues, env, log)
 
     notifier = Worker("NotifierFunction", env, log).start()
     wait_until(lambda: len(telegram.messages()) >= 60)
@@ -139,7 +165,7 @@ def test_a_notifier_killed_mid_send_leaves_no_one_twice_and_no_one_lost(db, dril
 
     swept = Sweeper.from_settings(settings_of(env), db).sweep(after_restart=True)
     with running("NotifierFunction", env, log):
-        wait_until(lambda: finished(db))
+        wait_finished(db, log)
 
     figures = per_person(db, telegram)
     report("notifier kill -9", {**figures, "sending_at_kill": in_flight})
@@ -161,7 +187,7 @@ def test_an_executor_killed_mid_fan_out_is_resumed_and_reaches_everyone_once(db,
 
     swept = Sweeper.from_settings(settings_of(env), db).sweep(after_restart=True)
     with running("JobExecutorFunction", env, log), running("NotifierFunction", env, log):
-        wait_until(lambda: finished(db), timeout=240)
+        wait_finished(db, log, timeout=240)
 
     figures = per_person(db, telegram)
     report("executor kill -9", {**figures, "rows_written_at_kill": written})
@@ -175,9 +201,7 @@ def test_postgres_refused_mid_send_doubles_no_one(db, drill, telegram, database_
     queues, env, log = drill
     add_users(db, 400)
     add_custom_job(db)
-    with running("JobExecutorFunction", env, log):
-        fire(queues, "promo")
-        wait_until(lambda: db.execute("SELECT 1 FROM notification_deliveries").fetchone())
+    fan_out(db, queues, env, log)
     target = urlsplit(database_url)
     proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
     port = proxy.start()
@@ -191,7 +215,7 @@ def test_postgres_refused_mid_send_doubles_no_one(db, drill, telegram, database_
         time.sleep(4)
         during = len(telegram.messages()) - at_cut  # what was in flight, and nothing more
         proxy.accept()
-        wait_until(lambda: finished(db), timeout=180)
+        wait_finished(db, log, timeout=180)
     proxy.stop()
 
     figures = per_person(db, telegram)
