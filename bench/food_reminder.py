@@ -71,7 +71,7 @@ def main() -> None:
     levels = [int(value) for value in args.concurrency.split(",")]
     quiet("WARNING")
     header("food reminder", users=args.users, latency_ms=args.latency_ms, concurrency=levels)
-    evening = _next_evening_with_food()
+    evening = next_evening_with_food()
     day = tomorrow(JobRun(JOB, evening, "schedule"))
     key = SecretBox.new_key()
     rows = []
@@ -87,18 +87,18 @@ def main() -> None:
             rastar_supabase_anon_key=DEFAULT_ANON_KEY,
             rastar_encryption_keys=key,
         )
-        ids = _load(conn, url, args.users, day)
+        ids = load_people(conn, url, args.users, day)
         for level in levels:
             level_settings = replace(settings, rastar_concurrency=level)
-            _sign_in_all(conn, url, SecretBox([key]), ids, level)
-            _configure(url, latency_ms=args.latency_ms)
+            sign_in_all(conn, url, SecretBox([key]), ids, level)
+            configure(url, latency_ms=args.latency_ms)
             expired, expired_calls, expired_most, reminded = _job(level_settings, conn, url,
                                                                  evening)  # fmt: skip
             fresh, fresh_calls, fresh_most, again = _job(level_settings, conn, url, evening)
             if reminded != again:
                 raise RuntimeError(f"the runs differ: {reminded} and {again} reminders")
             baseline = _bare_loop(url, conn, SecretBox([key]), day, level)
-            _configure(url, latency_ms=0)
+            configure(url, latency_ms=0)
             people = args.users
             rows.append((level, baseline, fresh, expired, f"{expired / fresh:.2f}x",
                          f"{fresh / baseline:.2f}x", f"{fresh_calls / people:.2f}",
@@ -113,7 +113,7 @@ def main() -> None:
     footer()
 
 
-def _next_evening_with_food() -> datetime:
+def next_evening_with_food() -> datetime:
     """22:00 Tehran (18:30 UTC) on the next day whose tomorrow has a menu (not Thursday)."""
     fake = FakeSupabase()  # not served: its menu is computed from the date
     evening = datetime.now(UTC).replace(hour=18, minute=30, second=0, microsecond=0)
@@ -122,11 +122,11 @@ def _next_evening_with_food() -> datetime:
     return evening
 
 
-def _configure(url: str, **knobs: Any) -> None:
+def configure(url: str, **knobs: Any) -> None:
     httpx.post(f"{url}/_fake/config", json=knobs, timeout=10).raise_for_status()
 
 
-def _load(conn: Any, url: str, users: int, day: date) -> list[int]:
+def load_people(conn: Any, url: str, users: int, day: date) -> list[int]:
     """Users in Postgres, and an account each in the fake with five past picks (every
     third has picked tomorrow too)."""
     copy_users(conn, users)
@@ -147,10 +147,10 @@ def _load(conn: Any, url: str, users: int, day: date) -> list[int]:
     return ids
 
 
-def _sign_in_all(conn: Any, url: str, box: SecretBox, ids: list[int], threads: int) -> None:
+def sign_in_all(conn: Any, url: str, box: SecretBox, ids: list[int], threads: int) -> None:
     """Everyone signed in with access tokens living ``SHORT_TTL_SECONDS``, stored sealed; then
     the wait that expires them all."""
-    _configure(url, latency_ms=0, access_token_ttl_seconds=SHORT_TTL_SECONDS,
+    configure(url, latency_ms=0, access_token_ttl_seconds=SHORT_TTL_SECONDS,
                jwt_clock_skew_seconds=0)  # fmt: skip
     client = RastarClient(url, DEFAULT_ANON_KEY)
     with timed() as took, ThreadPoolExecutor(max_workers=threads) as pool:
@@ -165,7 +165,7 @@ def _sign_in_all(conn: Any, url: str, box: SecretBox, ids: list[int], threads: i
         (ids, [accounts.seal(box, s) for s in sessions], [s.expires_at for s in sessions]),
     )
     conn.execute("ANALYZE rastar_accounts")
-    _configure(url, access_token_ttl_seconds=3600)
+    configure(url, access_token_ttl_seconds=3600)
     time.sleep(SHORT_TTL_SECONDS + 1)
     print(f"   set-up: {len(ids):,} sign-ins, sealed and stored, in {took[0]:.1f} s", flush=True)
 

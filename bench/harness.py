@@ -676,16 +676,17 @@ _ANCHOR = datetime.now(UTC).replace(second=0, microsecond=0)
 
 
 def make_executor(settings: Settings, sqs: Any, redis_url: str | None = REDIS_URL) -> Any:
-    """The executor the job_executor Lambda builds: Redis firing lock, real Outbox."""
+    """The executor the job_executor Lambda builds: the coded jobs, Redis firing lock, real
+    Outbox."""
     from job_scheduler.adapters.redis_client import new_redis_client
     from job_scheduler.delivery.outbox import Outbox
     from job_scheduler.execution.executor import Executor
     from job_scheduler.execution.locks import FiringLock
-    from job_scheduler.jobs.registry import JobRegistry
+    from job_scheduler.jobs.catalog import register_all_jobs
 
     return Executor(
         settings=settings,
-        registry=JobRegistry(),
+        registry=register_all_jobs(),
         lock=FiringLock(new_redis_client(redis_url) if redis_url else None, 120),
         outbox=Outbox(sqs, settings.notifications_queue_url),
     )

@@ -13,7 +13,7 @@ Measured, for each number of workers W:
   ``run_shard`` them (claim, targeting of the range, rendering, rows upserted, the window
   topped up) until the execution is finished by its last shard. Timed from the firing to
   the execution ``succeeded``; checked afterwards: every person's row written once, the
-  counts the sums of the shards'. Each worker reports its peak RSS (``ru_maxrss``).
+  counts the sums of the shards'. Each worker reports its peak RSS (``peak_rss_mb``).
 - baseline: W processes putting the same audience on a queue as the unwindowed design
   would, id-only messages of RECIPIENTS_PER_MESSAGE ids, ten per SendMessageBatch call,
   each process its share: the cost of SQS alone for the same fan-out.
@@ -27,10 +27,10 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
-import resource
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench.harness import (
     Deadline,
@@ -57,7 +57,7 @@ def run(bench: Any, workers: list[int], shard_size: int) -> list[str]:
         rows.append((f"bare SendMessageBatch, {count} process(es) (baseline)", baseline,
                      round(bench.users / baseline), "-", "1.00x"))  # fmt: skip
         rows.append((f"sharded fan-out, {count} worker(s), {shards} shards", seconds,
-                     round(bench.users / seconds), f"{max(peaks):.0f}",
+                     round(bench.users / seconds), f"{max(p.rss_mb for p in peaks):.0f}",
                      ratio(seconds, baseline)))  # fmt: skip
         ratios.append(f"{count} worker(s) {seconds / baseline:.2f}x")
     table(("phase", "seconds", "people/s", "peak RSS MB (worst worker)", "vs baseline"), rows)
@@ -67,9 +67,23 @@ def run(bench: Any, workers: list[int], shard_size: int) -> list[str]:
 # --- the sharded fan-out --------------------------------------------------------------------
 
 
-def sharded(bench: Any, settings: Any, count: int) -> tuple[float, list[float], int]:
-    """One firing split into shards and run by ``count`` worker processes; the seconds,
-    every worker's peak RSS in MB, and the number of shards."""
+class Worked(NamedTuple):
+    """What a worker process reports when it is done: peak RSS, longest shard."""
+
+    rss_mb: float
+    longest_shard_seconds: float
+
+
+def sharded(
+    bench: Any,
+    settings: Any,
+    count: int,
+    check: Callable[[Any, int], None] | None = None,
+    firing: Any = None,
+) -> tuple[float, list[Worked], int]:
+    """One firing of ``bench.job`` (a manual one, unless ``firing``) split into shards and
+    run by ``count`` worker processes, then ``check``ed (by default: everyone's row written
+    once); the seconds, what each worker reports, and the number of shards."""
     spawn = multiprocessing.get_context("spawn")
     results = spawn.Queue()
     ready = spawn.Event()
@@ -79,13 +93,13 @@ def sharded(bench: Any, settings: Any, count: int) -> tuple[float, list[float], 
         process.start()
     executor = make_executor(settings, bench.sqs)
     with timed() as took:
-        outcome = executor.execute(manual_firing(bench.job.name))
+        outcome = executor.execute(firing or manual_firing(bench.job.name))
         ready.set()
         _wait_finished(bench, outcome.execution_id)
     peaks = [results.get(timeout=60) for _ in processes]
     for process in processes:
         process.join(timeout=30)
-    _check(bench, outcome.execution_id)
+    (check or _check)(bench, outcome.execution_id)
     shards = bench.conn.execute(
         "SELECT shards FROM job_executions WHERE id = %s", (outcome.execution_id,)
     ).fetchone()["shards"]
@@ -96,7 +110,7 @@ def sharded(bench: Any, settings: Any, count: int) -> tuple[float, list[float], 
 
 def worker(settings: Any, results: Any, ready: Any) -> None:
     """One job_executor invocation after another: shard tasks off the jobs queue until it
-    stays empty; then its peak RSS (MB) on ``results``."""
+    stays empty; then its peak RSS and its longest invocation on ``results``."""
     from bench.harness import quiet
     from job_scheduler.execution.shards import ShardTask
 
@@ -104,18 +118,31 @@ def worker(settings: Any, results: Any, ready: Any) -> None:
     sqs = sqs_client(settings.aws_endpoint_url)
     executor = make_executor(settings, sqs)
     ready.wait(120)
-    empty_since = time.monotonic()
+    empty_since, longest = time.monotonic(), 0.0
     while time.monotonic() - empty_since < 3:
         messages = sqs.receive_message(QueueUrl=settings.jobs_queue_url, MaxNumberOfMessages=1,
                                        WaitTimeSeconds=1).get("Messages", [])  # fmt: skip
         for message in messages:
             task = ShardTask.of(message["Body"])
             if task is not None:
-                executor.run_shard(task)
+                with timed() as took:
+                    executor.run_shard(task)
+                longest = max(longest, took[0])
             sqs.delete_message(QueueUrl=settings.jobs_queue_url,
                                ReceiptHandle=message["ReceiptHandle"])  # fmt: skip
             empty_since = time.monotonic()
-    results.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    results.put(Worked(peak_rss_mb(), longest))
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak resident memory (``VmHWM``). Not ``ru_maxrss``: Linux keeps
+    that across fork and exec, so a spawned worker reported at least its parent's size
+    (the benchmark's, holding every session of the set-up), not its own."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _wait_finished(bench: Any, execution_id: int) -> None:

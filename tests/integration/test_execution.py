@@ -21,7 +21,8 @@ from pipeline import add_custom_job, add_users, execution_rows, firing, receive_
 
 from job_scheduler.delivery.notifier import MAX_DELIVERY_ATTEMPTS
 from job_scheduler.delivery.outbox import DeliveryBatch
-from job_scheduler.errors import DatabaseError, InvalidMessage, RetryLater
+from job_scheduler.delivery.records import DeliveryRecords
+from job_scheduler.errors import ConnectionLost, DatabaseError, InvalidMessage, RetryLater
 from job_scheduler.execution.firing import parse_firing
 from job_scheduler.jobs.sweeper import Sweeper
 
@@ -51,6 +52,66 @@ def test_a_firing_reaches_every_targeted_user_rendered(db, executor, notifier, q
         execution["sent_count"],
         execution["lock_mode"],
     ) == ("succeeded", 19, 19, 19, "redis")
+
+
+def test_a_waves_sent_are_written_in_the_transaction_that_marks_the_next_wave(
+    db, settings, registry, queues, notifier, telegram, monkeypatch
+):
+    """One commit a wave, not two: what a wave sent rides on the next wave's marks; only
+    the tail, with no wave after it, is written on its own."""
+    add_users(db, 100)
+    add_custom_job(db)
+    calls: dict[str, list[int]] = {"marks": [], "riding": [], "alone": []}
+    mark_sending, mark_sent = DeliveryRecords.mark_sending, DeliveryRecords.mark_sent
+
+    def marking(self, ids, token, sent=()):
+        calls["marks"].append(len(ids))
+        calls["riding"].append(len(sent))
+        return mark_sending(self, ids, token, sent)
+
+    def writing(self, sent):
+        calls["alone"].append(len(sent))
+        return mark_sent(self, sent)
+
+    monkeypatch.setattr(DeliveryRecords, "mark_sending", marking)
+    monkeypatch.setattr(DeliveryRecords, "mark_sent", writing)
+    one_message = replace(settings, recipients_per_message=100, notifier_concurrency=4)
+    make_executor(one_message, registry, queues, None).execute(firing("promo", now_minute()))
+    deliver(queues, replace(notifier, settings=one_message))
+
+    assert chats(telegram) == list(range(5000, 5100))
+    assert calls["marks"] == [4] * 25
+    assert calls["riding"][0] == 0 and sum(calls["riding"]) + sum(calls["alone"]) == 100
+    assert len(calls["alone"]) <= 2 and sum(calls["alone"]) <= 2 * 4  # the tail: two waves
+    (execution,) = execution_rows(db)
+    assert (execution["sent_count"], execution["status"]) == (100, "succeeded")
+
+
+def test_a_wave_whose_mark_was_committed_but_whose_answer_was_lost_is_sent_not_stranded(
+    db, executor, notifier, queues, telegram, monkeypatch
+):
+    """Postgres commits a wave's ``sending`` and the connection drops before the answer:
+    the wave never left, so its rows are given back and sent by the redelivery, rather
+    than stranded as "sending" (and shown as "may have arrived" though nobody got them)."""
+    add_users(db, 20)
+    add_custom_job(db)
+    mark_sending, cut = DeliveryRecords.mark_sending, []
+
+    def committed_then_cut(self, ids, token, sent=()):
+        marked = mark_sending(self, ids, token, sent)
+        if not cut:
+            cut.append(sorted(marked))
+            raise ConnectionLost("the connection to Postgres was lost")
+        return marked
+
+    monkeypatch.setattr(DeliveryRecords, "mark_sending", committed_then_cut)
+    executor.execute(firing("promo", now_minute()))
+    deliver(queues, notifier)
+
+    assert len(cut[0]) > 0
+    assert chats(telegram) == list(range(5000, 5020))  # everyone once, the cut wave too
+    statuses = db.execute("SELECT DISTINCT status FROM notification_deliveries").fetchall()
+    assert statuses == [{"status": "sent"}]
 
 
 def test_the_same_firing_ten_times_at_once_runs_once_and_messages_once(

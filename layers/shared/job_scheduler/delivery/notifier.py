@@ -7,12 +7,13 @@ For one queue message (one ``DeliveryBatch``):
    so a redelivered message sends nothing twice; rows of people no longer reachable are
    skipped;
 2. send the claimed ones on a few threads, in waves: each wave is marked ``sending`` in one
-   statement just before it goes, and no wave goes until the one before could be marked.
-   So when Postgres goes away, sending stops within a wave: what was sent but not recorded
-   is what was in flight, and it is never sent again (it is settled ``uncertain`` if its
-   outcome cannot be written in the end);
-3. record the outcomes as they arrive (the sent ones that finished together in one
-   statement): ``sent`` with Telegram's message_id; 403/chat-not-found → the person goes
+   statement just before it goes, no wave goes until the one before could be marked, and
+   at most two are out at once. So when Postgres goes away, sending stops within a wave:
+   what was sent but not recorded is what was in flight, and it is never sent again (it is
+   settled ``uncertain`` if its outcome cannot be written in the end);
+3. record the outcomes as they arrive: ``sent`` with Telegram's message_id (the sends that
+   succeeded since the last wave in the transaction that marks the next one: one commit a
+   wave); 403/chat-not-found → the person goes
    inactive and the delivery fails for good; a migrated chat → the person's chat id is
    updated and the message sent again; 429 → the limiter is penalised and the delivery
    re-queued with a delay; a paid broadcast's message the bot's Telegram Stars cannot pay
@@ -95,7 +96,10 @@ class _Batch:
     token: str
     result: NotifyResult
     deadline: float | None
-    unrecorded: list[tuple[Delivery, Outcome]] = field(default_factory=list)
+    # Sent, not yet written: (delivery id, Telegram's message_id); written with the next
+    # wave's marks, or at once when no wave follows.
+    sent: list[tuple[int, int]] = field(default_factory=list)
+    unrecorded: list[tuple[Delivery, SendError]] = field(default_factory=list)
     later: list[tuple[Delivery, float]] = field(default_factory=list)
 
 
@@ -165,8 +169,11 @@ class Notifier:
     def _send_all(self, deliveries: list[Delivery], work: _Batch) -> None:
         """Send in waves on a few threads; record outcomes as they come.
 
-        A wave goes only once it is marked ``sending``; whenever this thread is free it
-        records every send finished by then, the sent ones in one statement. If Postgres
+        A wave goes only once it is marked ``sending``, and only while at most one wave is
+        in flight (the threads never run dry, and no more than two waves are ever out). The
+        sends that succeeded meanwhile are recorded in the same transaction that marks the
+        next wave (one commit a wave: ``DeliveryRecords.mark_sending``), or once a wave's
+        worth waits, or together at the end; failures are recorded as they come. If Postgres
         fails, no further wave goes: the sends in flight finish, their outcomes are written
         once Postgres answers again (within ``RECORD_RETRY_SECONDS``), and the rows never
         sent are released for the redelivered message.
@@ -177,16 +184,18 @@ class Notifier:
         failure: Exception | None = None
         wave = self.settings.notifier_concurrency
         while running or (pending and failure is None):
-            if pending and failure is None and len(running) < 2 * wave:
+            waves_follow = bool(pending) and failure is None
+            if waves_follow and len(running) <= wave:
                 try:
                     self._start_wave(pending, wave, work, running, finished)
                 except JobSchedulerError as exc:  # Postgres: send no more of this batch
                     failure = exc
                 continue
-            failure = self._collect(finished, running, work) or failure
+            hold = len(work.sent) < wave  # the last ones: written together by _flush
+            failure = self._collect(finished, running, work, hold) or failure
         failure = self._flush(work) or failure
         if pending:
-            self._release(list(pending), work.token)
+            self._release(list(pending), work)
         if failure is not None:
             raise failure
 
@@ -200,10 +209,12 @@ class Notifier:
     ) -> None:
         wave = [pending.popleft() for _ in range(min(size, len(pending)))]
         try:
-            marked = self.records().mark_sending([d.delivery_id for d in wave], work.token)
+            marked = self.records().mark_sending([d.delivery_id for d in wave], work.token,
+                                                 work.sent)  # fmt: skip
         except JobSchedulerError:
-            pending.extendleft(reversed(wave))
+            pending.extendleft(reversed(wave))  # and the sent ones wait to be written
             raise
+        self._count_sent(work)
         for delivery in wave:
             if delivery.delivery_id in marked:  # another holder took it meanwhile: not ours
                 future = self._senders().submit(self._send_one, delivery, work.deadline)
@@ -215,19 +226,25 @@ class Notifier:
         finished: queue.SimpleQueue[Future[tuple[Outcome, list[Grant]]]],
         running: dict[Future[tuple[Outcome, list[Grant]]], Delivery],
         work: _Batch,
+        hold: bool = False,
     ) -> Exception | None:
-        """Wait for a send to finish; record it and every other one finished by then.
-        Finished sends arrive on a queue: concurrent.futures.wait() would lock and unlock
-        every pending future on each wake, O(batch) per send."""
+        """Wait for a send to finish; record it and every other one finished by then (the
+        sent ones only later when ``hold``: the next wave's marking writes them). Finished
+        sends arrive on a queue: concurrent.futures.wait() would lock and unlock every
+        pending future on each wake, O(batch) per send."""
         done = [finished.get()]
         while not finished.empty():
             done.append(finished.get_nowait())
         grants: list[Grant] = []
         for future in done:
             outcome, unsettled = future.result()
-            work.unrecorded.append((running.pop(future), outcome))
+            delivery = running.pop(future)
+            if isinstance(outcome, int):
+                work.sent.append((delivery.delivery_id, outcome))
+            else:
+                work.unrecorded.append((delivery, outcome))
             grants += unsettled
-        failure = self._record_unrecorded(work)
+        failure = self._record_unrecorded(work, sent_too=not hold)
         try:
             self.limiter.settle(grants)
         except Exception as exc:  # a limiter fault must not cost the records above
@@ -241,43 +258,59 @@ class Notifier:
         if work.deadline is not None:
             stop = min(stop, work.deadline - 1)
         failure: Exception | None = None
-        while work.unrecorded:
+        while work.unrecorded or work.sent:
             failure = self._record_unrecorded(work)
             if failure is None or time.monotonic() > stop:
                 break
             time.sleep(0.5)
-        if work.unrecorded:
+        if work.unrecorded or work.sent:
+            ids = [d.delivery_id for d, _ in work.unrecorded] + [i for i, _ in work.sent]
             logger.error(
                 "outcomes of sent deliveries could not be recorded; they stay 'sending' and"
                 " the sweeper will show them as 'may have arrived'",
-                extra={"deliveries": [d.delivery_id for d, _ in work.unrecorded]},
+                extra={"deliveries": ids},
             )
         return failure
 
-    def _record_unrecorded(self, work: _Batch) -> Exception | None:
-        """Write the outcomes waiting in ``work.unrecorded`` (the sent ones in one
-        statement); whatever could not be written stays there, and the error is returned."""
+    def _record_unrecorded(self, work: _Batch, sent_too: bool = True) -> Exception | None:
+        """Write the outcomes waiting in ``work`` (the sent ones in one statement, unless
+        not ``sent_too``); whatever could not be written stays, and the error is returned."""
         try:
             records = self.records()
-            sent = [(d.delivery_id, o) for d, o in work.unrecorded if isinstance(o, int)]
-            if sent:
-                records.mark_sent(sent)
-                work.result.sent += len(sent)
-                metrics.add_metric(name="MessagesSent", unit="Count", value=len(sent))
-                work.unrecorded = [(d, o) for d, o in work.unrecorded if not isinstance(o, int)]
+            if work.sent and sent_too:
+                records.mark_sent(work.sent)
+                self._count_sent(work)
             while work.unrecorded:
                 delivery, outcome = work.unrecorded[0]
-                self._record(records, delivery, outcome, work)  # type: ignore[arg-type]
+                self._record(records, delivery, outcome, work)
                 work.unrecorded.pop(0)
         except JobSchedulerError as exc:
             return exc
         return None
 
-    def _release(self, deliveries: list[Delivery], token: str) -> None:
-        try:
-            self.records().release([d.delivery_id for d in deliveries], token)
-        except JobSchedulerError:
-            logger.warning("claims not released; they expire on their own")
+    def _count_sent(self, work: _Batch) -> None:
+        """The sent ones just written: counted, and no longer waiting."""
+        if work.sent:
+            work.result.sent += len(work.sent)
+            metrics.add_metric(name="MessagesSent", unit="Count", value=len(work.sent))
+            work.sent = []
+
+    def _release(self, deliveries: list[Delivery], work: _Batch) -> None:
+        """The rows never sent, given back; retried a while as ``_flush`` is, since a wave
+        whose mark Postgres committed as it went away stays ``sending`` (later: "may have
+        arrived") until this is written."""
+        stop = time.monotonic() + RECORD_RETRY_SECONDS
+        if work.deadline is not None:
+            stop = min(stop, work.deadline - 1)
+        while True:
+            try:
+                self.records().release([d.delivery_id for d in deliveries], work.token)
+                return
+            except JobSchedulerError:
+                if time.monotonic() > stop:
+                    logger.warning("claims not released; they expire on their own")
+                    return
+                time.sleep(0.5)
 
     def _senders(self) -> ThreadPoolExecutor:
         """One pool for the Lambda's life: its threads keep their HTTP keep-alive sessions."""
