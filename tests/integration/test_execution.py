@@ -21,7 +21,7 @@ from pipeline import add_custom_job, add_users, execution_rows, firing, receive_
 
 from job_scheduler.delivery.notifier import MAX_DELIVERY_ATTEMPTS
 from job_scheduler.delivery.outbox import DeliveryBatch
-from job_scheduler.delivery.records import DeliveryRecords
+from job_scheduler.delivery.records import DeliveryRecords, recount_if_due
 from job_scheduler.errors import ConnectionLost, DatabaseError, InvalidMessage, RetryLater
 from job_scheduler.execution.firing import parse_firing
 from job_scheduler.jobs.sweeper import Sweeper
@@ -112,6 +112,26 @@ def test_a_wave_whose_mark_was_committed_but_whose_answer_was_lost_is_sent_not_s
     assert chats(telegram) == list(range(5000, 5020))  # everyone once, the cut wave too
     statuses = db.execute("SELECT DISTINCT status FROM notification_deliveries").fetchall()
     assert statuses == [{"status": "sent"}]
+
+
+def test_counts_are_taken_at_most_every_few_seconds_while_sending_and_exact_at_the_end(
+    db, executor, notifier, queues, telegram
+):
+    add_users(db, 30)
+    add_custom_job(db)
+    executor.execute(firing("promo", now_minute()))
+    (execution,) = execution_rows(db)
+    first = execution["id"]
+    assert recount_if_due(db, first, 60)  # never counted: counts
+    db.execute("UPDATE notification_deliveries SET status = 'sent' WHERE id IN"
+               " (SELECT id FROM notification_deliveries ORDER BY id LIMIT 5)")  # fmt: skip
+    assert not recount_if_due(db, first, 60)  # counted a moment ago, and still sending
+    assert execution_rows(db)[0]["sent_count"] == 0
+    db.execute("UPDATE job_executions SET counted_at = now() - interval '61 seconds'")
+    assert recount_if_due(db, first, 60) and execution_rows(db)[0]["sent_count"] == 5
+    db.execute("UPDATE notification_deliveries SET status = 'sent'")
+    assert recount_if_due(db, first, 60)  # nothing left to send: counted at once
+    assert execution_rows(db)[0]["sent_count"] == 30
 
 
 def test_the_same_firing_ten_times_at_once_runs_once_and_messages_once(

@@ -23,7 +23,8 @@ For one queue message (one ``DeliveryBatch``):
    delivery fails); no answer after sending (read timeout, cut connection) → ``uncertain``
    ("may have arrived"), never sent again; too little time left in the invocation →
    re-queued rather than sent;
-4. recount the execution from its rows, and top its window up (``window.py``).
+4. recount the execution from its rows (at most every ``RECOUNT_SECONDS`` while it sends,
+   and always once nothing of it is left), and top its window up (``window.py``).
 
 What cannot be closed: Telegram accepted a message and its outcome was never written (the
 notifier died, or Postgres stayed away past ``RECORD_RETRY_SECONDS``). Telegram has no
@@ -48,7 +49,7 @@ from job_scheduler.config import Settings
 from job_scheduler.delivery import pause
 from job_scheduler.delivery.outbox import DeliveryBatch, Outbox
 from job_scheduler.delivery.ratelimit import Grant, RateLimiter
-from job_scheduler.delivery.records import Delivery, DeliveryRecords, recount
+from job_scheduler.delivery.records import Delivery, DeliveryRecords, recount_if_due
 from job_scheduler.delivery.window import Window
 from job_scheduler.errors import (
     ChatGone,
@@ -74,6 +75,7 @@ MAX_REQUEUE_DELAY = 900  # SQS's DelaySeconds limit
 MAX_DELIVERY_ATTEMPTS = 20
 SEND_MARGIN_SECONDS = 5.0  # stop sending this long before the invocation's deadline
 RECORD_RETRY_SECONDS = 15.0  # how long outcomes already known wait for Postgres to return
+RECOUNT_SECONDS = 2.0  # an execution's counts lag its rows by at most this while it sends
 Outcome = int | SendError  # Telegram's message_id, or why it was not sent
 
 
@@ -97,7 +99,7 @@ class _Batch:
     result: NotifyResult
     deadline: float | None
     # Sent, not yet written: (delivery id, Telegram's message_id); written with the next
-    # wave's marks, or at once when no wave follows.
+    # wave's marks, once a wave's worth waits, or together at the end (``_send_all``).
     sent: list[tuple[int, int]] = field(default_factory=list)
     unrecorded: list[tuple[Delivery, SendError]] = field(default_factory=list)
     later: list[tuple[Delivery, float]] = field(default_factory=list)
@@ -155,7 +157,7 @@ class Notifier:
 
     def _recount(self, execution_id: int) -> None:
         try:
-            recount(self.conn, execution_id)
+            recount_if_due(self.conn, execution_id, RECOUNT_SECONDS)
         except JobSchedulerError:  # the sweeper recounts; the batch's own error matters more
             logger.warning("could not recount the execution", extra={"execution_id": execution_id})
 

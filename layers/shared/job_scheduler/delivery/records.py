@@ -196,7 +196,7 @@ def recount(conn: Conn, execution_id: int) -> None:
     with database_errors("counting deliveries"):
         conn.execute(
             "UPDATE job_executions AS e SET sent_count = c.sent, failed_count = c.failed,"
-            " uncertain_count = c.uncertain, cancelled_count = c.cancelled"
+            " uncertain_count = c.uncertain, cancelled_count = c.cancelled, counted_at = now()"
             " FROM (SELECT count(*) FILTER (WHERE status = 'sent') AS sent,"
             "   count(*) FILTER (WHERE status = 'failed') AS failed,"
             "   count(*) FILTER (WHERE status = 'uncertain') AS uncertain,"
@@ -222,3 +222,25 @@ def _delivery(row: Mapping[str, Any], payload: Mapping[str, Any]) -> Delivery:
         link_preview=payload.get("link_preview", True) is not False,
         paid_broadcast=payload.get("paid_broadcast") is True,
     )
+
+
+def recount_if_due(conn: Conn, execution_id: int, every_seconds: float) -> bool:
+    """``recount``, unless the execution was counted within ``every_seconds`` and some of
+    it is still to send; whether it counted. A count reads every row of the execution:
+    after each queue message of a big send that was O(rows) a message, most of Postgres's
+    work (bench/paid_broadcast.py). Of the notifiers finishing the last messages, the last
+    to look finds nothing left (each records its outcomes before it looks), so the final
+    counts are exact; meanwhile they lag by at most ``every_seconds``."""
+    with database_errors("counting deliveries"):
+        row = conn.execute(
+            "SELECT e.counted_at >= now() - make_interval(secs => %(every)s) AS fresh,"
+            " EXISTS (SELECT 1 FROM notification_deliveries WHERE execution_id = e.id"
+            "   AND status IN (%(ready)s, %(queued)s, %(sending)s)) AS going"
+            " FROM job_executions AS e WHERE e.id = %(id)s",
+            {"every": every_seconds, "id": execution_id, "ready": DeliveryStatus.READY,
+             "queued": DeliveryStatus.QUEUED, "sending": DeliveryStatus.SENDING},
+        ).fetchone()  # fmt: skip
+    if row is not None and row["fresh"] and row["going"]:
+        return False
+    recount(conn, execution_id)
+    return True

@@ -1,0 +1,1 @@
+ALTER TABLE job_executions DROP COLUMN counted_at;
