@@ -109,7 +109,7 @@ def site(db, database_url, aws):
         yield url, admin_tokens.create(db, "vera", "test", role="viewer")
 
 
-def test_a_viewer_sees_nothing_that_changes_anything(page, site, db):
+def test_a_viewer_sees_nothing_that_changes_anything(page, site, db, shots):
     url, token = site
     add_custom_job(db)
     db.execute("INSERT INTO character_packs (slug, name) VALUES ('p', 'P')")
@@ -123,6 +123,9 @@ def test_a_viewer_sees_nothing_that_changes_anything(page, site, db):
     page.wait_for_selector("#history")
     for control in ("#toggle", "#run-now", "#delete", "#save-schedule", "#save-message"):
         assert not page.is_visible(control), control
+    assert page.is_disabled("#text") and page.is_disabled("#expression")  # shown, read-only
+    assert not page.is_visible("#add-button-row")
+    page.screenshot(path=str(shots / "viewer-job.png"), full_page=True)
     page.click("nav >> text=Packs")
     page.wait_for_selector("table.packs")
     assert not page.is_visible("#create-pack")

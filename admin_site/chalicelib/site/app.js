@@ -188,6 +188,16 @@ async function showJob(name) {
     targetingEditor(job),
     custom ? messageEditor(job) : null,
     await history(job));
+  readOnlyForViewers();
+}
+
+// A viewer sees the job's fields as they are, not as a form it could fill in: nothing
+// would save it (the buttons that would are hidden, style.css body.viewer).
+function readOnlyForViewers() {
+  if (!document.body.classList.contains("viewer")) return;
+  for (const field of main.querySelectorAll(".editable input, .editable textarea, .editable select")) {
+    field.disabled = true;
+  }
 }
 
 async function save(job, changes, done) {
@@ -321,7 +331,7 @@ function scheduleEditor(job) {
          "Schedule saved").catch(() => {}) }, "Save schedule");
   timezone.addEventListener("input", validate);
   validate();
-  return h("section", { class: "card" }, h("h3", {}, "Schedule"), timing.element,
+  return h("section", { class: "card editable" }, h("h3", {}, "Schedule"), timing.element,
     h("div", { class: "row" }, h("div", {}, h("label", { for: "timezone" }, "Timezone"), timezone)),
     h("p", { class: "muted" }, "Next runs:"), check,
     h("div", { class: "actions" }, saveButton));
@@ -411,7 +421,7 @@ function targetingEditor(job) {
   pickers.loaded.then(() => {
     if (pickers.element.querySelector("#packs .error") === null) saveButton.disabled = false;
   });
-  return h("section", { class: "card" }, h("h3", {}, "Who it reaches"),
+  return h("section", { class: "card editable" }, h("h3", {}, "Who it reaches"),
     h("p", { class: "muted" }, "With nobody chosen and no pack, the job reaches every active person."),
     pickers.element, h("div", { class: "actions" }, saveButton));
 }
@@ -476,7 +486,7 @@ function htmlPreview(text) {
 function messageEditor(job) {
   const fields = messageFields(job.message || {});
   const preview = previewBox(fields.mark);
-  return h("section", { class: "card" }, h("h3", {}, "Message"), fields.element,
+  return h("section", { class: "card editable" }, h("h3", {}, "Message"), fields.element,
     h("div", { class: "actions" },
       h("button", { class: "secondary", id: "preview-button",
         onclick: () => preview.show(`/api/jobs/${job.name}/preview`, { message: fields.value() }) },
