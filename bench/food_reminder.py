@@ -27,7 +27,9 @@ here asserts on time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -75,11 +77,7 @@ def main() -> None:
     day = tomorrow(JobRun(JOB, evening, "schedule"))
     key = SecretBox.new_key()
     rows = []
-    with (
-        scratch_database() as database_url,
-        moto_server() as aws_url,
-        fake_process("infra.fakes.supabase", "--latency-ms", "0") as (_, url),
-    ):
+    with services() as (database_url, aws_url, url):
         conn = connect(database_url)
         settings = replace(
             bench_settings(database_url, aws_url, "http://unused.invalid/queue", "http://x"),
@@ -111,6 +109,18 @@ def main() -> None:
         rows,
     )  # fmt: skip
     footer()
+
+
+@contextlib.contextmanager
+def services() -> Iterator[tuple[str, str, str]]:
+    """A scratch database, moto's server and the fake Supabase in its own process: their
+    URLs."""
+    with (
+        scratch_database() as database_url,
+        moto_server() as aws_url,
+        fake_process("infra.fakes.supabase", "--latency-ms", "0") as (_, url),
+    ):
+        yield database_url, aws_url, url
 
 
 def next_evening_with_food() -> datetime:

@@ -39,17 +39,20 @@ from typing import Any
 import httpx
 
 from bench import sharded_fanout
-from bench.food_reminder import configure, load_people, next_evening_with_food, sign_in_all
+from bench.food_reminder import (
+    configure,
+    load_people,
+    next_evening_with_food,
+    services,
+    sign_in_all,
+)
 from bench.harness import (
     bench_settings,
-    fake_process,
     footer,
     header,
     make_queue,
-    moto_server,
     quiet,
     ratio,
-    scratch_database,
     sqs_client,
     table,
 )
@@ -91,11 +94,7 @@ def main() -> None:
     day = tomorrow(JobRun(JOB, evening, "schedule"))
     key = SecretBox.new_key()
     rows, ratios = [], []
-    with (
-        scratch_database() as database_url,
-        moto_server() as aws_url,
-        fake_process("infra.fakes.supabase", "--latency-ms", "0") as (_, url),
-    ):
+    with services() as (database_url, aws_url, url):
         sqs = sqs_client(aws_url)
         settings = replace(
             bench_settings(database_url, aws_url, make_queue(sqs, "notifications"), "http://x"),

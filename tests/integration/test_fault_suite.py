@@ -117,15 +117,22 @@ def fan_out(db, queues, env: dict[str, str], log) -> None:
         ).fetchone())  # fmt: skip
 
 
-def killed(worker: Worker, db) -> None:
+def backends(db) -> set[int]:
+    """The Postgres backends serving the test database now, but ours."""
+    rows = db.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+    ).fetchall()
+    return {row["pid"] for row in rows}
+
+
+def killed(worker: Worker, db, before: set[int]) -> None:
     """kill -9, then wait for Postgres to notice: a statement the worker had already sent
-    still runs and commits after its death, and what a drill counts must come after it."""
+    still runs and commits after its death, and what a drill counts must come after it.
+    The worker's backends are those that were not there ``before`` it started (this test
+    process may hold connections of its own from earlier tests)."""
     worker.kill()
-    wait_until(lambda: db.execute(
-        "SELECT count(*) AS n FROM pg_stat_activity"
-        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        " AND backend_type = 'client backend'"
-    ).fetchone()["n"] == 0, timeout=30)  # fmt: skip
+    wait_until(lambda: not (backends(db) - before), timeout=30)
 
 
 def drained(db, queues) -> bool:
@@ -196,9 +203,10 @@ def test_a_notifier_killed_mid_send_leaves_no_one_twice_and_no_one_lost(db, dril
     telegram.configure(latency_ms=150)
     fan_out(db, queues, env, log)
 
+    before = backends(db)
     notifier = Worker("NotifierFunction", env, log).start()
     wait_until(lambda: len(telegram.messages()) >= 60)
-    killed(notifier, db)  # mid-send: requests in flight, outcomes not recorded
+    killed(notifier, db, before)  # mid-send: requests in flight, outcomes not recorded
     in_flight = db.execute(
         "SELECT count(*) AS n FROM notification_deliveries WHERE status = 'sending'"
     ).fetchone()["n"]
@@ -218,12 +226,13 @@ def test_an_executor_killed_mid_fan_out_is_resumed_and_reaches_everyone_once(db,
     queues, env, log = drill
     add_users(db, 6000)
     add_custom_job(db)
+    before = backends(db)
     executor = Worker("JobExecutorFunction", env, log).start()
     fire(queues, "promo")
     wait_until(lambda: db.execute("SELECT 1 FROM notification_deliveries LIMIT 1").fetchone())
     executor.freeze()  # where it is, mid fan-out ...
     written = db.execute("SELECT count(*) AS n FROM notification_deliveries").fetchone()["n"]
-    killed(executor, db)  # ... and gone, its firing's message left in flight
+    killed(executor, db, before)  # ... and gone, its firing's message left in flight
     status = db.execute("SELECT status FROM job_executions").fetchone()["status"]
 
     swept = Sweeper.from_settings(settings_of(env), db).sweep(after_restart=True)

@@ -2,7 +2,8 @@
 
 The fan-out writes every delivery as ``ready``; only ``window_messages`` messages' worth of
 an execution's deliveries are ``queued`` or ``sending`` at any time. Whenever some of them
-finish, the notifier puts as many ``ready`` ones on the queue (``top_up``), in id order. So
+finish, the notifier puts as many ``ready`` ones on the queue (``top_up``), in id order and
+in whole messages. So
 the queue holds at most a window per running send: a message of a job fired while another
 job sends to 100,000 people waits behind a few of that job's messages, not all of them,
 and no job can starve the others. It also makes a lost queue message visible: an
@@ -58,7 +59,12 @@ class Window:
                 " WHERE execution_id = %s AND status IN (%s, %s)",
                 (PAUSE_KEY, execution_id, DeliveryStatus.QUEUED, DeliveryStatus.SENDING),
             ).fetchone()
-            room = self.rows - found["n"]
+            # Whole messages only: a top-up after every finished message would otherwise
+            # queue the few rows that just finished as a message of their own, and each small
+            # message costs a claim, a pause check and a top-up of its own (a paid broadcast
+            # ran 19 rows a message instead of 50). Rows in flight top it up again when they
+            # finish, so the window never stalls; the last rows go once they fit.
+            room = (self.rows - found["n"]) // self.per_message * self.per_message
             if room <= 0 or found["paused"]:  # paused: the backlog waits as ready
                 return 0
             rows = conn.execute(
