@@ -236,6 +236,7 @@ class Execution:
     cancelled_at: datetime | None = None
     cancelled_by: str | None = None
     shards: int = 0  # fanned out in this many shards (execution/shards.py); 0: in one run
+    counted_at: datetime | None = None  # counts last taken from its rows (records.recount)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Execution:
