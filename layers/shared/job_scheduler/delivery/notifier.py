@@ -256,9 +256,7 @@ class Notifier:
     def _flush(self, work: _Batch) -> Exception | None:
         """Outcomes Postgres could not take yet: retry a while (a new connection each time),
         then settle them as ``uncertain`` if it stays away (they are never sent again)."""
-        stop = time.monotonic() + RECORD_RETRY_SECONDS
-        if work.deadline is not None:
-            stop = min(stop, work.deadline - 1)
+        stop = _record_retry_until(work)
         failure: Exception | None = None
         while work.unrecorded or work.sent:
             failure = self._record_unrecorded(work)
@@ -301,9 +299,7 @@ class Notifier:
         """The rows never sent, given back; retried a while as ``_flush`` is, since a wave
         whose mark Postgres committed as it went away stays ``sending`` (later: "may have
         arrived") until this is written."""
-        stop = time.monotonic() + RECORD_RETRY_SECONDS
-        if work.deadline is not None:
-            stop = min(stop, work.deadline - 1)
+        stop = _record_retry_until(work)
         while True:
             try:
                 self.records().release([d.delivery_id for d in deliveries], work.token)
@@ -430,6 +426,13 @@ class Notifier:
         """Transient failures: queued for the retry, or failed on the last receive."""
         if final:  # the last transient error is the reason
             self.records().settle(ids, DeliveryStatus.FAILED, None, retryable=True)
+
+
+def _record_retry_until(work: _Batch) -> float:
+    """When writing to Postgres stops being retried: ``RECORD_RETRY_SECONDS`` from now, or a
+    second before the invocation's deadline if that comes first."""
+    stop = time.monotonic() + RECORD_RETRY_SECONDS
+    return stop if work.deadline is None else min(stop, work.deadline - 1)
 
 
 def receive_count(record: object) -> int:
